@@ -1,0 +1,67 @@
+# BrokerDesk: every target is listed by `make help`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := core/web/static/vendor
+PG_ADMIN_URL ?= postgresql://127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.PHONY: help install assets demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
+
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules/.package-lock.json
+
+$(VENDOR)/.copied: node_modules/.package-lock.json
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	touch $(VENDOR)/.copied
+
+install: $(STAMP) assets ## create .venv and install Python and npm dependencies
+
+assets: $(VENDOR)/.copied ## install front-end libraries from npm and copy them into the static folder
+
+demo: install ## run the whole product on SQLite and loopback with demo data
+	$(BIN)/brokerdesk demo
+
+lint: install ## ruff (lint and format check), mypy and import-linter
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy core portal backoffice workers cli
+	$(BIN)/lint-imports
+
+fmt: install ## format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+services: ## start PostgreSQL and Redis when they are down
+	@./scripts/ensure-services
+
+test-sqlite: install ## the test suite on SQLite
+	BROKERDESK_TEST_DATABASE=sqlite TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install services ## the test suite on PostgreSQL (a fresh database per run)
+	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+test: install services lint test-sqlite test-postgres ## everything CI runs: lint, then the suite on SQLite and PostgreSQL
+
+bench: install services ## every benchmark on PostgreSQL
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean: ## remove the virtualenv, node_modules and caches
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache var

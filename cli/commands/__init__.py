@@ -1,0 +1,1 @@
+"""One module per ``brokerdesk`` subcommand, each with ``register(subparsers)``."""

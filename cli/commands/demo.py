@@ -1,0 +1,105 @@
+"""``brokerdesk demo``: migrate, seed and run everything on loopback in one process.
+
+Portal and back office run as two uvicorn servers on one event loop; the Dramatiq worker and the
+scheduler run on threads with the in-process broker. Ctrl-C stops them all cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from backoffice.app import create_app as create_backoffice
+from cli.seed import seed_demo
+from core.db import Database, migrate
+from core.errors import SettingsError
+from core.settings import Settings, load_settings
+from portal.app import create_app as create_portal
+from workers import runtime
+from workers.broker import create_broker
+from workers.in_process import start_worker
+from workers.scheduler import Scheduler
+
+
+def register(subcommands: Any) -> None:
+    parser = subcommands.add_parser("demo", help="migrate, seed and run the whole product on loopback")
+    parser.add_argument("--no-serve", action="store_true", help="migrate and seed, then exit")
+    parser.set_defaults(handler=run_demo)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the demo, which stops both servers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _loopback_only(settings: Settings) -> None:
+    for host in (settings.portal_host, settings.backoffice_host):
+        if host not in {"127.0.0.1", "localhost", "::1"}:
+            raise SettingsError(f"the demo serves on loopback only, not on {host}")
+
+
+def banner(settings: Settings, seeded: list[str]) -> str:
+    lines = [
+        "",
+        "BrokerDesk demo is running (Ctrl-C stops it)",
+        f"  client portal : {settings.public_portal_url}/",
+        f"  back office   : {settings.public_backoffice_url}/",
+        f"  API schemas   : {settings.public_portal_url}/api/schema  {settings.public_backoffice_url}/api/schema",
+        f"  database      : {settings.database_url}",
+    ]
+    if seeded:
+        lines += ["", "Demo logins:", *[f"  {line}" for line in seeded]]
+    return "\n".join(lines) + "\n"
+
+
+async def _serve(settings: Settings) -> None:
+    portal = _Server(uvicorn.Config(create_portal(settings), host=settings.portal_host,
+                                    port=settings.portal_port, log_config=None, server_header=False))
+    backoffice = _Server(uvicorn.Config(create_backoffice(settings), host=settings.backoffice_host,
+                                        port=settings.backoffice_port, log_config=None, server_header=False))
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        portal.should_exit = backoffice.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(portal.serve(), backoffice.serve())
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _loopback_only(settings)
+    migrate.upgrade(settings.database_url)
+    database = Database.from_url(settings.database_url)
+    seeded = asyncio.run(seed_demo(database, settings))
+    if args.no_serve:
+        print("demo database migrated and seeded")
+        return 0
+
+    broker = create_broker(settings)
+    runtime.install(runtime.WorkerRuntime(settings=settings, database=database))
+    import workers.actors  # noqa: F401 - declares the actors on the broker made above
+
+    worker = start_worker(broker)
+    stop_scheduler = threading.Event()
+    scheduler = threading.Thread(target=Scheduler().run, args=(stop_scheduler,), name="scheduler", daemon=True)
+    scheduler.start()
+    print(banner(settings, seeded), flush=True)
+    try:
+        asyncio.run(_serve(settings))
+    finally:
+        stop_scheduler.set()
+        worker.stop()
+        print("BrokerDesk demo stopped.")
+    return 0

@@ -1,0 +1,38 @@
+"""``brokerdesk serve portal|backoffice``: one app under uvicorn, with worker processes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+
+from core.settings import load_settings
+
+FACTORIES = {"portal": "portal.app:create_app", "backoffice": "backoffice.app:create_app"}
+
+
+def register(subcommands: Any) -> None:
+    parser = subcommands.add_parser("serve", help="serve the portal or the back office")
+    parser.add_argument("app", choices=sorted(FACTORIES))
+    parser.add_argument("--host", help="listen address (default from settings)")
+    parser.add_argument("--port", type=int, help="listen port (default from settings)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    host = args.host or getattr(settings, f"{args.app}_host")
+    port = args.port or getattr(settings, f"{args.app}_port")
+    uvicorn.run(
+        FACTORIES[args.app],
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        proxy_headers=True,
+        server_header=False,
+        log_config=None,
+    )
+    return 0

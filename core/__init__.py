@@ -1,0 +1,1 @@
+"""Shared kernel of BrokerDesk: settings, database, errors, jobs, i18n and the web pieces both apps use."""

@@ -1,0 +1,181 @@
+"""Settings read from environment variables and an optional ``.env`` file.
+
+Every field carries the name of its environment variable and a docstring; ``brokerdesk config``
+prints them as the table that the README shows. The defaults run the demo: SQLite, no Redis,
+in-process workers, everything on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from core.errors import SettingsError
+
+PRODUCTION = "production"
+DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a published demo value
+
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of one BrokerDesk process."""
+
+    env: str = field(default="demo", metadata={"env": "BROKERDESK_ENV"})
+    """``demo``, ``test`` or ``production``. Production refuses to start on demo defaults."""
+
+    secret_key: str = field(default="", metadata={"env": "BROKERDESK_SECRET_KEY"})
+    """Signs sessions, CSRF tokens and links. Required in production; the demo uses a fixed value."""
+
+    database_url: str = field(
+        default="sqlite+aiosqlite:///var/brokerdesk.db", metadata={"env": "DATABASE_URL"}
+    )
+    """SQLAlchemy URL. ``postgresql+asyncpg://…`` in production, ``sqlite+aiosqlite:///…`` for the demo."""
+
+    redis_url: str = field(default="", metadata={"env": "REDIS_URL"})
+    """Redis for sessions, rate limits, cache and the Dramatiq broker. Empty: in-memory stores and
+    in-process workers. Required in production."""
+
+    portal_host: str = field(default="127.0.0.1", metadata={"env": "BROKERDESK_PORTAL_HOST"})
+    """Address the client portal listens on."""
+
+    portal_port: int = field(default=8000, metadata={"env": "BROKERDESK_PORTAL_PORT"})
+    """Port of the client and IB portal."""
+
+    backoffice_host: str = field(default="127.0.0.1", metadata={"env": "BROKERDESK_BACKOFFICE_HOST"})
+    """Address the back office listens on. Never expose it next to the portal."""
+
+    backoffice_port: int = field(default=8001, metadata={"env": "BROKERDESK_BACKOFFICE_PORT"})
+    """Port of the staff back office."""
+
+    portal_url: str = field(default="", metadata={"env": "BROKERDESK_PORTAL_URL"})
+    """Public base URL of the portal, used in mailed links. Empty: built from host and port."""
+
+    backoffice_url: str = field(default="", metadata={"env": "BROKERDESK_BACKOFFICE_URL"})
+    """Public base URL of the back office. Empty: built from host and port."""
+
+    default_language: str = field(default="en", metadata={"env": "BROKERDESK_DEFAULT_LANGUAGE"})
+    """Language used when the visitor has chosen none: ``en`` or ``zh_Hans``."""
+
+    log_json: bool | None = field(default=None, metadata={"env": "BROKERDESK_LOG_JSON"})
+    """Structured JSON logs. Empty: on in production, readable lines otherwise."""
+
+    log_level: str = field(default="INFO", metadata={"env": "BROKERDESK_LOG_LEVEL"})
+    """Python logging level name."""
+
+    db_echo: bool = field(default=False, metadata={"env": "BROKERDESK_DB_ECHO"})
+    """Log every SQL statement (development only)."""
+
+    db_pool_size: int = field(default=10, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
+    """PostgreSQL connection pool size per process."""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == PRODUCTION
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or DEMO_SECRET_KEY
+
+    @property
+    def json_logs(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json
+
+    @property
+    def public_portal_url(self) -> str:
+        return self.portal_url or f"http://{self.portal_host}:{self.portal_port}"
+
+    @property
+    def public_backoffice_url(self) -> str:
+        return self.backoffice_url or f"http://{self.backoffice_host}:{self.backoffice_port}"
+
+    def check(self) -> Settings:
+        """Refuse a production start on demo defaults, naming every missing variable."""
+        if not self.is_production:
+            return self
+        missing = []
+        if not self.secret_key:
+            missing.append("BROKERDESK_SECRET_KEY (a long random secret)")
+        if not self.database_url.startswith("postgresql"):
+            missing.append("DATABASE_URL (a postgresql+asyncpg:// URL)")
+        if not self.redis_url:
+            missing.append("REDIS_URL (a redis:// URL)")
+        if missing:
+            raise SettingsError("production mode needs: " + "; ".join(missing))
+        return self
+
+
+def _parse(raw: str, current: object, name: str) -> object:
+    if isinstance(current, bool) or current is None:
+        value = raw.strip().lower()
+        if value == "" and current is None:
+            return None
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Read ``KEY=value`` lines; blank lines and ``#`` comments are skipped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+    """Build settings from a ``.env`` file overlaid by the process environment, then check them."""
+    source: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
+    source.update(os.environ if environ is None else environ)
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        name = f.metadata["env"]
+        if name in source:
+            values[f.name] = _parse(source[name], getattr(defaults, f.name), name)
+    return Settings(**values).check()  # type: ignore[arg-type]
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, read from the field docstrings."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Settings))
+    docs: dict[str, str] = {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, following in zip(body, body[1:], strict=False):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = " ".join(str(following.value.value).split())
+    defaults = Settings()
+    rows = []
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        rows.append((f.metadata["env"], "" if default in (None, "") else str(default), docs.get(f.name, "")))
+    return rows

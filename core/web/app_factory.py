@@ -1,0 +1,216 @@
+"""Builds a BrokerDesk Litestar app; the portal and the back office each pass their own parts.
+
+Everything the two apps share is set up once here: sessions, CSRF, templates with translations,
+static files, error pages, security headers, health, metrics, OpenAPI and logging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from litestar.template.base import csrf_token
+from markupsafe import Markup, escape
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler, Middleware
+from redis.asyncio import Redis
+
+from core.db import Database
+from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_language
+from core.logging import configure_logging
+from core.settings import Settings
+from core.web.errors import EXCEPTION_HANDLERS
+from core.web.health import healthz
+from core.web.language import LanguageMiddleware, switch_language
+from core.web.security_headers import security_headers_hook
+from core.web.state import STATE_KEY, AppServices
+
+CORE_TEMPLATES = Path(__file__).parent / "templates"
+CORE_STATIC = Path(__file__).parent / "static"
+SESSION_IDLE_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link in an app's top navigation; ``label`` is an English msgid, translated when shown."""
+
+    label: str
+    path: str
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What makes one app itself: its name, routes, templates, navigation and cookie names."""
+
+    name: str
+    title: str
+    route_handlers: Sequence[ControllerRouterHandler]
+    template_dir: Path
+    nav: Sequence[NavItem]
+    session_cookie: str
+    csrf_cookie: str
+    static_dir: Path | None = None
+    locale_dirs: Sequence[Path] = ()
+    api_description: str = ""
+    middleware: Sequence[Middleware] = ()
+    template_globals: dict[str, Any] = field(default_factory=dict)
+    on_startup: Sequence[Callable[[AppServices], Any]] = ()
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text exposition at ``/metrics``."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+
+def session_store(settings: Settings, redis: Redis | None, app_name: str) -> Store:
+    """Redis when it is configured (shared by every app process), otherwise this process's memory."""
+    if redis is not None:
+        return RedisStore(redis, namespace=f"brokerdesk:{app_name}:sessions")
+    return MemoryStore()
+
+
+@pass_context
+def csrf_field(context: Any) -> Markup:
+    """The hidden CSRF input every form carries: ``{{ csrf_field() }}``."""
+    return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(escape(csrf_token(context)))
+
+
+@pass_context
+def flash_messages(context: Any) -> list[dict[str, Any]]:
+    """Pop the flash messages; pages served without a session (an unrouted 404) have none."""
+    request = context.get("request")
+    if request is None or "session" not in request.scope:
+        return []
+    messages: list[dict[str, Any]] = request.session.pop("_messages", [])
+    return messages
+
+
+def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[JinjaTemplateEngine]:
+    environment = Environment(
+        loader=ChoiceLoader([FileSystemLoader(spec.template_dir), FileSystemLoader(CORE_TEMPLATES)]),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        translator.gettext, translator.ngettext, newstyle=True
+    )
+    environment.globals.update(
+        app_name=spec.name,
+        app_title=spec.title,
+        nav=spec.nav,
+        languages=LANGUAGES,
+        current_language=current_language,
+        csrf_field=csrf_field,
+        flash_messages=flash_messages,
+        **spec.template_globals,
+    )
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def build_app(
+    spec: AppSpec,
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    redis: Redis | None = None,
+    debug: bool = False,
+) -> Litestar:
+    """Assemble the app. Tests pass their own ``database``; otherwise one is made from settings."""
+    configure_logging(settings)
+    database = database or Database.from_url(
+        settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size
+    )
+    if redis is None and settings.uses_redis:
+        redis = Redis.from_url(settings.redis_url)
+    services = AppServices(name=spec.name, settings=settings, database=database, redis=redis)
+    translator = Translator([*spec.locale_dirs, CORE_LOCALES])
+    templates = build_templates(spec, translator)
+
+    sessions = ServerSideSessionConfig(
+        key=spec.session_cookie,
+        store="sessions",
+        max_age=SESSION_IDLE_SECONDS,
+        httponly=True,
+        secure=settings.is_production,
+        samesite="lax",
+        renew_on_access=True,
+    )
+    csrf = CSRFConfig(
+        secret=settings.effective_secret_key,
+        cookie_name=spec.csrf_cookie,
+        cookie_secure=settings.is_production,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        header_name="x-csrftoken",
+    )
+    metrics = PrometheusConfig(
+        app_name=spec.name, prefix="brokerdesk", group_path=True, exclude=["/metrics", "/static", "/healthz"]
+    )
+    static_dirs = [d for d in (spec.static_dir, CORE_STATIC) if d is not None]
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        for hook in spec.on_startup:
+            result = hook(services)
+            if hasattr(result, "__await__"):
+                await result
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+    return Litestar(
+        route_handlers=[
+            *spec.route_handlers,
+            healthz,
+            switch_language,
+            MetricsController,
+            create_static_files_router(
+                path="/static", directories=static_dirs, name="static", include_in_schema=False
+            ),
+        ],
+        middleware=[
+            DefineMiddleware(LanguageMiddleware, default=settings.default_language),
+            metrics.middleware,
+            sessions.middleware,
+            *spec.middleware,
+        ],
+        stores={"sessions": session_store(settings, redis, spec.name)},
+        csrf_config=csrf,
+        template_config=templates,
+        plugins=[FlashPlugin(FlashConfig(template_config=templates))],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title=spec.title,
+            version="1",
+            description=spec.api_description,
+            path="/api/schema",
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        ),
+        state={STATE_KEY: services},  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        before_send=[security_headers_hook(hsts=settings.is_production)],
+        debug=debug,
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations, one file per change, named by date and slug."""

@@ -1,0 +1,1 @@
+"""The client portal: traders' self-service and, for users with an IB profile, the IB portal."""

@@ -1,0 +1,35 @@
+"""The portal's wiring point: its routes, templates and navigation, on the shared app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Litestar
+
+from core.db import Database
+from core.settings import Settings, load_settings
+from core.web.app_factory import AppSpec, NavItem, build_app
+from portal import api, pages
+
+HERE = Path(__file__).parent
+
+NAVIGATION = (NavItem("Home", "/"),)
+
+
+def portal_spec() -> AppSpec:
+    return AppSpec(
+        name="portal",
+        title="Client portal",
+        route_handlers=[pages.HomeController, api.router],
+        template_dir=HERE / "templates",
+        nav=NAVIGATION,
+        session_cookie="bd_portal_session",
+        csrf_cookie="bd_portal_csrf",
+        locale_dirs=[HERE / "locales"],
+        api_description="BrokerDesk client portal API for integrations.",
+    )
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    """The portal app; ``uvicorn --factory portal.app:create_app`` serves it."""
+    return build_app(portal_spec(), settings or load_settings(), database=database)

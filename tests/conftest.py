@@ -1,0 +1,105 @@
+"""Fixtures shared by every test: a fresh migrated database, the real apps and a real Redis.
+
+``BROKERDESK_TEST_DATABASE`` picks the backend (``sqlite`` or ``postgresql``); ``make test`` runs
+the whole suite once on each. A service that is down is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from core import jobs
+from core.db import Database
+from core.settings import Settings
+from tests.databases import TestDatabases
+
+BACKEND = os.environ.get("BROKERDESK_TEST_DATABASE", "sqlite")
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def pytest_report_header() -> str:
+    return f"BrokerDesk test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def test_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabases]:
+    if BACKEND not in {"sqlite", "postgresql"}:
+        raise pytest.UsageError(f"BROKERDESK_TEST_DATABASE must be sqlite or postgresql, not {BACKEND!r}")
+    databases = TestDatabases(backend=BACKEND, admin_url=PG_ADMIN_URL, workdir=tmp_path_factory.mktemp("db"))
+    try:
+        databases.prepare()
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({exc}); run `make services`")
+    yield databases
+    databases.finish()
+
+
+@pytest.fixture
+def database_url(test_databases: TestDatabases) -> Iterator[str]:
+    url = test_databases.create()
+    yield url
+    test_databases.drop(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database.from_url(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(env="test", database_url=database_url, secret_key="test-secret-key")
+
+
+@pytest.fixture
+def sent_jobs() -> Iterator[list[jobs.Job]]:
+    """Jobs that left the process during the test, in order."""
+    sent: list[jobs.Job] = []
+    previous = jobs.set_sender(sent.append)
+    yield sent
+    jobs.set_sender(previous)
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except OSError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); run `make services`")
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    return f"bdtest:{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def portal_client(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
+    from portal.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+        yield client
+
+
+@pytest.fixture
+async def backoffice_client(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
+    from backoffice.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+        yield client
+
+

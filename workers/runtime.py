@@ -1,0 +1,35 @@
+"""What actors share within one worker process: settings and the database.
+
+Actors load their objects by id through :func:`database`, so a message carries ids only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.db import Database
+from core.settings import Settings
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    database: Database
+
+
+_runtime: WorkerRuntime | None = None
+
+
+def install(runtime: WorkerRuntime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> WorkerRuntime:
+    if _runtime is None:
+        raise RuntimeError("the worker runtime is not installed; start workers through `brokerdesk worker`")
+    return _runtime
+
+
+def database() -> Database:
+    return runtime().database

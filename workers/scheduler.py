@@ -1,0 +1,61 @@
+"""The scheduler: sends periodic jobs by actor name.
+
+In production exactly one scheduler runs; a Redis lock elects it when several are started. The
+demo runs it on a thread of the demo process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.jobs import send_now
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Send ``actor_name`` every ``every_seconds``."""
+
+    actor_name: str
+    every_seconds: float
+
+
+SCHEDULES: tuple[Schedule, ...] = (Schedule("workers.record_heartbeat", 60.0),)
+
+
+class Scheduler:
+    """Sends each schedule's job when it falls due; ``tick`` is separate so tests drive it."""
+
+    def __init__(
+        self,
+        schedules: tuple[Schedule, ...] = SCHEDULES,
+        clock: Callable[[], float] = time.monotonic,
+        send: Callable[[str], None] = send_now,
+    ) -> None:
+        self.schedules = schedules
+        self.clock = clock
+        self.send = send
+        self.next_due = {schedule.actor_name: clock() for schedule in schedules}
+
+    def tick(self) -> list[str]:
+        now = self.clock()
+        sent = []
+        for schedule in self.schedules:
+            if now >= self.next_due[schedule.actor_name]:
+                self.send(schedule.actor_name)
+                self.next_due[schedule.actor_name] = now + schedule.every_seconds
+                sent.append(schedule.actor_name)
+        return sent
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # a broker hiccup must not kill the scheduler; it retries next tick
+                logger.exception("scheduler tick failed")
+            stop.wait(interval)
