@@ -17,7 +17,9 @@ COMMANDS = (demo, db, serve, worker, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="brokerdesk", description="BrokerDesk: back office for forex brokers.")
+    parser = argparse.ArgumentParser(
+        prog="brokerdesk", description="BrokerDesk: back office for forex brokers."
+    )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(subcommands)

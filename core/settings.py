@@ -11,13 +11,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from core.errors import SettingsError
 
 PRODUCTION = "production"
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a published demo value
-
 
 
 @dataclass(frozen=True)
@@ -165,14 +163,16 @@ def settings_table() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting, read from the field docstrings."""
     import ast
     import inspect
+    import itertools
 
     tree = ast.parse(inspect.getsource(Settings))
     docs: dict[str, str] = {}
     body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
-                docs[node.target.id] = " ".join(str(following.value.value).split())
+    for node, following in itertools.pairwise(body):
+        is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        is_docstring = isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+        if is_field and is_docstring:
+            docs[node.target.id] = " ".join(str(following.value.value).split())
     defaults = Settings()
     rows = []
     for f in fields(Settings):

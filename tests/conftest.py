@@ -6,7 +6,6 @@ the whole suite once on each. A service that is down is a failure, never a skip.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -71,7 +70,7 @@ def sent_jobs() -> Iterator[list[jobs.Job]]:
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+async def redis_url() -> str:
     client = Redis.from_url(REDIS_URL)
     try:
         await client.ping()
@@ -79,7 +78,7 @@ async def redis_url() -> AsyncIterator[str]:
         pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); run `make services`")
     finally:
         await client.aclose()
-    yield REDIS_URL
+    return REDIS_URL
 
 
 @pytest.fixture
@@ -101,5 +100,3 @@ async def backoffice_client(settings: Settings, db: Database) -> AsyncIterator[A
 
     async with AsyncTestClient(app=create_app(settings, database=db)) as client:
         yield client
-
-

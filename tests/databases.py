@@ -49,10 +49,20 @@ async def _drop_leftovers(admin_url: str) -> None:
         for row in rows:
             parts = row["datname"].split("_")
             pid = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
-            if pid and not Path(f"/proc/{pid}").exists():
+            if pid and not _process_alive(pid):
                 await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -61,7 +71,7 @@ class TestDatabases:
 
     backend: str
     admin_url: str = ""
-    workdir: Path = Path("/tmp")
+    workdir: Path = field(default_factory=Path.cwd)
     run_id: str = field(default_factory=lambda: f"{os.getpid()}_{uuid.uuid4().hex[:6]}")
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _template: str = ""

@@ -21,7 +21,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     """Build the broker for these settings and make it Dramatiq's global broker."""
     broker: dramatiq.Broker
     if settings.uses_redis:
-        broker = RedisBroker(url=settings.redis_url, namespace="brokerdesk")
+        broker = RedisBroker(url=settings.redis_url, namespace="brokerdesk")  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

@@ -54,7 +54,8 @@ def banner(settings: Settings, seeded: list[str]) -> str:
         "BrokerDesk demo is running (Ctrl-C stops it)",
         f"  client portal : {settings.public_portal_url}/",
         f"  back office   : {settings.public_backoffice_url}/",
-        f"  API schemas   : {settings.public_portal_url}/api/schema  {settings.public_backoffice_url}/api/schema",
+        f"  portal API    : {settings.public_portal_url}/api/schema",
+        f"  staff API     : {settings.public_backoffice_url}/api/schema",
         f"  database      : {settings.database_url}",
     ]
     if seeded:
@@ -63,10 +64,24 @@ def banner(settings: Settings, seeded: list[str]) -> str:
 
 
 async def _serve(settings: Settings) -> None:
-    portal = _Server(uvicorn.Config(create_portal(settings), host=settings.portal_host,
-                                    port=settings.portal_port, log_config=None, server_header=False))
-    backoffice = _Server(uvicorn.Config(create_backoffice(settings), host=settings.backoffice_host,
-                                        port=settings.backoffice_port, log_config=None, server_header=False))
+    portal = _Server(
+        uvicorn.Config(
+            create_portal(settings),
+            host=settings.portal_host,
+            port=settings.portal_port,
+            log_config=None,
+            server_header=False,
+        )
+    )
+    backoffice = _Server(
+        uvicorn.Config(
+            create_backoffice(settings),
+            host=settings.backoffice_host,
+            port=settings.backoffice_port,
+            log_config=None,
+            server_header=False,
+        )
+    )
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -93,7 +108,9 @@ def run_demo(args: argparse.Namespace) -> int:
 
     worker = start_worker(broker)
     stop_scheduler = threading.Event()
-    scheduler = threading.Thread(target=Scheduler().run, args=(stop_scheduler,), name="scheduler", daemon=True)
+    scheduler = threading.Thread(
+        target=Scheduler().run, args=(stop_scheduler,), name="scheduler", daemon=True
+    )
     scheduler.start()
     print(banner(settings, seeded), flush=True)
     try:

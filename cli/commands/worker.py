@@ -22,10 +22,18 @@ def register(subcommands: Any) -> None:
 def run_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.uses_redis:
-        raise SettingsError("REDIS_URL is required for separate worker processes; the demo runs workers in-process")
+        raise SettingsError(
+            "REDIS_URL is required for separate worker processes; the demo runs workers in-process"
+        )
     command = [
-        sys.executable, "-m", "dramatiq", "workers.entry",
-        "--processes", str(args.processes), "--threads", str(args.threads),
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.entry",
+        "--processes",
+        str(args.processes),
+        "--threads",
+        str(args.threads),
     ]
     if args.queues:
         command += ["--queues", *args.queues]

@@ -6,6 +6,7 @@ static files, error pages, security headers, health, metrics, OpenAPI and loggin
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -13,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
-from litestar.template.base import csrf_token
-from markupsafe import Markup, escape
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware import DefineMiddleware
@@ -28,8 +27,10 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from litestar.template.base import csrf_token
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, Middleware
+from markupsafe import Markup, escape
 from redis.asyncio import Redis
 
 from core.db import Database
@@ -167,7 +168,7 @@ def build_app(
     metrics = PrometheusConfig(
         app_name=spec.name, prefix="brokerdesk", group_path=True, exclude=["/metrics", "/static", "/healthz"]
     )
-    static_dirs = [d for d in (spec.static_dir, CORE_STATIC) if d is not None]
+    static_dirs: list[str | Path | os.PathLike[Any]] = [d for d in (spec.static_dir, CORE_STATIC) if d]
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, post
-from litestar.enums import RequestEncodingType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.params import Body
 from litestar.response import Redirect
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -24,7 +24,7 @@ class LanguageMiddleware:
         self.default = default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             set_language(language_for_scope(scope, self.default))
         await self.app(scope, receive, send)
 

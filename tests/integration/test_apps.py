@@ -13,7 +13,9 @@ pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture(params=["portal", "backoffice"])
-def client(request: pytest.FixtureRequest, portal_client: AsyncTestClient, backoffice_client: AsyncTestClient) -> AsyncTestClient:
+def client(
+    request: pytest.FixtureRequest, portal_client: AsyncTestClient, backoffice_client: AsyncTestClient
+) -> AsyncTestClient:
     return portal_client if request.param == "portal" else backoffice_client
 
 
@@ -22,8 +24,10 @@ async def test_home_renders_layout_with_navigation_and_switcher(client: AsyncTes
     assert response.status_code == 200
     body = response.text
     assert '<nav class="nav"' in body
-    assert 'action="/language"' in body and 'name="_csrf_token"' in body
-    assert "简体中文" in body and "English" in body
+    assert 'action="/language"' in body
+    assert 'name="_csrf_token"' in body
+    assert "简体中文" in body
+    assert "English" in body
     assert '<script src="/static/vendor/htmx.min.js"' in body
 
 
@@ -85,7 +89,9 @@ async def test_language_switch_translates_pages(client: AsyncTestClient) -> None
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
     assert token
     response = await client.post(
-        "/language", data={"language": "zh_Hans", "next": "/", "_csrf_token": token.group(1)}, follow_redirects=False
+        "/language",
+        data={"language": "zh_Hans", "next": "/", "_csrf_token": token.group(1)},
+        follow_redirects=False,
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/"
@@ -110,7 +116,9 @@ async def test_language_switch_refuses_open_redirect(client: AsyncTestClient) ->
 
 async def test_post_without_csrf_token_is_refused(client: AsyncTestClient) -> None:
     await client.get("/")
-    response = await client.post("/language", data={"language": "zh_Hans", "next": "/"}, follow_redirects=False)
+    response = await client.post(
+        "/language", data={"language": "zh_Hans", "next": "/"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert "bd_lang" not in response.headers.get("set-cookie", "")
 
