@@ -1,9 +1,11 @@
 """Fresh, migrated databases for tests, cheaply.
 
-The schema is migrated once per run into a template; each test then gets its own copy:
-on PostgreSQL ``CREATE DATABASE … TEMPLATE``, on SQLite a file copy. Tests therefore commit for
-real (after-commit hooks, concurrency and triggers behave as in production) and never see each
-other's rows.
+The schema is migrated once per run. On SQLite each test gets a copy of the migrated file. On
+PostgreSQL a new database per test would cost about a second (``DROP DATABASE`` forces a
+checkpoint), so the tests share one migrated database that is reset between tests: every table is
+truncated and the rows the migrations seeded (currencies, roles, …) are put back. Either way tests
+commit for real (after-commit hooks, concurrency and triggers behave as in production) and never
+see each other's rows.
 """
 
 from __future__ import annotations
@@ -55,6 +57,47 @@ async def _drop_leftovers(admin_url: str) -> None:
         await connection.close()
 
 
+async def _user_tables(connection: asyncpg.Connection) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    )
+    return [row["tablename"] for row in rows]
+
+
+async def _snapshot(url: str) -> dict[str, tuple[list[str], list[tuple[object, ...]]]]:
+    """The rows the migrations seeded, per table, to put back after each reset."""
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        seeded: dict[str, tuple[list[str], list[tuple[object, ...]]]] = {}
+        for table in await _user_tables(connection):
+            rows = await connection.fetch(f'SELECT * FROM "{table}"')
+            if rows:
+                seeded[table] = (list(rows[0].keys()), [tuple(row.values()) for row in rows])
+        return seeded
+    finally:
+        await connection.close()
+
+
+async def _reset(url: str, seeded: dict[str, tuple[list[str], list[tuple[object, ...]]]]) -> None:
+    """Empty every table and restore the seeded rows; triggers and FKs are bypassed while doing so."""
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        tables = await _user_tables(connection)
+        async with connection.transaction():
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            await connection.execute("SET LOCAL lock_timeout = '10s'")
+            if tables:
+                await connection.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+            for table, (columns, records) in seeded.items():
+                await connection.copy_records_to_table(table, records=records, columns=columns)
+    finally:
+        await connection.close()
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -69,12 +112,16 @@ def _process_alive(pid: int) -> bool:
 class TestDatabases:
     """Makes one migrated database per test from a template migrated once per run."""
 
+    __test__ = False  # a helper, not a test class
+
     backend: str
     admin_url: str = ""
     workdir: Path = field(default_factory=Path.cwd)
     run_id: str = field(default_factory=lambda: f"{os.getpid()}_{uuid.uuid4().hex[:6]}")
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _template: str = ""
+    _shared: str = ""
+    _seeded_rows: dict[str, tuple[list[str], list[tuple[object, ...]]]] = field(default_factory=dict)
 
     def url_for(self, name: str) -> str:
         if self.backend == "sqlite":
@@ -90,12 +137,18 @@ class TestDatabases:
         migrate.upgrade(self.url_for(self._template))
 
     def create(self) -> str:
-        name = f"{PREFIX}{self.run_id}_{next(self._counter)}"
+        """A migrated database with only the seeded rows in it."""
         if self.backend == "sqlite":
+            name = f"{PREFIX}{self.run_id}_{next(self._counter)}"
             shutil.copyfile(self.workdir / f"{self._template}.db", self.workdir / f"{name}.db")
+            return self.url_for(name)
+        if not self._shared:
+            self._shared = f"{PREFIX}{self.run_id}_shared"
+            asyncio.run(_admin(self.admin_url, f'CREATE DATABASE "{self._shared}" TEMPLATE "{self._template}"'))
+            self._seeded_rows = asyncio.run(_snapshot(self.url_for(self._shared)))
         else:
-            asyncio.run(_admin(self.admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"'))
-        return self.url_for(name)
+            asyncio.run(_reset(self.url_for(self._shared), self._seeded_rows))
+        return self.url_for(self._shared)
 
     def create_empty(self) -> str:
         """An unmigrated database, for the migration tests."""
@@ -106,6 +159,8 @@ class TestDatabases:
 
     def drop(self, url: str) -> None:
         name = make_url(url).database or ""
+        if name == self._shared:
+            return  # reset by the next create()
         if self.backend == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(name + suffix).unlink(missing_ok=True)
@@ -114,4 +169,6 @@ class TestDatabases:
 
     def finish(self) -> None:
         if self.backend == "postgresql":
-            asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{self._template}" WITH (FORCE)'))
+            for name in (self._shared, self._template):
+                if name:
+                    asyncio.run(_admin(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
