@@ -17,11 +17,11 @@ RETRY_MAX_BACKOFF_MS = 5 * 60_000
 MAX_RETRIES = 8
 
 
-def create_broker(settings: Settings) -> dramatiq.Broker:
+def create_broker(settings: Settings, namespace: str = "brokerdesk") -> dramatiq.Broker:
     """Build the broker for these settings and make it Dramatiq's global broker."""
     broker: dramatiq.Broker
     if settings.uses_redis:
-        broker = RedisBroker(url=settings.redis_url, namespace="brokerdesk")  # type: ignore[no-untyped-call]
+        broker = RedisBroker(url=settings.redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

@@ -156,6 +156,7 @@ def build_app(
         secure=settings.is_production,
         samesite="lax",
         renew_on_access=True,
+        exclude=["/healthz", "/metrics", "/static"],
     )
     csrf = CSRFConfig(
         secret=settings.effective_secret_key,
