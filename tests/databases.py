@@ -144,7 +144,9 @@ class TestDatabases:
             return self.url_for(name)
         if not self._shared:
             self._shared = f"{PREFIX}{self.run_id}_shared"
-            asyncio.run(_admin(self.admin_url, f'CREATE DATABASE "{self._shared}" TEMPLATE "{self._template}"'))
+            asyncio.run(
+                _admin(self.admin_url, f'CREATE DATABASE "{self._shared}" TEMPLATE "{self._template}"')
+            )
             self._seeded_rows = asyncio.run(_snapshot(self.url_for(self._shared)))
         else:
             asyncio.run(_reset(self.url_for(self._shared), self._seeded_rows))

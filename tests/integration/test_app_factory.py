@@ -62,7 +62,9 @@ async def test_production_adds_hsts_and_secure_cookies(
         database_url="postgresql+asyncpg://127.0.0.1/unused",
         redis_url=redis_url,
     ).check()
-    async with AsyncTestClient(app=build_app(_spec(), production, database=db), base_url="https://testserver.local") as client:
+    async with AsyncTestClient(
+        app=build_app(_spec(), production, database=db), base_url="https://testserver.local"
+    ) as client:
         response = await client.get("/healthz")
         assert response.headers["strict-transport-security"] == HSTS
         assert response.json()["checks"] == {"database": "ok", "redis": "ok"}

@@ -35,7 +35,9 @@ def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_db_upgrade_and_downgrade(tmp_path: Path) -> None:
     environment = _environment(tmp_path)
-    up = subprocess.run([BROKERDESK, "db", "upgrade"], env=environment, cwd=tmp_path, capture_output=True, text=True)
+    up = subprocess.run(
+        [BROKERDESK, "db", "upgrade"], env=environment, cwd=tmp_path, capture_output=True, text=True
+    )
     assert up.returncode == 0, up.stderr
     assert (tmp_path / "demo.db").exists()
     down = subprocess.run(
@@ -47,7 +49,12 @@ def test_db_upgrade_and_downgrade(tmp_path: Path) -> None:
 def test_production_without_settings_refuses_and_names_them(tmp_path: Path) -> None:
     environment = _environment(tmp_path, BROKERDESK_ENV="production")
     result = subprocess.run(
-        [BROKERDESK, "serve", "portal"], env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [BROKERDESK, "serve", "portal"],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "BROKERDESK_SECRET_KEY" in result.stderr
@@ -60,7 +67,12 @@ def test_demo_serves_both_apps_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         tmp_path, BROKERDESK_PORTAL_PORT=str(portal_port), BROKERDESK_BACKOFFICE_PORT=str(backoffice_port)
     )
     process = subprocess.Popen(
-        [BROKERDESK, "demo"], env=environment, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [BROKERDESK, "demo"],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name not in {"tests", "migrations"}]
+PACKAGES = [
+    p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name not in {"tests", "migrations"}
+]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

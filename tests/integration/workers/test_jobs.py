@@ -26,11 +26,14 @@ async def test_committed_transaction_sends_its_jobs(db: Database, sent_jobs: lis
 
 
 async def test_rolled_back_transaction_sends_nothing(db: Database, sent_jobs: list[jobs.Job]) -> None:
-    with pytest.raises(RuntimeError, match="boom"):
+    async def failing_service() -> None:
         async with db.transaction() as session:
             await session.execute(text("SELECT 1"))
             jobs.enqueue_after_commit(session, "core.send_mail", 42)
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing_service()
     assert sent_jobs == []
 
     async with db.transaction() as session:  # the dropped job does not linger in a later session
@@ -75,7 +78,9 @@ async def test_in_process_worker_runs_async_actor_after_commit(db: Database) -> 
         worker.stop()
 
 
-async def test_redis_broker_carries_jobs_to_a_worker(db: Database, redis_url: str, redis_namespace: str) -> None:
+async def test_redis_broker_carries_jobs_to_a_worker(
+    db: Database, redis_url: str, redis_namespace: str
+) -> None:
     broker = create_broker(Settings(env="test", redis_url=redis_url), namespace=redis_namespace)
     seen: list[int] = []
     done = threading.Event()
@@ -99,7 +104,9 @@ async def test_redis_broker_carries_jobs_to_a_worker(db: Database, redis_url: st
 def test_scheduler_sends_each_job_when_due() -> None:
     now = [100.0]
     sent: list[str] = []
-    scheduler = Scheduler((Schedule("a.tick", 10), Schedule("b.tick", 30)), clock=lambda: now[0], send=sent.append)
+    scheduler = Scheduler(
+        (Schedule("a.tick", 10), Schedule("b.tick", 30)), clock=lambda: now[0], send=sent.append
+    )
     assert scheduler.tick() == ["a.tick", "b.tick"]
     now[0] = 105
     assert scheduler.tick() == []
@@ -107,3 +114,27 @@ def test_scheduler_sends_each_job_when_due() -> None:
     assert scheduler.tick() == ["a.tick"]
     now[0] = 131
     assert scheduler.tick() == ["a.tick", "b.tick"]
+
+
+def test_only_one_scheduler_leads(
+    redis_url: str, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import leader
+
+    monkeypatch.setattr(leader, "LOCK_NAME", f"{redis_namespace}:leader")
+    client = Redis.from_url(redis_url)
+    sent: list[str] = []
+    stop = threading.Event()
+    schedulers = [Scheduler((Schedule(f"s{i}.tick", 0.05),), send=sent.append) for i in range(2)]
+    threads = [
+        threading.Thread(target=leader.run_as_leader, args=(client, s, stop, 0.05)) for s in schedulers
+    ]
+    for thread in threads:
+        thread.start()
+    threading.Event().wait(0.6)
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    client.close()
+    assert sent
+    assert len(set(sent)) == 1, f"both schedulers sent jobs: {set(sent)}"

@@ -10,7 +10,13 @@ from core.logging import JsonFormatter
 
 def test_json_formatter_writes_one_object_with_extras() -> None:
     record = logging.makeLogRecord(
-        {"name": "cashier", "levelname": "WARNING", "msg": "deposit %s refused", "args": ("D-1",), "psp": "sandbox"}
+        {
+            "name": "cashier",
+            "levelname": "WARNING",
+            "msg": "deposit %s refused",
+            "args": ("D-1",),
+            "psp": "sandbox",
+        }
     )
     line = JsonFormatter().format(record)
     payload = json.loads(line)
