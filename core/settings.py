@@ -70,6 +70,16 @@ class Settings:
     db_pool_size: int = field(default=10, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
     """PostgreSQL connection pool size per process."""
 
+    storage_dir: str = field(default="var/files", metadata={"env": "BROKERDESK_STORAGE_DIR"})
+    """Folder for uploaded files (KYC documents, proofs). Files are encrypted at rest."""
+
+    storage_key: str = field(default="", metadata={"env": "BROKERDESK_STORAGE_KEY"})
+    """Base64 of 32 random bytes that encrypt stored files. Empty: derived from the secret key.
+    Keep it apart from the secret key in production so a rotated secret keeps files readable."""
+
+    max_upload_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "BROKERDESK_MAX_UPLOAD_BYTES"})
+    """Largest accepted upload, in bytes."""
+
     @property
     def is_production(self) -> bool:
         return self.env == PRODUCTION
