@@ -66,7 +66,9 @@ class Mt5WebApiPlatform:
         return await self.get_account(login)
 
     async def change_group(self, login: int, group: str) -> AccountInfo:
-        await self.connection.call("/api/user/update", {"login": login, "group": group}, None, changes_state=True)
+        await self.connection.call(
+            "/api/user/update", {"login": login, "group": group}, None, changes_state=True
+        )
         return await self.get_account(login)
 
     async def change_password(self, login: int, kind: PasswordKind, password: str) -> None:
@@ -101,9 +103,13 @@ class Mt5WebApiPlatform:
         else:
             for login in query.logins:
                 records += await self._read_pages("/api/deal", {"login": login, **window})
-        deals = [deal_from_record(_object(r, "deal"), self._clock, self.settings.symbol_aliases) for r in records]
+        deals = [
+            deal_from_record(_object(r, "deal"), self._clock, self.settings.symbol_aliases) for r in records
+        ]
         in_window = [deal for deal in deals if query.since <= deal.time < query.until]
-        return sorted({deal.ticket: deal for deal in in_window}.values(), key=lambda d: (d.server_time_msc, d.ticket))
+        return sorted(
+            {deal.ticket: deal for deal in in_window}.values(), key=lambda d: (d.server_time_msc, d.ticket)
+        )
 
     async def fetch_positions(self, query: PositionQuery) -> list[Position]:
         records: list[Any] = []
@@ -128,7 +134,10 @@ class Mt5WebApiPlatform:
         """A group's deposit currency and its digits, read once per group."""
         if group not in self._group_currency:
             record = await self._read_object("/api/group/get", {"group": group})
-            self._group_currency[group] = (str_field(record, "Currency"), int_field(record, "CurrencyDigits", 2))
+            self._group_currency[group] = (
+                str_field(record, "Currency"),
+                int_field(record, "CurrencyDigits", 2),
+            )
         return self._group_currency[group]
 
     async def _read_object(self, path: str, params: Mapping[str, str | int]) -> dict[str, Any]:

@@ -203,7 +203,12 @@ class Mt5Connection:
                 response = await http.get(path, params=dict(params or {}))
             else:
                 response = await http.post(path, params=dict(params or {}), json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol) as exc:
+        except (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.UnsupportedProtocol,
+        ) as exc:
             raise _NotDelivered(str(exc) or type(exc).__name__) from exc
         except httpx.TransportError as exc:
             raise _NotAnswered(str(exc) or type(exc).__name__) from exc
