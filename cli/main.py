@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import config, db, demo, serve, worker
+from cli.commands import config, db, demo, emulator, serve, worker
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, config)
+COMMANDS = (demo, db, serve, worker, config, emulator)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,11 @@ class Market:
         """The symbol's mid price now."""
         return self._mid[name]
 
+    def set_mid(self, name: str, price: Decimal) -> None:
+        """Put the symbol's mid price at ``price`` (a dealer's manual quote; tests use it too)."""
+        symbol = self._symbols[name]
+        self._mid[name] = price.quantize(point(symbol.digits))
+
     def quote(self, name: str) -> Quote:
         """Bid and ask around the mid price, the configured spread apart."""
         symbol = self._symbols[name]
