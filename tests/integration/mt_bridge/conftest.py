@@ -94,10 +94,18 @@ async def open_funded_account(
 ) -> int:
     """Open an account through the client and deposit ``deposit`` minor units; returns its login."""
     account = await platform.create_account(
-        NewAccount(group=group, name="Test Trader", leverage=leverage, main_password="Main1pass!", investor_password="Inv1pass!")
+        NewAccount(
+            group=group,
+            name="Test Trader",
+            leverage=leverage,
+            main_password="Main1pass!",
+            investor_password="Inv1pass!",
+        )
     )
     if deposit:
         await platform.post_balance_operation(
-            BalanceOperation(account.login, BalanceOperationType.BALANCE, deposit, account.currency_digits, "initial")
+            BalanceOperation(
+                account.login, BalanceOperationType.BALANCE, deposit, account.currency_digits, "initial"
+            )
         )
     return account.login

@@ -40,7 +40,12 @@ def new_account(**changes: object) -> NewAccount:
 async def test_create_get_and_update_an_account(platform: Mt5WebApiPlatform, emulator: Emulator) -> None:
     created = await platform.create_account(new_account())
     assert created.login == emulator.config.first_login
-    assert (created.group, created.name, created.leverage, created.currency) == (HEDGING_GROUP, "Ann Trader", 100, "USD")
+    assert (created.group, created.name, created.leverage, created.currency) == (
+        HEDGING_GROUP,
+        "Ann Trader",
+        100,
+        "USD",
+    )
     assert (created.balance, created.equity) == (0, 0)
 
     fetched = await platform.get_account(created.login)
@@ -136,7 +141,9 @@ async def test_deposit_and_withdrawal_show_as_balance_deals(platform: Mt5WebApiP
     assert account.balance == 1_200_000
     assert account.equity == 1_200_000
 
-    deals = await platform.fetch_deals(DealQuery(since=started, until=datetime.now(UTC) + timedelta(seconds=2), logins=[login]))
+    deals = await platform.fetch_deals(
+        DealQuery(since=started, until=datetime.now(UTC) + timedelta(seconds=2), logins=[login])
+    )
     assert [(d.action, d.profit, d.comment) for d in deals] == [
         (2, 1_234_567, "initial"),
         (2, -34_567, "bd:withdrawal-1"),
@@ -147,12 +154,18 @@ async def test_deposit_and_withdrawal_show_as_balance_deals(platform: Mt5WebApiP
 
 async def test_credit_and_bonus_are_kept_apart_from_balance(platform: Mt5WebApiPlatform) -> None:
     login = await open_funded_account(platform, deposit=10_000)
-    await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.CREDIT, 5_000, 2, "credit"))
-    await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.BONUS, 2_500, 2, "bonus"))
+    await platform.post_balance_operation(
+        BalanceOperation(login, BalanceOperationType.CREDIT, 5_000, 2, "credit")
+    )
+    await platform.post_balance_operation(
+        BalanceOperation(login, BalanceOperationType.BONUS, 2_500, 2, "bonus")
+    )
     account = await platform.get_account(login)
     assert (account.balance, account.credit, account.equity) == (12_500, 5_000, 17_500)
     with pytest.raises(NotEnoughMoneyError):
-        await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.CREDIT, -5_001, 2, ""))
+        await platform.post_balance_operation(
+            BalanceOperation(login, BalanceOperationType.CREDIT, -5_001, 2, "")
+        )
 
 
 async def test_money_limit_is_4005(platform: Mt5WebApiPlatform) -> None:
@@ -171,14 +184,18 @@ async def test_money_limit_is_4005(platform: Mt5WebApiPlatform) -> None:
 async def test_not_enough_money_is_10019(platform: Mt5WebApiPlatform, emulator: Emulator) -> None:
     login = await open_funded_account(platform, deposit=200_000)
     with pytest.raises(NotEnoughMoneyError) as refused:
-        await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.BALANCE, -200_001, 2, ""))
+        await platform.post_balance_operation(
+            BalanceOperation(login, BalanceOperationType.BALANCE, -200_001, 2, "")
+        )
     assert refused.value.retcode == 10019
 
     from mt_bridge.emulator.trading import market_deal
 
     market_deal(emulator.server, login, "EURUSD", PositionSide.BUY, Decimal("1.00"))  # ~1,085 USD margin
     with pytest.raises(NotEnoughMoneyError):
-        await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.BALANCE, -150_000, 2, ""))
+        await platform.post_balance_operation(
+            BalanceOperation(login, BalanceOperationType.BALANCE, -150_000, 2, "")
+        )
     await platform.post_balance_operation(
         BalanceOperation(login, BalanceOperationType.BALANCE, -150_000, 2, "", check_margin=False)
     )
@@ -187,7 +204,9 @@ async def test_not_enough_money_is_10019(platform: Mt5WebApiPlatform, emulator: 
 async def test_long_comments_never_leave_the_client(platform: Mt5WebApiPlatform, emulator: Emulator) -> None:
     login = await open_funded_account(platform, deposit=0)
     with pytest.raises(InvalidParametersError):
-        await platform.post_balance_operation(BalanceOperation(login, BalanceOperationType.BALANCE, 100, 2, "x" * 32))
+        await platform.post_balance_operation(
+            BalanceOperation(login, BalanceOperationType.BALANCE, 100, 2, "x" * 32)
+        )
     assert not [deal for deal in emulator.server.deals.values() if deal.login == login]
 
 
@@ -202,9 +221,13 @@ async def test_balance_amount_goes_out_exactly(emulator: Emulator) -> None:
             )
         ).json()
         login = added["login"]
-        sub_cent = (await client.get("/api/trade/balance", params={"login": login, "type": 2, "balance": "0.001"})).json()
+        sub_cent = (
+            await client.get("/api/trade/balance", params={"login": login, "type": 2, "balance": "0.001"})
+        ).json()
         assert sub_cent["retcode"].startswith("3 ")
-        ok = (await client.get("/api/trade/balance", params={"login": login, "type": 2, "balance": "0.10"})).json()
+        ok = (
+            await client.get("/api/trade/balance", params={"login": login, "type": 2, "balance": "0.10"})
+        ).json()
         assert ok["retcode"] == "0 Done"
         got = (await client.get("/api/user/get", params={"login": login})).json()
         assert got["answer"]["Balance"] == "0.10"

@@ -11,7 +11,12 @@ from mt_bridge.emulator.http_server import Emulator
 from mt_bridge.errors import InvalidPasswordError, PlatformTimeoutError
 from mt_bridge.mt5.auth import challenge_answer, new_rand, password_hash
 from mt_bridge.mt5.client import Mt5WebApiPlatform
-from tests.integration.mt_bridge.conftest import MANAGER_LOGIN, MANAGER_PASSWORD, EmulatorFactory, PlatformFactory
+from tests.integration.mt_bridge.conftest import (
+    MANAGER_LOGIN,
+    MANAGER_PASSWORD,
+    EmulatorFactory,
+    PlatformFactory,
+)
 
 
 def raw_client(emulator: Emulator) -> httpx.AsyncClient:
@@ -52,7 +57,9 @@ async def test_client_signs_in_with_the_challenge_in_both_directions(platform: M
     assert platform.connection.sign_ins == 1
 
 
-async def test_wrong_password_is_refused_with_3006(emulator: Emulator, make_platform: PlatformFactory) -> None:
+async def test_wrong_password_is_refused_with_3006(
+    emulator: Emulator, make_platform: PlatformFactory
+) -> None:
     platform = make_platform(emulator, password="Wrong1pass!")
     with pytest.raises(InvalidPasswordError) as refused:
         await platform.ping()
@@ -104,7 +111,9 @@ async def test_quit_ends_the_session_but_not_the_connection(emulator: Emulator) 
         {"version": 484, "agent": "tests", "login": MANAGER_LOGIN, "type": "client"},
     ],
 )
-async def test_auth_start_checks_version_agent_and_type(emulator: Emulator, params: dict[str, object]) -> None:
+async def test_auth_start_checks_version_agent_and_type(
+    emulator: Emulator, params: dict[str, object]
+) -> None:
     async with raw_client(emulator) as client:
         answer = (await client.get("/api/auth/start", params=params)).json()
         assert answer["retcode"].startswith("3 ")

@@ -23,13 +23,20 @@ def server() -> TradeServer:
 
 def funded(server: TradeServer, group: str, amount: str = "100000.00", leverage: int = 100) -> int:
     user = server.add_user(
-        login=0, group=group, name="T", leverage=leverage, password_main="Main1pass!", password_investor="Inv1pass!"
+        login=0,
+        group=group,
+        name="T",
+        leverage=leverage,
+        password_main="Main1pass!",
+        password_investor="Inv1pass!",
     )
     server.balance_operation(user.login, 2, Decimal(amount), "seed")
     return user.login
 
 
-@pytest.mark.parametrize("password", ["short1!", "alllower1!", "ALLUPPER1!", "NoDigits!!", "NoSpecial12", "A" * 17 + "a1!"])
+@pytest.mark.parametrize(
+    "password", ["short1!", "alllower1!", "ALLUPPER1!", "NoDigits!!", "NoSpecial12", "A" * 17 + "a1!"]
+)
 def test_password_rules_refuse_weak_passwords(password: str) -> None:
     with pytest.raises(Refusal) as refused:
         check_password_rules(password)

@@ -32,7 +32,9 @@ def test_retcodes_map_to_precise_errors() -> None:
 
 
 def test_every_leaf_error_is_a_brokerdesk_error_with_a_raised_when_docstring() -> None:
-    classes = [obj for _, obj in inspect.getmembers(errors, inspect.isclass) if issubclass(obj, MtBridgeError)]
+    classes = [
+        obj for _, obj in inspect.getmembers(errors, inspect.isclass) if issubclass(obj, MtBridgeError)
+    ]
     assert len(classes) >= 12
     for error_class in classes:
         assert issubclass(error_class, BrokerDeskError)
@@ -45,7 +47,7 @@ def test_retcode_text_round_trips() -> None:
     assert format_retcode(10019) == "10019 Not enough money"
     assert parse_retcode("0 Done") == (0, "Done")
     assert parse_retcode("3006 Invalid account password") == (3006, "Invalid account password")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid literal"):
         parse_retcode("Done")
 
 
@@ -57,15 +59,15 @@ def test_mt5_client_satisfies_the_protocol() -> None:
 def test_queries_name_logins_or_a_group_and_a_utc_window() -> None:
     now = datetime.now(UTC)
     DealQuery(since=now, until=now + timedelta(seconds=1), logins=[1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="either logins or a group"):
         DealQuery(since=now, until=now + timedelta(seconds=1))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="either logins or a group"):
         DealQuery(since=now, until=now + timedelta(seconds=1), logins=[1], group="*")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         DealQuery(since=now.replace(tzinfo=None), until=now + timedelta(seconds=1), logins=[1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="end after it starts"):
         DealQuery(since=now, until=now, logins=[1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="either logins or a group"):
         PositionQuery()
 
 

@@ -78,7 +78,14 @@ def test_deal_symbol_is_normalised_and_raw_name_kept() -> None:
 
 
 def test_balance_deal_is_recognised() -> None:
-    record = {"Deal": "5", "Login": "7", "Action": "2", "Time": "1717243200", "Profit": "100.00", "Symbol": ""}
+    record = {
+        "Deal": "5",
+        "Login": "7",
+        "Action": "2",
+        "Time": "1717243200",
+        "Profit": "100.00",
+        "Symbol": "",
+    }
     deal = deal_from_record(record, EET, ALIASES)
     assert deal.is_balance_operation
     assert deal.profit == 10000
@@ -124,10 +131,22 @@ def test_position_mapping() -> None:
 
 def test_account_mapping_uses_the_account_record_for_money() -> None:
     user = {"Login": "7", "Group": "demo\\usd", "Name": "Ann", "Leverage": "100", "Balance": "5.00"}
-    account = {"CurrencyDigits": "2", "Balance": "10.00", "Credit": "1.00", "Equity": "12.34",
-               "Margin": "3.00", "MarginFree": "9.34"}
+    account = {
+        "CurrencyDigits": "2",
+        "Balance": "10.00",
+        "Credit": "1.00",
+        "Equity": "12.34",
+        "Margin": "3.00",
+        "MarginFree": "9.34",
+    }
     info = account_from_records(user, account, "USD", 2)
-    assert (info.balance, info.credit, info.equity, info.margin, info.margin_free) == (1000, 100, 1234, 300, 934)
+    assert (info.balance, info.credit, info.equity, info.margin, info.margin_free) == (
+        1000,
+        100,
+        1234,
+        300,
+        934,
+    )
     assert (info.login, info.group, info.leverage, info.currency) == (7, "demo\\usd", 100, "USD")
 
 
