@@ -6,6 +6,7 @@ Every refusal is a :class:`Refusal` carrying an official retcode; the HTTP layer
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import random
 import string
@@ -180,6 +181,7 @@ class TradeServer:
         self.market = Market(self.config.symbols, random.Random(self.config.seed + 1))
         self._groups = {group.name: group for group in self.config.groups}
         self._next_login = self.config.first_login
+        self._deals_by_login: dict[int, list[DealRecord]] = {}
 
     # --- time and identifiers -------------------------------------------------------------
     def now_msc(self) -> int:
@@ -415,8 +417,13 @@ class TradeServer:
             profit=amount,
             digits_currency=group.currency_digits,
         )
-        self.deals[deal.ticket] = deal
+        self.record_deal(deal)
         return deal
+
+    def record_deal(self, deal: DealRecord) -> None:
+        """Store a new deal; deals arrive in time order, so each login's list stays sorted."""
+        self.deals[deal.ticket] = deal
+        self._deals_by_login.setdefault(deal.login, []).append(deal)
 
     # --- deals and positions ----------------------------------------------------------------
     def deal(self, ticket: int) -> DealRecord:
@@ -438,8 +445,19 @@ class TradeServer:
         """Deals whose ``Time`` (server seconds) lies in ``[since, until]``, both ends inclusive."""
         wanted_logins = set(logins) if logins is not None else None
         wanted_tickets = set(tickets) if tickets is not None else None
+        candidates: Iterable[DealRecord]
+        if wanted_tickets is not None:
+            candidates = [self.deals[ticket] for ticket in wanted_tickets if ticket in self.deals]
+        elif wanted_logins is not None:
+            candidates = [
+                deal
+                for login in wanted_logins
+                for deal in self._login_deals_between(login, since_seconds, until_seconds)
+            ]
+        else:
+            candidates = self.deals.values()
         found = []
-        for deal in self.deals.values():
+        for deal in candidates:
             if wanted_tickets is not None and deal.ticket not in wanted_tickets:
                 continue
             if wanted_logins is not None and deal.login not in wanted_logins:
@@ -454,6 +472,12 @@ class TradeServer:
                 continue
             found.append(deal)
         return sorted(found, key=lambda d: (d.time_msc, d.ticket))
+
+    def _login_deals_between(self, login: int, since_seconds: int, until_seconds: int) -> list[DealRecord]:
+        deals = self._deals_by_login.get(login, [])
+        start = bisect.bisect_left(deals, since_seconds * 1000, key=lambda deal: deal.time_msc)
+        end = bisect.bisect_right(deals, until_seconds * 1000 + 999, key=lambda deal: deal.time_msc)
+        return deals[start:end]
 
     def update_deal(self, ticket: int, changes: dict[str, Decimal | str]) -> DealRecord:
         """A dealer's correction of a deal; the account's balance follows the money it changes."""
@@ -478,6 +502,7 @@ class TradeServer:
         deal = self.deal(ticket)
         self._move_money(deal, -deal.money)
         del self.deals[ticket]
+        self._deals_by_login[deal.login].remove(deal)
 
     def _move_money(self, deal: DealRecord, delta: Decimal) -> None:
         user = self.users.get(deal.login)

@@ -181,5 +181,5 @@ def _deal(
 
 
 def _book(server: TradeServer, deal: DealRecord) -> None:
-    server.deals[deal.ticket] = deal
+    server.record_deal(deal)
     server.user(deal.login).balance += deal.money

@@ -154,11 +154,7 @@ class Mt5WebApiPlatform:
     async def _read_pages(self, prefix: str, params: Mapping[str, str | int]) -> list[Any]:
         """Every record behind ``<prefix>/get_total`` through ``<prefix>/get_page``, 100 at a time."""
         totals = await self.connection.call(f"{prefix}/get_total", params, None, changes_state=False)
-        total_holder = totals.get("answer")
-        total_value = find_field(total_holder, "total") if isinstance(total_holder, dict) else None
-        if total_value is None:
-            total_value = find_field(totals, "total")
-        total = int_field({"total": total_value}, "total")
+        total = total_from_answer(totals)
         records: list[Any] = []
         offset = 0
         while offset < total:
@@ -170,6 +166,19 @@ class Mt5WebApiPlatform:
             records += page
             offset += len(page)
         return records
+
+
+def total_from_answer(answer: Mapping[str, Any]) -> int:
+    """The count in a ``get_total`` answer, wherever the server put it.
+
+    The docs show ``{"Total": "10"}``; some servers nest it in ``answer``, some spell it
+    ``total``. Every one of these readings is accepted.
+    """
+    holder = answer.get("answer")
+    value = find_field(holder, "total") if isinstance(holder, Mapping) else None
+    if value is None:
+        value = find_field(answer, "total")
+    return int_field({"total": value}, "total")
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:

@@ -158,3 +158,14 @@ async def test_client_signs_in_again_after_a_dropped_connection(
     await platform.ping()
     assert platform.connection.sign_ins == 2
     assert https_emulator.connections_opened == 2
+
+
+async def test_concurrent_calls_are_serialised_on_one_connection(
+    emulator: Emulator, make_platform: PlatformFactory
+) -> None:
+    platform = make_platform(emulator)
+    results = await asyncio.gather(*(platform.ping() for _ in range(25)))
+    assert results == [None] * 25
+    assert platform.connection.sign_ins == 1
+    assert emulator.connections_opened == 1
+    assert sum(session.requests for session in emulator.sessions.values()) == 2 + 25

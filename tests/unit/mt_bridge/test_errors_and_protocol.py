@@ -74,3 +74,26 @@ def test_queries_name_logins_or_a_group_and_a_utc_window() -> None:
 def test_manager_password_is_not_in_settings_repr() -> None:
     settings = Mt5ServerSettings("https://127.0.0.1:1", 1000, "Sekret1!")
     assert "Sekret1!" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"retcode": "0 Done", "answer": {"Total": "10"}},
+        {"retcode": "0 Done", "answer": {"total": "10"}},
+        {"retcode": "0 Done", "Total": "10"},
+        {"retcode": "0 Done", "total": 10},
+    ],
+)
+def test_get_total_is_read_in_every_known_shape(answer: dict[str, object]) -> None:
+    from mt_bridge.mt5.client import total_from_answer
+
+    assert total_from_answer(answer) == 10
+
+
+def test_get_total_without_a_count_is_a_protocol_error() -> None:
+    from mt_bridge.errors import ProtocolError
+    from mt_bridge.mt5.client import total_from_answer
+
+    with pytest.raises(ProtocolError):
+        total_from_answer({"retcode": "0 Done", "answer": {}})
