@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,7 +24,9 @@ from mt_bridge.emulator.simulator import TradeSimulator
 from mt_bridge.emulator.state import TradeServer
 from mt_bridge.emulator.tls import SelfSignedCertificate, make_self_signed_certificate
 from mt_bridge.emulator.wire import encode
+from mt_bridge.errors import ProtocolError
 from mt_bridge.mt5.numbers import parse_json
+from mt_bridge.retcodes import Retcode, format_retcode
 
 logger = logging.getLogger(__name__)
 
@@ -204,18 +205,16 @@ class Emulator:
         if body.strip():
             try:
                 parsed = parse_json(body)
-            except Exception:
-                return ApiReply({"retcode": "3 Invalid parameters"})
+            except ProtocolError:
+                return ApiReply({"retcode": format_retcode(Retcode.ERR_PARAMS)})
         if method not in {"GET", "POST"}:
-            return ApiReply({"retcode": "3 Invalid parameters"}, status=405)
-        return self.api.handle(
-            session, ApiRequest(path=parts.path.rstrip("/") or "/", query=query, body=parsed)
-        )
+            return ApiReply({"retcode": format_retcode(Retcode.ERR_PARAMS)}, status=405)
+        try:
+            return self._handle(session, parts.path, query, parsed)
+        except Exception:
+            # A bug in the emulator must not look like a network fault to the client under test.
+            logger.exception("emulator failed on %s %s", method, parts.path)
+            return ApiReply({"retcode": format_retcode(Retcode.ERR_COMMON)}, status=500)
 
-
-def decimal_or_none(value: Any) -> Decimal | None:
-    """A decimal from a JSON value, None when it is not a number."""
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
+    def _handle(self, session: Session, path: str, query: dict[str, str], parsed: Any) -> ApiReply:
+        return self.api.handle(session, ApiRequest(path=path.rstrip("/") or "/", query=query, body=parsed))

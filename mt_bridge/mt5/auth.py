@@ -35,4 +35,4 @@ def new_rand() -> str:
 
 def answers_match(expected: str, received: str) -> bool:
     """Compare two hex answers in constant time, ignoring letter case."""
-    return secrets.compare_digest(expected.lower(), received.strip().lower())
+    return secrets.compare_digest(expected.lower().encode("utf-8"), received.strip().lower().encode("utf-8"))

@@ -169,3 +169,23 @@ async def test_concurrent_calls_are_serialised_on_one_connection(
     assert platform.connection.sign_ins == 1
     assert emulator.connections_opened == 1
     assert sum(session.requests for session in emulator.sessions.values()) == 2 + 25
+
+
+async def test_garbage_answers_are_refused_not_crashes(emulator: Emulator) -> None:
+    async with raw_client(emulator) as client:
+        start = (
+            await client.get(
+                "/api/auth/start",
+                params={"version": 484, "agent": "t", "login": MANAGER_LOGIN, "type": "manager"},
+            )
+        ).json()
+        assert start["retcode"] == "0 Done"
+        odd = (
+            await client.get(
+                "/api/auth/answer", params={"srv_rand_answer": "ünïcode", "cli_rand": new_rand()}
+            )
+        ).json()
+        assert odd["retcode"].startswith("3006 ")
+        not_json = (await client.post("/api/test/access", content=b"{not json")).json()
+        assert not_json["retcode"].startswith("3 ")
+        assert (await client.get("/api/test/access")).json()["retcode"].startswith("8 ")
