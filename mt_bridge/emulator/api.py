@@ -151,7 +151,7 @@ class Mt5Api:
             if any(key in PASSWORD_KEYS for key in request.query):
                 raise Refusal(Retcode.ERR_PARAMS, "passwords go in the JSON body, not the query string")
             if request.path == "/api/auth/start":
-                srv_rand = session.start(request.query, self.config.managers)
+                srv_rand = session.start(request.query)
                 return ApiReply(done(version_access=VERSION_ACCESS, srv_rand=srv_rand))
             if request.path == "/api/auth/answer":
                 cli_rand_answer = session.answer(

@@ -32,7 +32,7 @@ class Session:
     _claimed_login: int | None = None
     requests: int = field(default=0)
 
-    def start(self, params: dict[str, str], managers: dict[int, str]) -> str:
+    def start(self, params: dict[str, str]) -> str:
         """Step one: check the parameters and hand out a fresh ``srv_rand``."""
         try:
             version = int(params.get("version", ""))

@@ -72,6 +72,11 @@ class Mt5Connection:
         """How many times this connection has authenticated; tests and metrics read it."""
 
     @property
+    def session_address(self) -> object | None:
+        """The local address of the connection our session lives on; None when signed out."""
+        return self._session_socket
+
+    @property
     def authenticated(self) -> bool:
         """True while we hold a session we believe the server still has."""
         return self._authenticated

@@ -88,12 +88,18 @@ def position_from_record(
     if updated_msc < 0:
         updated_msc = int_field(record, "TimeUpdate", created_msc // 1000) * 1000
     raw_symbol = str_field(record, "Symbol")
+    try:
+        side = PositionSide(int_field(record, "Action"))
+    except ValueError as exc:
+        raise ProtocolError(
+            f"position Action should be 0 or 1, got {find_field(record, 'Action')!r}"
+        ) from exc
     return Position(
         ticket=int_field(record, "Position"),
         login=int_field(record, "Login"),
         symbol=aliases.normalise(raw_symbol),
         raw_symbol=raw_symbol,
-        side=PositionSide(int_field(record, "Action")),
+        side=side,
         volume=lots(record, "VolumeExt", "Volume"),
         price_open=decimal_field(record, "PriceOpen"),
         price_current=decimal_field(record, "PriceCurrent", Decimal(0)),

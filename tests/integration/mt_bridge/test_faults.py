@@ -112,3 +112,17 @@ async def test_random_faults_at_configured_rates_never_double_or_lose(
     assert all(deals_with_comment(emulator, c) == 0 for c, _ in refused)
     emulator.faults.configure(FaultConfig())
     assert (await platform.get_account(login)).balance == 100 * (len(applied) + len(unknown))
+
+
+async def test_change_after_a_silent_drop_is_sent_again_only_after_signing_in(
+    emulator: Emulator, make_platform: PlatformFactory
+) -> None:
+    platform = make_platform(emulator)
+    login = await open_funded_account(platform, deposit=0)
+    emulator.drop_all_connections()
+    # The client can't know the connection died: the deposit first reaches the server on a
+    # fresh, unauthenticated connection, is refused (nothing applied), and goes again after sign-in.
+    await platform.post_balance_operation(deposit(login, "bd:after-drop"))
+    assert deals_with_comment(emulator, "bd:after-drop") == 1
+    assert platform.connection.sign_ins == 2
+    assert (await platform.get_account(login)).balance == 1_000

@@ -153,11 +153,15 @@ async def test_client_signs_in_again_after_a_dropped_connection(
 ) -> None:
     platform = make_platform(https_emulator)
     await platform.ping()
+    first_address = platform.connection.session_address
+    assert isinstance(first_address, tuple)
+    assert f"{first_address[0]}:{first_address[1]}" in https_emulator.sessions
     assert https_emulator.drop_all_connections() == 1
     await asyncio.sleep(0.05)
     await platform.ping()
     assert platform.connection.sign_ins == 2
     assert https_emulator.connections_opened == 2
+    assert platform.connection.session_address not in (None, first_address)
 
 
 async def test_concurrent_calls_are_serialised_on_one_connection(

@@ -154,3 +154,14 @@ def test_new_account_without_state_has_equity_of_balance_and_credit() -> None:
     user = {"Login": "7", "Group": "g", "Name": "Ann", "Leverage": "100", "Balance": "0", "Credit": "0"}
     info = account_from_records(user, None, "JPY", 0)
     assert (info.balance, info.equity, info.margin, info.currency_digits) == (0, 0, 0, 0)
+
+
+def test_position_with_an_unknown_side_is_a_protocol_error() -> None:
+    import pytest
+
+    from mt_bridge.errors import ProtocolError
+
+    with pytest.raises(ProtocolError):
+        position_from_record(
+            {"Position": "1", "Login": "2", "Symbol": "EURUSD", "Action": "7", "PriceOpen": "1"}, EET, ALIASES
+        )
