@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mt_bridge.emulator.config import FaultConfig
@@ -120,8 +122,10 @@ async def test_change_after_a_silent_drop_is_sent_again_only_after_signing_in(
     platform = make_platform(emulator)
     login = await open_funded_account(platform, deposit=0)
     emulator.drop_all_connections()
-    # The client can't know the connection died: the deposit first reaches the server on a
-    # fresh, unauthenticated connection, is refused (nothing applied), and goes again after sign-in.
+    await asyncio.sleep(0.05)  # the connection died while idle, before the next request
+    # The client can't know its session died with the connection: the deposit first reaches the
+    # server on a fresh, unauthenticated connection, is refused (nothing applied), and goes again
+    # after signing in.
     await platform.post_balance_operation(deposit(login, "bd:after-drop"))
     assert deals_with_comment(emulator, "bd:after-drop") == 1
     assert platform.connection.sign_ins == 2
