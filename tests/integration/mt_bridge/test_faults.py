@@ -66,9 +66,9 @@ async def test_timeout_after_commit_is_unknown_and_applied_once(
     start_emulator: EmulatorFactory, make_platform: PlatformFactory
 ) -> None:
     emulator = await start_emulator(tls=True)
-    platform = make_platform(emulator, request_timeout=0.3)
+    platform = make_platform(emulator, request_timeout=0.4)
     login = await open_funded_account(platform, deposit=0)
-    emulator.faults.queue(BALANCE, Fault(FaultKind.DELAY, delay_seconds=0.8))
+    emulator.faults.queue(BALANCE, Fault(FaultKind.DELAY, delay_seconds=1.0))
     with pytest.raises(OutcomeUnknownError):
         await platform.post_balance_operation(deposit(login, "bd:op-4"))
     assert deals_with_comment(emulator, "bd:op-4") == 1

@@ -68,9 +68,9 @@ async def test_wrong_password_is_refused_with_3006(
 
 
 async def test_auth_answer_after_the_window_is_refused(start_emulator: EmulatorFactory) -> None:
-    emulator = await start_emulator(tls=False, auth_window_seconds=0.2)
+    emulator = await start_emulator(tls=False, auth_window_seconds=0.5)
     async with raw_client(emulator) as client:
-        late = await sign_in_by_hand(client, delay=0.35)
+        late = await sign_in_by_hand(client, delay=0.7)
         assert late["retcode"].startswith("9 ")
         in_time = await sign_in_by_hand(client)
         assert in_time["retcode"] == "0 Done"
@@ -125,7 +125,7 @@ async def test_idle_connection_is_closed_and_the_client_signs_in_again(
     emulator = await start_emulator(tls=True, idle_timeout_seconds=0.3)
     platform = make_platform(emulator, ping_interval=60.0)
     await platform.ping()
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.9)
     assert emulator.sessions == {}
     await platform.ping()
     assert platform.connection.sign_ins == 2
@@ -135,11 +135,11 @@ async def test_idle_connection_is_closed_and_the_client_signs_in_again(
 async def test_pings_keep_an_idle_session_alive(
     start_emulator: EmulatorFactory, make_platform: PlatformFactory
 ) -> None:
-    emulator = await start_emulator(tls=False, idle_timeout_seconds=0.5)
+    emulator = await start_emulator(tls=False, idle_timeout_seconds=0.8)
     platform = make_platform(emulator, ping_interval=0.15)
     await platform.ping()
     served_before = sum(session.requests for session in emulator.sessions.values())
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(1.5)
     sessions = list(emulator.sessions.values())
     assert len(sessions) == 1
     assert sessions[0].requests - served_before >= 4
