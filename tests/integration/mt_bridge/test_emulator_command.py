@@ -38,6 +38,8 @@ def run_command(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
     for process in processes:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def start(processes: list[subprocess.Popen[str]], *extra: str) -> str:
