@@ -11,7 +11,7 @@ PG_ADMIN_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: help install assets demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
+.PHONY: readme-config help install assets demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ demo: install ## run the whole product on SQLite and loopback with demo data
 lint: install ## ruff (lint and format check), mypy and import-linter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core kyc portal backoffice workers cli
+	$(BIN)/mypy core kyc mt_bridge portal backoffice workers cli
 	$(BIN)/lint-imports
 
 fmt: install ## format the code with ruff
@@ -65,3 +65,6 @@ bench: install services ## every benchmark on PostgreSQL
 
 clean: ## remove the virtualenv, node_modules and caches
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache var
+
+readme-config: install ## rewrite the README's configuration table from the settings
+	./scripts/update-readme-config

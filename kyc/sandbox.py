@@ -63,8 +63,13 @@ class KycSandbox:
             if not message.get("more_body"):
                 break
         status, content_type, payload = await self.handle(scope["method"], scope["path"], body)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type.encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", content_type.encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     async def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
@@ -73,7 +78,8 @@ class KycSandbox:
             return self._create(body)
         if len(parts) == 2 and parts[0] == "applicants" and method == "GET":
             return self._page(parts[1])
-        if len(parts) == 4 and parts[:2] == ["v1", "applicants"] and parts[3] == "decision" and method == "POST":
+        is_decision = len(parts) == 4 and parts[:2] == ["v1", "applicants"] and parts[3] == "decision"
+        if is_decision and method == "POST":
             return self._decide(parts[2], body)
         return _json(404, {"error": "not found"})
 
@@ -125,14 +131,18 @@ class KycSandbox:
 
     def webhook(self, applicant: Applicant, event_id: str | None = None) -> tuple[dict[str, str], bytes]:
         """The signed webhook for the applicant's verdict, as the vendor sends it."""
-        body = json.dumps({
-            "event_id": event_id or f"{applicant.id}-{applicant.verdict}",
-            "client_id": applicant.client_id,
-            "verdict": applicant.verdict,
-            "reason": applicant.reason,
-        }).encode()
-        return {SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
-                "content-type": "application/json"}, body
+        body = json.dumps(
+            {
+                "event_id": event_id or f"{applicant.id}-{applicant.verdict}",
+                "client_id": applicant.client_id,
+                "verdict": applicant.verdict,
+                "reason": applicant.reason,
+            }
+        ).encode()
+        return {
+            SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
+            "content-type": "application/json",
+        }, body
 
     async def deliver(self, applicant: Applicant) -> None:
         """Send until the receiver answers 2xx, with growing delays: at least once, maybe more."""

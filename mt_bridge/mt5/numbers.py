@@ -1,0 +1,86 @@
+"""Exact reading of Web API answers, whose numbers arrive as JSON strings (``"Deal":"11918642"``).
+
+JSON is parsed with ``Decimal`` for any bare number too, so a float never appears; fields are
+looked up without regard to letter case because servers differ (``Total`` or ``total``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mt_bridge.errors import ProtocolError
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Decode JSON with every non-integer number as ``Decimal``."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"the answer is not JSON: {exc}") from exc
+
+
+def find_field(record: Mapping[str, Any], name: str) -> Any:
+    """The value of ``name`` in ``record``, matched case-insensitively; None when absent."""
+    if name in record:
+        return record[name]
+    lowered = name.lower()
+    for key, value in record.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def as_int(value: Any, field: str = "") -> int:
+    """An exact integer from a string or JSON number; decimals with a fraction are refused."""
+    if isinstance(value, bool):
+        raise ProtocolError(f"field {field or '?'} is a boolean, not a number")
+    if isinstance(value, int):
+        return value
+    number = as_decimal(value, field)
+    if number != number.to_integral_value():
+        raise ProtocolError(f"field {field or '?'} should be an integer, got {value!r}")
+    return int(number)
+
+
+def as_decimal(value: Any, field: str = "") -> Decimal:
+    """An exact decimal from a string or JSON number."""
+    if isinstance(value, bool) or value is None:
+        raise ProtocolError(f"field {field or '?'} is missing or not a number: {value!r}")
+    if isinstance(value, Decimal):
+        return value
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ProtocolError(f"field {field or '?'} is not a number: {value!r}") from exc
+    if not number.is_finite():
+        raise ProtocolError(f"field {field or '?'} is not a finite number: {value!r}")
+    return number
+
+
+def int_field(record: Mapping[str, Any], name: str, default: int | None = None) -> int:
+    """The integer field ``name``; ``default`` when absent, or ProtocolError without one."""
+    value = find_field(record, name)
+    if value is None or value == "":
+        if default is None:
+            raise ProtocolError(f"field {name} is missing")
+        return default
+    return as_int(value, name)
+
+
+def decimal_field(record: Mapping[str, Any], name: str, default: Decimal | None = None) -> Decimal:
+    """The decimal field ``name``; ``default`` when absent, or ProtocolError without one."""
+    value = find_field(record, name)
+    if value is None or value == "":
+        if default is None:
+            raise ProtocolError(f"field {name} is missing")
+        return default
+    return as_decimal(value, name)
+
+
+def str_field(record: Mapping[str, Any], name: str, default: str = "") -> str:
+    """The text field ``name``, or ``default`` when absent."""
+    value = find_field(record, name)
+    return default if value is None else str(value)
