@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = (
+    "core.identity.models",
+    "core.audit.models",
+    "core.mail.models",
+)
 
 
 def import_all_models() -> None:
