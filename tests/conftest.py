@@ -57,7 +57,15 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, secret_key="test-secret-key")
+    # argon2id is made cheap for speed here only; production keeps the strong defaults.
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        argon2_time_cost=1,
+        argon2_memory_kib=256,
+        argon2_parallelism=1,
+    )
 
 
 @pytest.fixture

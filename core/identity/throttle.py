@@ -37,6 +37,12 @@ class Throttle:
         if window.count > self.settings.ip_attempts_per_window:
             raise RateLimitedError(window.retry_after_seconds)
 
+    async def check_account_attempts(self, action: str, account: str) -> None:
+        """Count one attempt at ``account`` (a reset mail, say); raise past the per-account limit."""
+        window = await self.limiter.hit(f"acct:{_account_key(action, account)}", self.window_seconds)
+        if window.count > self.settings.login_max_failures:
+            raise RateLimitedError(window.retry_after_seconds)
+
     async def check_account(self, action: str, account: str) -> None:
         """Raise while the account has failed too often in the window."""
         window = await self.limiter.peek(_account_key(action, account))

@@ -17,7 +17,6 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, se
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.flash import FlashConfig, FlashPlugin
@@ -40,12 +39,13 @@ from core.settings import Settings
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
+from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.web.security_headers import security_headers_hook
+from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 CORE_STATIC = Path(__file__).parent / "static"
-SESSION_IDLE_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -144,14 +144,19 @@ def build_app(
     )
     if redis is None and settings.uses_redis:
         redis = Redis.from_url(settings.redis_url)
-    services = AppServices(name=spec.name, settings=settings, database=database, redis=redis)
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis, namespace=f"brokerdesk:{spec.name}:ratelimit") if redis else MemoryRateLimiter()
+    )
+    services = AppServices(
+        name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter
+    )
     translator = Translator([*spec.locale_dirs, CORE_LOCALES])
     templates = build_templates(spec, translator)
 
-    sessions = ServerSideSessionConfig(
+    sessions = RotatingSessionConfig(
         key=spec.session_cookie,
         store="sessions",
-        max_age=SESSION_IDLE_SECONDS,
+        max_age=settings.session_idle_minutes * 60,
         httponly=True,
         secure=settings.is_production,
         samesite="lax",

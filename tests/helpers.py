@@ -1,0 +1,53 @@
+"""Small helpers for driving the apps over HTTP the way a browser does."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+from httpx import Response
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from core.db import Database
+from core.mail.models import OutboxMail
+
+CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+STRONG_PASSWORD = "Violet-Harbour-73!"
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+async def submit(
+    client: AsyncTestClient, page: str, action: str, data: dict[str, Any], **kwargs: Any
+) -> Response:
+    """GET ``page`` for its CSRF token, then POST ``data`` to ``action`` without following redirects."""
+    token = csrf_from((await client.get(page)).text)
+    return await client.post(action, data={**data, "_csrf_token": token}, follow_redirects=False, **kwargs)
+
+
+async def latest_mail(db: Database, to: str) -> OutboxMail:
+    async with db.session() as session:
+        mail = await session.scalar(
+            select(OutboxMail).where(OutboxMail.to_address == to).order_by(OutboxMail.id.desc()).limit(1)
+        )
+    assert mail is not None, f"no mail to {to}"
+    return mail
+
+
+def link_path(mail: OutboxMail) -> str:
+    match = re.search(r"https?://[^/\s]+(/[^\s]+)", mail.text_body)
+    assert match, "mail has no link"
+    return match.group(1)
+
+
+def totp_code(secret: str, offset_steps: int = 0) -> str:
+    totp = pyotp.TOTP(secret)
+    import time
+
+    return totp.at(time.time() + 30 * offset_steps)
