@@ -6,4 +6,8 @@ from litestar import Router
 
 from core.api import info_route
 
-router = Router(path="/api/v1", route_handlers=[info_route("backoffice")], tags=["backoffice"])
+from backoffice.guards import permission
+
+router = Router(
+    path="/api/v1", route_handlers=[info_route("backoffice")], tags=["backoffice"], opt=permission("dashboard.view")
+)

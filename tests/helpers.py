@@ -51,3 +51,30 @@ def totp_code(secret: str, offset_steps: int = 0) -> str:
     import time
 
     return totp.at(time.time() + 30 * offset_steps)
+
+
+async def make_staff(
+    db: Database, settings: Any, email: str, roles: list[str], *, enrolled: bool = True
+) -> tuple[int, str | None]:
+    """A staff member with ``roles``; with ``enrolled`` their TOTP secret is set. Returns (id, secret)."""
+    from core.audit.service import SYSTEM
+    from core.identity.staff import create_staff
+    from core.identity.totp import new_secret
+
+    async with db.transaction() as session:
+        user = await create_staff(
+            session, settings, email=email, display_name=email.split("@")[0], password=STRONG_PASSWORD,
+            role_names=roles, actor=SYSTEM,
+        )  # fmt: skip
+        secret = new_secret() if enrolled else None
+        user.totp_secret = secret
+        return user.id, secret
+
+
+async def staff_sign_in(client: AsyncTestClient, email: str, secret: str) -> None:
+    """Password then TOTP, asserting each step answers as a browser expects."""
+    first = await submit(client, "/login", "/login", {"email": email, "password": STRONG_PASSWORD})
+    assert first.status_code == 303, first.text
+    assert first.headers["location"].startswith("/login/2fa")
+    second = await submit(client, first.headers["location"], "/login/2fa", {"code": totp_code(secret)})
+    assert second.status_code == 303, second.text
