@@ -78,3 +78,23 @@ async def staff_sign_in(client: AsyncTestClient, email: str, secret: str) -> Non
     assert first.headers["location"].startswith("/login/2fa")
     second = await submit(client, first.headers["location"], "/login/2fa", {"code": totp_code(secret)})
     assert second.status_code == 303, second.text
+
+
+async def make_client(db: Database, settings: Any, email: str, *, totp_secret: str | None = None) -> int:
+    """A verified client with :data:`STRONG_PASSWORD`."""
+    from core import clock
+    from core.identity.models import CLIENT, User
+    from core.identity.passwords import hash_password
+
+    async with db.transaction() as session:
+        user = User(
+            kind=CLIENT, email=email, password_hash=await hash_password(settings, STRONG_PASSWORD),
+            language="en", email_verified_at=clock.utcnow(), created_at=clock.utcnow(), totp_secret=totp_secret,
+        )  # fmt: skip
+        session.add(user)
+        await session.flush()
+        return user.id
+
+
+async def client_sign_in(client: AsyncTestClient, email: str, password: str = STRONG_PASSWORD) -> Response:
+    return await submit(client, "/login", "/login", {"email": email, "password": password, "next": "/account"})
