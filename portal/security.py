@@ -70,8 +70,8 @@ class SecurityController(Controller):
                 )
             except InvalidTotpCodeError:
                 codes = []
-            enrolment = two_factor.enrolment_for(user)
         if not codes:
+            enrolment = two_factor.enrolment_for(user)
             context = {"enrolment": enrolment, "action": "/account/2fa/setup", "error": WRONG_CODE}
             return Template("auth/enrol_totp.html", context=context, status_code=400)
         return Template("auth/recovery_codes.html", context={"codes": codes, "continue_to": "/account"})
