@@ -20,7 +20,7 @@ from core import clock
 from core.audit.models import AuditEvent
 
 MASK = "***"
-SECRET_KEY_PARTS = ("password", "secret", "token", "totp", "recovery", "api_key", "credential")
+SECRET_KEY_PARTS = ("password", "secret", "token", "recovery", "api_key", "credential")
 USER_AGENT_LIMIT = 400
 
 
