@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from core import jobs
 from core.db import Database
@@ -50,7 +52,15 @@ def database_url(test_databases: TestDatabases) -> Iterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database.from_url(database_url)
+    """The test's database, shared by the test and the apps under test.
+
+    The test client runs the app on an event loop of its own, so connections must not be pooled
+    across loops: on PostgreSQL every session opens its connection on the loop that uses it.
+    """
+    if database_url.startswith("sqlite"):
+        database = Database.from_url(database_url)
+    else:
+        database = Database(create_async_engine(database_url, poolclass=NullPool))
     yield database
     await database.dispose()
 
