@@ -37,6 +37,9 @@ class Settings:
     """Redis for sessions, rate limits, cache and the Dramatiq broker. Empty: in-memory stores and
     in-process workers. Required in production."""
 
+    redis_prefix: str = field(default="brokerdesk", metadata={"env": "BROKERDESK_REDIS_PREFIX"})
+    """Prefix of every Redis key (sessions, rate limits), so several deployments can share a Redis."""
+
     portal_host: str = field(default="127.0.0.1", metadata={"env": "BROKERDESK_PORTAL_HOST"})
     """Address the client portal listens on."""
 

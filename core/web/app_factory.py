@@ -85,7 +85,7 @@ class MetricsController(PrometheusController):
 def session_store(settings: Settings, redis: Redis | None, app_name: str) -> Store:
     """Redis when it is configured (shared by every app process), otherwise this process's memory."""
     if redis is not None:
-        return RedisStore(redis, namespace=f"brokerdesk:{app_name}:sessions")
+        return RedisStore(redis, namespace=f"{settings.redis_prefix}:{app_name}:sessions")
     return MemoryStore()
 
 
@@ -145,7 +145,7 @@ def build_app(
     if redis is None and settings.uses_redis:
         redis = Redis.from_url(settings.redis_url)
     limiter: RateLimiter = (
-        RedisRateLimiter(redis, namespace=f"brokerdesk:{spec.name}:ratelimit") if redis else MemoryRateLimiter()
+        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{spec.name}:ratelimit") if redis else MemoryRateLimiter()
     )
     services = AppServices(
         name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter

@@ -204,7 +204,7 @@ async def test_redis_backs_sessions_and_limits_across_processes(
     """Two app instances on one Redis share sessions and lockouts, as two processes would."""
     from redis.asyncio import Redis
 
-    shared = replace(settings, redis_url=redis_url)
+    shared = replace(settings, redis_url=redis_url, redis_prefix=redis_namespace)
     email = f"{redis_namespace.replace(':', '-')}@example.test"
     await make_client(db, settings, email)
     async with portal(shared, db) as first, portal(shared, db) as second:
@@ -222,7 +222,9 @@ async def test_redis_backs_sessions_and_limits_across_processes(
         assert (await second.get("/account")).status_code == 200  # the session lives in Redis
     client = Redis.from_url(redis_url)
     try:
-        keys = [key async for key in client.scan_iter("brokerdesk:portal:sessions*")]
-        assert keys
+        keys = [key async for key in client.scan_iter(f"{redis_namespace}:*")]
+        assert any(b":portal:sessions" in key for key in keys)
+        assert any(b":portal:ratelimit" in key for key in keys)
+        await client.delete(*keys)
     finally:
         await client.aclose()
