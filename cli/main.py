@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import config, db, demo, serve, worker
+from cli.commands import config, create_staff, db, demo, serve, worker
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, config)
+COMMANDS = (demo, db, serve, worker, config, create_staff)
 
 
 def build_parser() -> argparse.ArgumentParser:
