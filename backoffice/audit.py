@@ -65,9 +65,12 @@ class AuditController(Controller):
         me = signed_in(request)
         async with app_services(request.app).database.transaction() as session:
             events = await list_events(session, filters, limit=EXPORT_LIMIT)
-            await record_audit(session, actor_for(request, me.user), "audit.exported",
-                               after={"filters": {k: str(v) for k, v in vars(filters).items() if v},
-                                      "rows": len(events)})  # fmt: skip
+            await record_audit(
+                session,
+                actor_for(request, me.user),
+                "audit.exported",
+                after={"filters": {k: str(v) for k, v in vars(filters).items() if v}, "rows": len(events)},
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return Response(
             events_csv(events),

@@ -34,7 +34,9 @@ async def staff_permissions(connection: ASGIConnection[Any, Any, Any, Any]) -> f
     return permissions
 
 
-async def requires_permission(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def requires_permission(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Signed-in staff with TOTP enrolled, holding the route's declared permission."""
     permission = handler.opt.get(PERMISSION_KEY)
     if not isinstance(permission, str) or not permission:

@@ -37,7 +37,9 @@ class MailboxController(Controller):
     async def inbox(self, request: Request[Any, Any, Any]) -> Template:
         _available(request)
         async with app_services(request.app).database.session() as session:
-            mails = (await session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc()).limit(200))).all()
+            mails = (
+                await session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc()).limit(200))
+            ).all()
         return Template("mailbox/list.html", context={"mails": mails})
 
     @get("/{mail_id:int}", name="backoffice.mailbox.mail")

@@ -31,7 +31,9 @@ class RolesController(Controller):
         async with app_services(request.app).database.session() as session:
             all_roles = await roles.list_roles(session)
             granted = {role.id: await roles.role_permissions(session, role.id) for role in all_roles}
-        return Template("roles/list.html", context={"roles": all_roles, "granted": granted, "permissions": PERMISSIONS})
+        return Template(
+            "roles/list.html", context={"roles": all_roles, "granted": granted, "permissions": PERMISSIONS}
+        )
 
     @post("/", name="backoffice.roles.create")
     async def create(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -44,8 +46,9 @@ class RolesController(Controller):
         me = signed_in(request)
         try:
             async with app_services(request.app).database.transaction() as session:
-                role = await roles.create_role(session, name, form.get("description", ""), chosen,
-                                               actor_for(request, me.user))  # fmt: skip
+                role = await roles.create_role(
+                    session, name, form.get("description", ""), chosen, actor_for(request, me.user)
+                )
         except (IntegrityError, UnknownPermissionError):
             flash(request, "A role with this name exists already, or a permission is unknown.", "error")
             return Redirect("/roles", status_code=303)
@@ -59,7 +62,9 @@ class RolesController(Controller):
             if role is None:
                 raise NotFoundException()
             granted = await roles.role_permissions(session, role_id)
-        return Template("roles/detail.html", context={"role": role, "granted": granted, "permissions": PERMISSIONS})
+        return Template(
+            "roles/detail.html", context={"role": role, "granted": granted, "permissions": PERMISSIONS}
+        )
 
     @post("/{role_id:int}/permissions", name="backoffice.roles.permissions")
     async def set_permissions(self, request: Request[Any, Any, Any], role_id: FromPath[int]) -> Redirect:

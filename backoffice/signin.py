@@ -22,7 +22,7 @@ class StaffSignInController(Controller):
     include_in_schema = False
 
     @get("/login", name="backoffice.login")
-    async def login_form(self, next: FromQuery[str | None] = None) -> Template:  # noqa: A002
+    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
         return Template("auth/login.html", context={"next": safe_next(next)})
 
     @post("/login", name="backoffice.login.submit")
@@ -31,8 +31,12 @@ class StaffSignInController(Controller):
         target = safe_next(form.get("next"))
         step = await password_step(request, STAFF, form.get("email", ""), form.get("password", ""))
         if not step.ok:
-            context = {"next": target, "email": form.get("email", ""), "error": step.error,
-                       "error_args": step.error_args}  # fmt: skip
+            context = {
+                "next": target,
+                "email": form.get("email", ""),
+                "error": step.error,
+                "error_args": step.error_args,
+            }
             return Template("auth/login.html", context=context, status_code=step.status_code)
         if step.next_stage == STAGE_ENROL:
             return Redirect("/enrol-2fa", status_code=303)
@@ -40,7 +44,9 @@ class StaffSignInController(Controller):
 
     @get("/login/2fa", name="backoffice.login.2fa")
     async def second_factor_form(
-        self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None  # noqa: A002
+        self,
+        request: Request[Any, Any, Any],
+        next: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         if pending_user_id(request, STAGE_TOTP) is None:
             return Redirect("/login", status_code=303)
@@ -73,6 +79,11 @@ class StaffSignInController(Controller):
         user = await pending_enrolment_user(request)
         if user is None:
             return Redirect("/login", status_code=303)
-        context = {"enrolment": enrolment_for(user), "action": "/enrol-2fa", "intro": ENROL_INTRO,
-                   "error": step.error, "error_args": step.error_args}  # fmt: skip
+        context = {
+            "enrolment": enrolment_for(user),
+            "action": "/enrol-2fa",
+            "intro": ENROL_INTRO,
+            "error": step.error,
+            "error_args": step.error_args,
+        }
         return Template("auth/enrol_totp.html", context=context, status_code=step.status_code)

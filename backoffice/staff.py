@@ -55,10 +55,14 @@ class StaffController(Controller):
         try:
             async with services.database.transaction() as session:
                 created = await staff.create_staff(
-                    session, services.settings, email=form.get("email", ""),
-                    display_name=form.get("display_name", ""), password=form.get("password", ""),
-                    role_names=chosen, actor=actor_for(request, me.user),
-                )  # fmt: skip
+                    session,
+                    services.settings,
+                    email=form.get("email", ""),
+                    display_name=form.get("display_name", ""),
+                    password=form.get("password", ""),
+                    role_names=chosen,
+                    actor=actor_for(request, me.user),
+                )
         except InvalidEmailError:
             error = "Enter a valid email address."
         except DuplicateEmailError:
@@ -70,7 +74,11 @@ class StaffController(Controller):
                 all_roles = await roles.list_roles(session)
             context = {"roles": all_roles, "chosen": chosen, "error": error, **form}
             return Template("staff/new.html", context=context, status_code=400)
-        flash(request, "Staff member created. They set up two-factor authentication at first sign-in.", "success")
+        flash(
+            request,
+            "Staff member created. They set up two-factor authentication at first sign-in.",
+            "success",
+        )
         return Redirect(f"/staff/{created.id}", status_code=303)
 
     @get("/{user_id:int}", name="backoffice.staff.detail")
@@ -100,7 +108,9 @@ class StaffController(Controller):
             return Redirect(f"/staff/{user_id}", status_code=303)
         async with app_services(request.app).database.transaction() as session:
             member = await _staff_or_404(session, user_id)
-            await staff.set_staff_active(session, member, form.get("active") == "1", actor_for(request, me.user))
+            await staff.set_staff_active(
+                session, member, form.get("active") == "1", actor_for(request, me.user)
+            )
         flash(request, "Saved.", "success")
         return Redirect(f"/staff/{user_id}", status_code=303)
 

@@ -33,9 +33,14 @@ async def seed_identities(database: Database, settings: Settings) -> list[str]:
             user = await session.scalar(select(User).where(User.kind == STAFF, User.email == email))
             if user is None:
                 user = await create_staff(
-                    session, settings, email=email, display_name=f"Demo {role.replace('_', ' ')}",
-                    password=DEMO_STAFF_PASSWORD, role_names=[role], actor=SYSTEM,
-                )  # fmt: skip
+                    session,
+                    settings,
+                    email=email,
+                    display_name=f"Demo {role.replace('_', ' ')}",
+                    password=DEMO_STAFF_PASSWORD,
+                    role_names=[role],
+                    actor=SYSTEM,
+                )
                 user.totp_secret = new_secret()
             lines.append(f"  {email:<40} role {role:<11} TOTP {user.totp_secret or '(enrol at sign-in)'}")
         client_email = f"client@{DEMO_DOMAIN}"
@@ -43,10 +48,15 @@ async def seed_identities(database: Database, settings: Settings) -> list[str]:
             now = clock.utcnow()
             session.add(
                 User(
-                    kind=CLIENT, email=client_email, display_name="Demo client", language="en",
+                    kind=CLIENT,
+                    email=client_email,
+                    display_name="Demo client",
+                    language="en",
                     password_hash=await hash_password(settings, DEMO_CLIENT_PASSWORD),
-                    email_verified_at=now, created_at=now, password_changed_at=now,
-                )  # fmt: skip
+                    email_verified_at=now,
+                    created_at=now,
+                    password_changed_at=now,
+                )
             )
     lines.append(f"portal client: {client_email} / {DEMO_CLIENT_PASSWORD}")
     return lines

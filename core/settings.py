@@ -94,7 +94,9 @@ class Settings:
     smtp_timeout_seconds: int = field(default=20, metadata={"env": "BROKERDESK_SMTP_TIMEOUT_SECONDS"})
     """How long one SMTP conversation may take before the send is retried later."""
 
-    mail_from: str = field(default="BrokerDesk <no-reply@brokerdesk.invalid>", metadata={"env": "BROKERDESK_MAIL_FROM"})
+    mail_from: str = field(
+        default="BrokerDesk <no-reply@brokerdesk.invalid>", metadata={"env": "BROKERDESK_MAIL_FROM"}
+    )
     """The From address of every mail BrokerDesk sends."""
 
     session_idle_minutes: int = field(default=30, metadata={"env": "BROKERDESK_SESSION_IDLE_MINUTES"})

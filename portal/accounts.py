@@ -26,7 +26,9 @@ BAD_LINK = "This link is invalid, has been used already or has expired."
 INVALID_EMAIL = "Enter a valid email address."
 
 
-def _message(heading: str, message: str = "", *, error: str = "", status_code: int = 200, **extra: Any) -> Template:
+def _message(
+    heading: str, message: str = "", *, error: str = "", status_code: int = 200, **extra: Any
+) -> Template:
     context = {"heading": heading, "message": message, "error": error, **extra}
     return Template("auth/message.html", context=context, status_code=status_code)
 
@@ -49,8 +51,11 @@ class AccountController(Controller):
             await throttle_for(request).check_account_attempts("register", form.get("email", ""))
         except RateLimitedError as exc:
             step = limited(exc)
-            return Template("register.html", context={**context, "error": step.error,
-                            "error_args": step.error_args}, status_code=429)  # fmt: skip
+            return Template(
+                "register.html",
+                context={**context, "error": step.error, "error_args": step.error_args},
+                status_code=429,
+            )
         services = app_services(request.app)
         try:
             async with services.database.transaction() as session:
@@ -83,12 +88,14 @@ class AccountController(Controller):
         except InvalidTokenError:
             return _message("Confirm your email address", error=BAD_LINK, status_code=400)
         return _message(
-            "Email address confirmed", "Your email address is confirmed. You can sign in now.",
-            link="/login", link_label="Sign in",
-        )  # fmt: skip
+            "Email address confirmed",
+            "Your email address is confirmed. You can sign in now.",
+            link="/login",
+            link_label="Sign in",
+        )
 
     @get("/login", name="portal.login")
-    async def login_form(self, next: FromQuery[str | None] = None) -> Template:  # noqa: A002 - the query name
+    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
         return Template("auth/login.html", context={"next": safe_next(next)})
 
     @post("/login", name="portal.login.submit")
@@ -97,15 +104,21 @@ class AccountController(Controller):
         target = safe_next(form.get("next"))
         step = await password_step(request, CLIENT, form.get("email", ""), form.get("password", ""))
         if not step.ok:
-            context = {"next": target, "email": form.get("email", ""), "error": step.error,
-                       "error_args": step.error_args}  # fmt: skip
+            context = {
+                "next": target,
+                "email": form.get("email", ""),
+                "error": step.error,
+                "error_args": step.error_args,
+            }
             return Template("auth/login.html", context=context, status_code=step.status_code)
         if step.next_stage == STAGE_TOTP:
             return Redirect(f"/login/2fa?next={target}", status_code=303)
         return Redirect(target, status_code=303)
 
     @get("/login/2fa", name="portal.login.2fa")
-    async def second_factor_form(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template | Redirect:  # noqa: A002
+    async def second_factor_form(
+        self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+    ) -> Template | Redirect:
         if pending_user_id(request, STAGE_TOTP) is None:
             return Redirect("/login", status_code=303)
         return Template("auth/second_factor.html", context={"next": safe_next(next)})
@@ -139,9 +152,13 @@ class AccountController(Controller):
         services = app_services(request.app)
         async with services.database.transaction() as session:
             await accounts.request_password_reset(
-                session, services.settings, CLIENT, email, services.settings.public_portal_url,
+                session,
+                services.settings,
+                CLIENT,
+                email,
+                services.settings.public_portal_url,
                 actor_for(request, None),
-            )  # fmt: skip
+            )
         return _message("Check your inbox", CHECK_INBOX)
 
     @get("/reset-password/{token:str}", name="portal.reset_password")
@@ -159,7 +176,9 @@ class AccountController(Controller):
             await throttle_for(request).check_ip("reset", client_of(request).ip)
         except RateLimitedError as exc:
             step = limited(exc)
-            return _message("Reset your password", error=step.error, status_code=429, error_args=step.error_args)
+            return _message(
+                "Reset your password", error=step.error, status_code=429, error_args=step.error_args
+            )
         services = app_services(request.app)
         try:
             async with services.database.transaction() as session:
@@ -169,8 +188,12 @@ class AccountController(Controller):
         except InvalidTokenError:
             return _message("Reset your password", error=BAD_LINK, status_code=400)
         except WeakPasswordError as exc:
-            return Template("reset_password.html", context={"token": token, "error": str(exc)}, status_code=400)
+            return Template(
+                "reset_password.html", context={"token": token, "error": str(exc)}, status_code=400
+            )
         return _message(
-            "Password changed", "Your password has been changed. Please sign in with the new one.",
-            link="/login", link_label="Sign in",
-        )  # fmt: skip
+            "Password changed",
+            "Your password has been changed. Please sign in with the new one.",
+            link="/login",
+            link_label="Sign in",
+        )

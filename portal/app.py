@@ -20,7 +20,12 @@ def portal_spec() -> AppSpec:
     return AppSpec(
         name="portal",
         title="Client portal",
-        route_handlers=[pages.HomeController, accounts.AccountController, security.SecurityController, api.router],
+        route_handlers=[
+            pages.HomeController,
+            accounts.AccountController,
+            security.SecurityController,
+            api.router,
+        ],
         template_dir=HERE / "templates",
         nav=NAVIGATION,
         session_cookie="bd_portal_session",

@@ -56,7 +56,9 @@ class SecurityController(Controller):
             if user.has_totp:
                 return Redirect("/account", status_code=303)
             enrolment = await two_factor.begin_enrolment(session, user)
-        return Template("auth/enrol_totp.html", context={"enrolment": enrolment, "action": "/account/2fa/setup"})
+        return Template(
+            "auth/enrol_totp.html", context={"enrolment": enrolment, "action": "/account/2fa/setup"}
+        )
 
     @post("/account/2fa/setup", name="portal.account.2fa.setup.submit")
     async def totp_setup(self, request: Request[Any, Any, Any]) -> Template:
@@ -83,7 +85,9 @@ class SecurityController(Controller):
         async with app_services(request.app).database.transaction() as session:
             user = await session.get_one(User, me.user.id)
             try:
-                await two_factor.disable_two_factor(session, user, form.get("code", ""), actor_for(request, user))
+                await two_factor.disable_two_factor(
+                    session, user, form.get("code", ""), actor_for(request, user)
+                )
                 failed = False
             except InvalidTotpCodeError:
                 failed = True

@@ -63,9 +63,14 @@ async def make_staff(
 
     async with db.transaction() as session:
         user = await create_staff(
-            session, settings, email=email, display_name=email.split("@")[0], password=STRONG_PASSWORD,
-            role_names=roles, actor=SYSTEM,
-        )  # fmt: skip
+            session,
+            settings,
+            email=email,
+            display_name=email.split("@")[0],
+            password=STRONG_PASSWORD,
+            role_names=roles,
+            actor=SYSTEM,
+        )
         secret = new_secret() if enrolled else None
         user.totp_secret = secret
         return user.id, secret
@@ -88,13 +93,20 @@ async def make_client(db: Database, settings: Any, email: str, *, totp_secret: s
 
     async with db.transaction() as session:
         user = User(
-            kind=CLIENT, email=email, password_hash=await hash_password(settings, STRONG_PASSWORD),
-            language="en", email_verified_at=clock.utcnow(), created_at=clock.utcnow(), totp_secret=totp_secret,
-        )  # fmt: skip
+            kind=CLIENT,
+            email=email,
+            password_hash=await hash_password(settings, STRONG_PASSWORD),
+            language="en",
+            email_verified_at=clock.utcnow(),
+            created_at=clock.utcnow(),
+            totp_secret=totp_secret,
+        )
         session.add(user)
         await session.flush()
         return user.id
 
 
 async def client_sign_in(client: AsyncTestClient, email: str, password: str = STRONG_PASSWORD) -> Response:
-    return await submit(client, "/login", "/login", {"email": email, "password": password, "next": "/account"})
+    return await submit(
+        client, "/login", "/login", {"email": email, "password": password, "next": "/account"}
+    )

@@ -50,9 +50,14 @@ async def create(settings: Settings, email: str, name: str, roles: list[str], pa
         async with database.transaction() as session:
             await ensure_seeded_roles(session)
             user = await create_staff(
-                session, settings, email=email, display_name=name, password=password,
-                role_names=roles, actor=CLI_ACTOR,
-            )  # fmt: skip
+                session,
+                settings,
+                email=email,
+                display_name=name,
+                password=password,
+                role_names=roles,
+                actor=CLI_ACTOR,
+            )
             return user.id
     finally:
         await database.dispose()

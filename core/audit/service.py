@@ -101,7 +101,7 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def filtered_query(filters: AuditFilter) -> Select[tuple[AuditEvent]]:
+def filtered_query(filters: AuditFilter) -> Select[AuditEvent]:
     query = select(AuditEvent)
     if filters.action:
         query = query.where(AuditEvent.action.startswith(filters.action, autoescape=True))
@@ -125,9 +125,19 @@ async def list_events(
 
 
 CSV_COLUMNS = (
-    "id", "occurred_at", "actor_id", "actor_email", "actor_kind", "action",
-    "target_type", "target_id", "before", "after", "ip", "user_agent",
-)  # fmt: skip
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_email",
+    "actor_kind",
+    "action",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+    "ip",
+    "user_agent",
+)
 
 
 def _csv_cell(value: object) -> str:

@@ -84,8 +84,9 @@ async def register_client(
             "Someone tried to register a new account with your email address. "
             "If it was you, sign in or use “Forgot password”.",
         )
-        await record_audit(session, actor, "client.registration_repeated", target_type="user",
-                           target_id=existing.id)  # fmt: skip
+        await record_audit(
+            session, actor, "client.registration_repeated", target_type="user", target_id=existing.id
+        )
         return
     user = User(
         kind=CLIENT,
@@ -114,7 +115,11 @@ async def send_verification(session: AsyncSession, settings: Settings, user: Use
     token = await tokens.issue_token(session, user.id, tokens.VERIFY_EMAIL, lifetime)
     link = f"{settings.public_portal_url}/verify-email/{token}"
     await queue_mail(
-        session, user.email, "verify_email", user.language, {"link": link, "hours": settings.email_token_hours}
+        session,
+        user.email,
+        "verify_email",
+        user.language,
+        {"link": link, "hours": settings.email_token_hours},
     )
 
 
@@ -134,7 +139,9 @@ async def verify_email(session: AsyncSession, token: str, actor: Actor) -> User:
     return user
 
 
-async def authenticate(session: AsyncSession, settings: Settings, kind: str, email: str, password: str) -> User:
+async def authenticate(
+    session: AsyncSession, settings: Settings, kind: str, email: str, password: str
+) -> User:
     """The active user with this email and password, or :class:`InvalidCredentialsError`.
 
     An unverified client with the right password gets :class:`EmailNotVerifiedError`; only
@@ -218,8 +225,14 @@ async def change_password(
     check_password_policy(settings, new_password, email=user.email)
     await _set_password(session, settings, user, new_password)
     await revoke_other_sessions(session, user.id, keep=keep_session)
-    await record_audit(session, actor, "security.password_changed", target_type="user", target_id=user.id,
-                       after={"password": "changed"})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "security.password_changed",
+        target_type="user",
+        target_id=user.id,
+        after={"password": "changed"},
+    )
     await _mail_security_notice(session, user, "The password of your account was changed.")
 
 

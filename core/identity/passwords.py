@@ -23,9 +23,7 @@ MAX_PASSWORD_LENGTH = 256
 
 @lru_cache(maxsize=8)
 def _hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(
-        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
-    )
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID)
 
 
 def hasher(settings: Settings) -> PasswordHasher:

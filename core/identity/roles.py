@@ -67,19 +67,34 @@ async def create_role(
     await session.flush()
     session.add_all(RolePermission(role_id=role.id, permission=p) for p in chosen)
     await session.flush()
-    await record_audit(session, actor, "role.created", target_type="role", target_id=role.id,
-                       after={"name": role.name, "permissions": sorted(chosen)})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "role.created",
+        target_type="role",
+        target_id=role.id,
+        after={"name": role.name, "permissions": sorted(chosen)},
+    )
     return role
 
 
-async def set_role_permissions(session: AsyncSession, role: Role, permissions: Iterable[str], actor: Actor) -> None:
+async def set_role_permissions(
+    session: AsyncSession, role: Role, permissions: Iterable[str], actor: Actor
+) -> None:
     chosen = _check_permissions(permissions)
     before = await role_permissions(session, role.id)
     await session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
     session.add_all(RolePermission(role_id=role.id, permission=p) for p in chosen)
     await session.flush()
-    await record_audit(session, actor, "role.permissions_changed", target_type="role", target_id=role.id,
-                       before={"permissions": sorted(before)}, after={"permissions": sorted(chosen)})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "role.permissions_changed",
+        target_type="role",
+        target_id=role.id,
+        before={"permissions": sorted(before)},
+        after={"permissions": sorted(chosen)},
+    )
 
 
 async def ensure_seeded_roles(session: AsyncSession) -> None:

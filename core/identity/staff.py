@@ -68,8 +68,14 @@ async def create_staff(
     await session.flush()
     session.add_all(StaffRole(user_id=user.id, role_id=role.id) for role in roles)
     await session.flush()
-    await record_audit(session, actor, "staff.created", target_type="user", target_id=user.id,
-                       after={"email": email, "display_name": user.display_name, "roles": names})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "staff.created",
+        target_type="user",
+        target_id=user.id,
+        after={"email": email, "display_name": user.display_name, "roles": names},
+    )
     return user
 
 
@@ -82,8 +88,15 @@ async def set_staff_roles(session: AsyncSession, user: User, role_names: Iterabl
     await session.execute(delete(StaffRole).where(StaffRole.user_id == user.id))
     session.add_all(StaffRole(user_id=user.id, role_id=role.id) for role in roles)
     await session.flush()
-    await record_audit(session, actor, "staff.roles_changed", target_type="user", target_id=user.id,
-                       before={"roles": before}, after={"roles": names})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "staff.roles_changed",
+        target_type="user",
+        target_id=user.id,
+        before={"roles": before},
+        after={"roles": names},
+    )
 
 
 async def set_staff_active(session: AsyncSession, user: User, active: bool, actor: Actor) -> None:
@@ -91,8 +104,15 @@ async def set_staff_active(session: AsyncSession, user: User, active: bool, acto
     user.is_active = active
     if not active:
         await revoke_other_sessions(session, user.id, keep=None)
-    await record_audit(session, actor, "staff.enabled" if active else "staff.disabled", target_type="user",
-                       target_id=user.id, before={"is_active": before}, after={"is_active": active})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "staff.enabled" if active else "staff.disabled",
+        target_type="user",
+        target_id=user.id,
+        before={"is_active": before},
+        after={"is_active": active},
+    )
 
 
 async def reset_staff_two_factor(session: AsyncSession, user: User, actor: Actor) -> None:
@@ -102,5 +122,12 @@ async def reset_staff_two_factor(session: AsyncSession, user: User, actor: Actor
     user.totp_last_step = 0
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     await revoke_other_sessions(session, user.id, keep=None)
-    await record_audit(session, actor, "staff.2fa_reset", target_type="user", target_id=user.id,
-                       before={"totp_enabled": True}, after={"totp_enabled": False})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "staff.2fa_reset",
+        target_type="user",
+        target_id=user.id,
+        before={"totp_enabled": True},
+        after={"totp_enabled": False},
+    )

@@ -46,7 +46,7 @@ async def issue_token(session: AsyncSession, user_id: int, purpose: str, lifetim
 async def consume_token(session: AsyncSession, token: str, purpose: str) -> int:
     """Mark the token used and return its user id; raise if it is unknown, used or expired."""
     now = clock.utcnow()
-    user_id = await session.scalar(
+    user_id: int | None = await session.scalar(
         update(OneTimeToken)
         .where(
             OneTimeToken.token_hash == token_digest(token),

@@ -47,8 +47,15 @@ async def confirm_enrolment(session: AsyncSession, user: User, code: str, actor:
     user.totp_secret = pending
     user.totp_pending_secret = None
     codes = await totp.replace_recovery_codes(session, user.id)
-    await record_audit(session, actor, "security.2fa_enabled", target_type="user", target_id=user.id,
-                       before={"totp_enabled": False}, after={"totp_enabled": True})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "security.2fa_enabled",
+        target_type="user",
+        target_id=user.id,
+        before={"totp_enabled": False},
+        after={"totp_enabled": True},
+    )
     return codes
 
 
@@ -58,8 +65,15 @@ async def disable_two_factor(session: AsyncSession, user: User, code: str, actor
     user.totp_secret = None
     user.totp_pending_secret = None
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    await record_audit(session, actor, "security.2fa_disabled", target_type="user", target_id=user.id,
-                       before={"totp_enabled": True}, after={"totp_enabled": False})  # fmt: skip
+    await record_audit(
+        session,
+        actor,
+        "security.2fa_disabled",
+        target_type="user",
+        target_id=user.id,
+        before={"totp_enabled": True},
+        after={"totp_enabled": False},
+    )
 
 
 async def check_second_factor(session: AsyncSession, user: User, code: str) -> str:

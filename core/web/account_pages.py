@@ -17,8 +17,8 @@ from core.identity.models import LoginSession, User
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
 
-WRONG_CURRENT_PASSWORD = "Your current password is not correct."
-PASSWORD_CHANGED = "Your password has been changed. Every other session has been signed out."
+WRONG_CURRENT_PASSWORD = "Your current password is not correct."  # noqa: S105 - a message, not a secret
+PASSWORD_CHANGED = "Your password has been changed. Every other session has been signed out."  # noqa: S105 - a message, not a secret
 
 
 async def my_sessions(request: Request[Any, Any, Any]) -> Sequence[LoginSession]:
@@ -46,8 +46,13 @@ async def revoke_session(request: Request[Any, Any, Any], login_session_id: str)
     async with app_services(request.app).database.transaction() as session:
         revoked = await sessions.revoke_login_session(session, me.user.id, login_session_id)
         if revoked:
-            await record_audit(session, actor_for(request, me.user), "security.session_revoked",
-                               target_type="login_session", target_id=login_session_id[:8])  # fmt: skip
+            await record_audit(
+                session,
+                actor_for(request, me.user),
+                "security.session_revoked",
+                target_type="login_session",
+                target_id=login_session_id[:8],
+            )
     return revoked
 
 
@@ -74,6 +79,11 @@ async def sign_out(request: Request[Any, Any, Any]) -> None:
     if me is not None:
         async with app_services(request.app).database.transaction() as session:
             await sessions.revoke_login_session(session, me.user.id, me.login.id)
-            await record_audit(session, actor_for(request, me.user), "security.logout",
-                               target_type="user", target_id=me.user.id)  # fmt: skip
+            await record_audit(
+                session,
+                actor_for(request, me.user),
+                "security.logout",
+                target_type="user",
+                target_id=me.user.id,
+            )
     request.clear_session()

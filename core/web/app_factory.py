@@ -35,11 +35,11 @@ from redis.asyncio import Redis
 from core.db import Database
 from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_language
 from core.logging import configure_logging
+from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.settings import Settings
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
-from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices
@@ -145,7 +145,9 @@ def build_app(
     if redis is None and settings.uses_redis:
         redis = Redis.from_url(settings.redis_url)
     limiter: RateLimiter = (
-        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{spec.name}:ratelimit") if redis else MemoryRateLimiter()
+        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{spec.name}:ratelimit")
+        if redis
+        else MemoryRateLimiter()
     )
     services = AppServices(
         name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter

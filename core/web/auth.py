@@ -91,7 +91,9 @@ async def load_signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Sign
     return signed_in
 
 
-async def requires_sign_in(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+async def requires_sign_in(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
     """Guard: someone must be fully signed in (password and, where required, second factor)."""
     await load_signed_in(connection)
 

@@ -21,7 +21,7 @@ ROTATE = "brokerdesk.session.rotate"
 
 
 def _state(scope: Scope) -> dict[str, Any]:
-    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item,typeddict-unknown-key]
+    state: dict[str, Any] = scope.setdefault("state", {})
     return state
 
 
@@ -67,4 +67,4 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 class RotatingSessionConfig(ServerSideSessionConfig):
     """:class:`ServerSideSessionConfig` with the fixation-proof, rotating backend."""
 
-    _backend_class = RotatingSessionBackend  # type: ignore[assignment]
+    _backend_class = RotatingSessionBackend

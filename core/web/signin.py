@@ -35,7 +35,7 @@ from core.web.auth import (
 )
 from core.web.state import app_services
 
-WRONG_PASSWORD = "Wrong email or password."
+WRONG_PASSWORD = "Wrong email or password."  # noqa: S105 - a message, not a secret
 ACCOUNT_LOCKED = "Too many failed attempts. This account is locked for %(minutes)s minutes."
 IP_LIMITED = "Too many attempts from your network. Please wait %(minutes)s minutes and try again."
 NOT_VERIFIED = "Please confirm your email address first. We have sent you a new confirmation link."
@@ -69,7 +69,9 @@ def limited(exc: RateLimitedError | AccountLockedError) -> Step:
     return Step(error=message, error_args={"minutes": _minutes(exc.retry_after_seconds)}, status_code=429)
 
 
-async def _audit_alone(request: Request[Any, Any, Any], user: User | None, action: str, **values: Any) -> None:
+async def _audit_alone(
+    request: Request[Any, Any, Any], user: User | None, action: str, **values: Any
+) -> None:
     """Write a security event in its own transaction, so it stays even when the attempt fails."""
     async with app_services(request.app).database.transaction() as session:
         await record_audit(session, actor_for(request, user), action, **values)
@@ -84,7 +86,9 @@ async def password_step(request: Request[Any, Any, Any], kind: str, email: str, 
         await throttle.check_ip("login", client_of(request).ip)
         await throttle.check_account("login", account)
     except (RateLimitedError, AccountLockedError) as exc:
-        await _audit_alone(request, None, "security.login_throttled", target_type="email", target_id=account[:64])
+        await _audit_alone(
+            request, None, "security.login_throttled", target_type="email", target_id=account[:64]
+        )
         return limited(exc)
     async with services.database.transaction() as session:
         try:
@@ -97,7 +101,9 @@ async def password_step(request: Request[Any, Any, Any], kind: str, email: str, 
         except InvalidCredentialsError:
             user = None
     if user is None:
-        await _audit_alone(request, None, "security.login_failed", target_type="email", target_id=account[:64])
+        await _audit_alone(
+            request, None, "security.login_failed", target_type="email", target_id=account[:64]
+        )
         try:
             await throttle.record_failure("login", account)
         except AccountLockedError as exc:
@@ -117,8 +123,14 @@ async def _finish(request: Request[Any, Any, Any], user: User, method: str) -> S
     async with app_services(request.app).database.transaction() as session:
         fresh = await session.get_one(User, user.id)
         await complete_sign_in(request, session, fresh)
-        await record_audit(session, actor_for(request, fresh), "security.login", target_type="user",
-                           target_id=fresh.id, after={"method": method})  # fmt: skip
+        await record_audit(
+            session,
+            actor_for(request, fresh),
+            "security.login",
+            target_type="user",
+            target_id=fresh.id,
+            after={"method": method},
+        )
     return Step(next_stage=DONE, user=user)
 
 

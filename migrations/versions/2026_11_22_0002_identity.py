@@ -20,26 +20,58 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ALL_PERMISSIONS = (
-    "dashboard.view", "clients.read", "clients.edit", "kyc.review", "accounts.approve",
-    "dealing.manage", "cashier.approve_deposit", "cashier.approve_withdrawal", "ib.manage",
-    "reports.read", "settings.edit", "audit.read", "staff.manage", "roles.manage", "mail.dev_mailbox",
-)  # fmt: skip
+    "dashboard.view",
+    "clients.read",
+    "clients.edit",
+    "kyc.review",
+    "accounts.approve",
+    "dealing.manage",
+    "cashier.approve_deposit",
+    "cashier.approve_withdrawal",
+    "ib.manage",
+    "reports.read",
+    "settings.edit",
+    "audit.read",
+    "staff.manage",
+    "roles.manage",
+    "mail.dev_mailbox",
+)
 
 SEEDED_ROLES = (
     ("admin", "Everything, including staff and roles.", ALL_PERMISSIONS),
-    ("compliance", "KYC reviews, client look-up, audit log and reports.",
-     ("dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read")),
-    ("finance", "Deposits, withdrawals and money reports.",
-     ("dashboard.view", "clients.read", "cashier.approve_deposit", "cashier.approve_withdrawal",
-      "reports.read")),
-    ("dealing", "Trading platforms, accounts and leverage.",
-     ("dashboard.view", "clients.read", "accounts.approve", "dealing.manage")),
-    ("ib_manager", "IB partners, schemes and commissions.",
-     ("dashboard.view", "clients.read", "ib.manage", "reports.read")),
-    ("support", "Client look-up and edits, and the development mailbox.",
-     ("dashboard.view", "clients.read", "clients.edit", "mail.dev_mailbox")),
+    (
+        "compliance",
+        "KYC reviews, client look-up, audit log and reports.",
+        ("dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read"),
+    ),
+    (
+        "finance",
+        "Deposits, withdrawals and money reports.",
+        (
+            "dashboard.view",
+            "clients.read",
+            "cashier.approve_deposit",
+            "cashier.approve_withdrawal",
+            "reports.read",
+        ),
+    ),
+    (
+        "dealing",
+        "Trading platforms, accounts and leverage.",
+        ("dashboard.view", "clients.read", "accounts.approve", "dealing.manage"),
+    ),
+    (
+        "ib_manager",
+        "IB partners, schemes and commissions.",
+        ("dashboard.view", "clients.read", "ib.manage", "reports.read"),
+    ),
+    (
+        "support",
+        "Client look-up and edits, and the development mailbox.",
+        ("dashboard.view", "clients.read", "clients.edit", "mail.dev_mailbox"),
+    ),
     ("read_only", "Look, never touch.", ("dashboard.view", "clients.read", "reports.read")),
-)  # fmt: skip
+)
 
 
 def _id() -> sa.types.TypeEngine:
@@ -134,8 +166,12 @@ def upgrade() -> None:
         sa.Column("user_id", _id(), nullable=False),
         sa.Column("role_id", _id(), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "role_id", name="pk_staff_roles"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_staff_roles_user_id_users", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["role_id"], ["roles.id"], name="fk_staff_roles_role_id_roles", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_staff_roles_user_id_users", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["role_id"], ["roles.id"], name="fk_staff_roles_role_id_roles", ondelete="CASCADE"
+        ),
     )
     op.create_table(
         "audit_events",
@@ -216,7 +252,9 @@ def _seed_roles() -> None:
         sa.column("description", sa.String),
         sa.column("is_system", sa.Boolean),
     )
-    grants = sa.table("role_permissions", sa.column("role_id", sa.Integer), sa.column("permission", sa.String))
+    grants = sa.table(
+        "role_permissions", sa.column("role_id", sa.Integer), sa.column("permission", sa.String)
+    )
     op.bulk_insert(
         roles,
         [
@@ -246,8 +284,12 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
     op.drop_index("ix_mail_outbox_status_created_at", table_name="mail_outbox")
     op.drop_table("mail_outbox")
-    for name in ("ix_audit_events_target", "ix_audit_events_actor_id", "ix_audit_events_action",
-                 "ix_audit_events_occurred_at"):  # fmt: skip
+    for name in (
+        "ix_audit_events_target",
+        "ix_audit_events_actor_id",
+        "ix_audit_events_action",
+        "ix_audit_events_occurred_at",
+    ):
         op.drop_index(name, table_name="audit_events")
     op.drop_table("audit_events")
     op.drop_table("staff_roles")

@@ -30,26 +30,47 @@ async def admin(backoffice_client: AsyncTestClient, db: Database, settings: Sett
 
 
 async def test_admin_creates_staff_who_must_enrol(admin: AsyncTestClient, db: Database) -> None:
-    response = await submit(admin, "/staff/new", "/staff/new", {
-        "email": "Finn@Staff.test", "display_name": "Finn", "password": STRONG_PASSWORD, "roles": ["finance", "read_only"],
-    })  # fmt: skip
+    response = await submit(
+        admin,
+        "/staff/new",
+        "/staff/new",
+        {
+            "email": "Finn@Staff.test",
+            "display_name": "Finn",
+            "password": STRONG_PASSWORD,
+            "roles": ["finance", "read_only"],
+        },
+    )
     assert response.status_code == 303
     detail = await admin.get(response.headers["location"])
-    assert "finn@staff.test" in detail.text and "not set up" in detail.text
+    assert "finn@staff.test" in detail.text
+    assert "not set up" in detail.text
     async with db.session() as session:
         finn = await session.scalar(select(User).where(User.email == "finn@staff.test"))
-        assert finn is not None and finn.kind == "staff" and finn.totp_secret is None
+        assert finn is not None
+        assert finn.kind == "staff"
+        assert finn.totp_secret is None
         assert "cashier.approve_withdrawal" in await permissions_of(session, finn.id)
         event = await session.scalar(
-            select(AuditEvent).where(AuditEvent.action == "staff.created", AuditEvent.target_id == str(finn.id))
+            select(AuditEvent).where(
+                AuditEvent.action == "staff.created", AuditEvent.target_id == str(finn.id)
+            )
         )
-    assert event is not None and event.actor_email == "root@staff.test"
-    assert event.after == {"email": "finn@staff.test", "display_name": "Finn", "roles": ["finance", "read_only"]}
-    assert event.ip and event.user_agent
+    assert event is not None
+    assert event.actor_email == "root@staff.test"
+    assert event.after == {
+        "email": "finn@staff.test",
+        "display_name": "Finn",
+        "roles": ["finance", "read_only"],
+    }
+    assert event.ip
+    assert event.user_agent
 
-    duplicate = await submit(admin, "/staff/new", "/staff/new",
-                             {"email": "finn@staff.test", "password": STRONG_PASSWORD})  # fmt: skip
-    assert duplicate.status_code == 400 and "exists already" in duplicate.text
+    duplicate = await submit(
+        admin, "/staff/new", "/staff/new", {"email": "finn@staff.test", "password": STRONG_PASSWORD}
+    )
+    assert duplicate.status_code == 400
+    assert "exists already" in duplicate.text
 
 
 async def test_admin_changes_roles_disables_and_resets_2fa(
@@ -61,9 +82,13 @@ async def test_admin_changes_roles_disables_and_resets_2fa(
     await submit(admin, f"/staff/{staff_id}", f"/staff/{staff_id}/reset-2fa", {})
     async with db.session() as session:
         sam = await session.get_one(User, staff_id)
-        assert not sam.is_active and sam.totp_secret is None
+        assert not sam.is_active
+        assert sam.totp_secret is None
         assert "kyc.review" in await permissions_of(session, staff_id)
-        events = {e.action: e for e in await session.scalars(select(AuditEvent).where(AuditEvent.target_id == str(staff_id)))}
+        events = {
+            e.action: e
+            for e in await session.scalars(select(AuditEvent).where(AuditEvent.target_id == str(staff_id)))
+        }
     assert events["staff.roles_changed"].before == {"roles": ["support"]}
     assert events["staff.roles_changed"].after == {"roles": ["compliance"]}
     assert events["staff.disabled"].after == {"is_active": False}
@@ -75,27 +100,43 @@ async def test_admin_edits_role_permissions(admin: AsyncTestClient, db: Database
     async with db.session() as session:
         support = await session.scalar(select(Role).where(Role.name == "support"))
     assert support is not None
-    await submit(admin, f"/roles/{support.id}", f"/roles/{support.id}/permissions",
-                 {"permissions": ["clients.read", "audit.read"]})  # fmt: skip
-    created = await submit(admin, "/roles", "/roles", {"name": "Night desk", "permissions": ["dashboard.view"]})
+    await submit(
+        admin,
+        f"/roles/{support.id}",
+        f"/roles/{support.id}/permissions",
+        {"permissions": ["clients.read", "audit.read"]},
+    )
+    created = await submit(
+        admin, "/roles", "/roles", {"name": "Night desk", "permissions": ["dashboard.view"]}
+    )
     assert created.status_code == 303
-    bogus = await submit(admin, f"/roles/{support.id}", f"/roles/{support.id}/permissions", {"permissions": ["root.everything"]})
+    bogus = await submit(
+        admin,
+        f"/roles/{support.id}",
+        f"/roles/{support.id}/permissions",
+        {"permissions": ["root.everything"]},
+    )
     assert bogus.status_code == 303
     async with db.session() as session:
         night = await session.scalar(select(Role).where(Role.name == "night_desk"))
         grants = {e.action for e in await session.scalars(select(AuditEvent))}
     assert night is not None
     page = await admin.get("/roles")
-    assert "night_desk" in page.text and "audit.read, clients.read" in page.text
+    assert "night_desk" in page.text
+    assert "audit.read, clients.read" in page.text
     assert {"role.permissions_changed", "role.created"} <= grants
 
 
-async def test_audit_viewer_filters_and_exports_csv(admin: AsyncTestClient, db: Database, settings: Settings) -> None:
+async def test_audit_viewer_filters_and_exports_csv(
+    admin: AsyncTestClient, db: Database, settings: Settings
+) -> None:
     await make_staff(db, settings, "=cmd@staff.test", [], enrolled=False)  # a formula-looking email
     page = await admin.get("/audit?action=security.")
     assert page.status_code == 200
     rows = re.findall(r'<tr class="audit-row">', page.text)
-    assert len(rows) == 1 and "security.login" in page.text and "staff.created" not in page.text
+    assert len(rows) == 1
+    assert "security.login" in page.text
+    assert "staff.created" not in page.text
     by_actor = await admin.get("/audit?actor=root@")
     assert "security.login" in by_actor.text
     export = await admin.get("/audit/export.csv?action=staff.")
@@ -108,16 +149,21 @@ async def test_audit_viewer_filters_and_exports_csv(admin: AsyncTestClient, db: 
     assert any("'=cmd@staff.test" not in r["after"] and "=cmd@staff.test" in r["after"] for r in records)
     async with db.session() as session:
         exported = await session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.exported"))
-    assert exported is not None and exported.after == {"filters": {"action": "staff."}, "rows": 2}
+    assert exported is not None
+    assert exported.after == {"filters": {"action": "staff."}, "rows": 2}
 
 
 async def test_secrets_are_masked_in_the_audit_log(db: Database) -> None:
     from core.audit.service import SYSTEM, record_audit
 
     async with db.transaction() as session:
-        event = await record_audit(session, SYSTEM, "test.masking",
-                                   before={"password_hash": "$argon2id$x", "name": "a"},
-                                   after={"totp_secret": "JBSWY3DP", "nested": {"api_key": "k"}, "cleared_token": None})  # fmt: skip
+        event = await record_audit(
+            session,
+            SYSTEM,
+            "test.masking",
+            before={"password_hash": "$argon2id$x", "name": "a"},
+            after={"totp_secret": "JBSWY3DP", "nested": {"api_key": "k"}, "cleared_token": None},
+        )
     assert event.before == {"password_hash": "***", "name": "a"}
     assert event.after == {"totp_secret": "***", "nested": {"api_key": "***"}, "cleared_token": None}
 
@@ -127,14 +173,17 @@ async def test_dev_mailbox_shows_captured_mail_with_links(
 ) -> None:
     from core.mail.delivery import deliver_mail
 
-    await submit(portal_client, "/register", "/register", {"email": "mia@example.test", "password": STRONG_PASSWORD})
+    await submit(
+        portal_client, "/register", "/register", {"email": "mia@example.test", "password": STRONG_PASSWORD}
+    )
     mail = await latest_mail(db, "mia@example.test")
     assert await deliver_mail(db, settings, mail.id) == "captured"
     _id, secret = await make_staff(db, settings, "help@staff.test", ["support"])
     assert secret
     await staff_sign_in(backoffice_client, "help@staff.test", secret)
     inbox = await backoffice_client.get("/dev/mailbox")
-    assert "mia@example.test" in inbox.text and "Confirm your email address" in inbox.text
+    assert "mia@example.test" in inbox.text
+    assert "Confirm your email address" in inbox.text
     shown = await backoffice_client.get(f"/dev/mailbox/{mail.id}")
     link = re.search(r'<a href="(http://127\.0\.0\.1:8000/verify-email/[^"]+)"', shown.text)
     assert link

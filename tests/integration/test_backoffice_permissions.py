@@ -34,7 +34,10 @@ PUBLIC_ROUTES = {
     "/api/schema/openapi.json": "the OpenAPI description of the API, no data",
     "/api/schema/{path:str}": "the OpenAPI description of the API, no data",
 }
-IGNORED_METHODS = {"OPTIONS": "Litestar's automatic preflight answer: an Allow header, no data", "HEAD": "static"}
+IGNORED_METHODS = {
+    "OPTIONS": "Litestar's automatic preflight answer: an Allow header, no data",
+    "HEAD": "static",
+}
 
 
 def declared_routes(app: Litestar) -> list[tuple[str, str, str | None]]:

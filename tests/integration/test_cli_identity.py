@@ -20,26 +20,45 @@ pytestmark = pytest.mark.asyncio
 
 
 async def test_create_staff_command(database_url: str, db: Database) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "create-staff", "--email", "First@Admin.test", "--name", "First",
-         "--password-stdin"],
-        input="Sturdy-Admin-Pass-9\n", capture_output=True, text=True, timeout=60,
+    result = subprocess.run(  # noqa: ASYNC221 - the CLI needs its own process and event loop
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "create-staff",
+            "--email",
+            "First@Admin.test",
+            "--name",
+            "First",
+            "--password-stdin",
+        ],
+        input="Sturdy-Admin-Pass-9\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"DATABASE_URL": database_url, "BROKERDESK_ARGON2_MEMORY_KIB": "1024", "PATH": "/usr/bin:/bin"},
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     assert "first@admin.test created" in result.stdout
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.email == "first@admin.test"))
-        assert user is not None and user.kind == STAFF and user.totp_secret is None
+        assert user is not None
+        assert user.kind == STAFF
+        assert user.totp_secret is None
         assert await role_names_of(session, user.id) == ["admin"]
 
-    weak = subprocess.run(
+    weak = subprocess.run(  # noqa: ASYNC221 - as above
         [sys.executable, "-m", "cli.main", "create-staff", "--email", "weak@admin.test", "--password-stdin"],
-        input="short\n", capture_output=True, text=True, timeout=60,
-        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}, check=False,
-    )  # fmt: skip
-    assert weak.returncode == 2 and "at least" in weak.stderr
+        input="short\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert weak.returncode == 2
+    assert "at least" in weak.stderr
 
 
 async def test_demo_seed_is_idempotent_and_prints_totp_secrets(db: Database, settings: Settings) -> None:

@@ -21,7 +21,9 @@ EMAIL = "ada.client@example.test"
 
 
 async def register(client: AsyncTestClient, email: str = EMAIL, **extra: str) -> None:
-    response = await submit(client, "/register", "/register", {"email": email, "password": STRONG_PASSWORD, **extra})
+    response = await submit(
+        client, "/register", "/register", {"email": email, "password": STRONG_PASSWORD, **extra}
+    )
     assert response.status_code == 200
     assert "check your inbox" in response.text.lower()
 
@@ -34,14 +36,19 @@ async def confirm(client: AsyncTestClient, db: Database, email: str = EMAIL) -> 
 
 
 async def sign_in(client: AsyncTestClient, email: str = EMAIL, password: str = STRONG_PASSWORD):  # type: ignore[no-untyped-def]
-    return await submit(client, "/login", "/login", {"email": email, "password": password, "next": "/account"})
+    return await submit(
+        client, "/login", "/login", {"email": email, "password": password, "next": "/account"}
+    )
 
 
-async def test_register_verify_login_logout(portal_client: AsyncTestClient, db: Database, sent_jobs: list[Job]) -> None:
+async def test_register_verify_login_logout(
+    portal_client: AsyncTestClient, db: Database, sent_jobs: list[Job]
+) -> None:
     await register(portal_client, "Ada.Client@Example.test ", referral_code="IB-42")
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.email == EMAIL))
-    assert user is not None and user.kind == CLIENT
+    assert user is not None
+    assert user.kind == CLIENT
     assert user.referral_code == "IB-42"
     assert user.password_hash.startswith("$argon2id$")
     assert user.email_verified_at is None
@@ -80,44 +87,62 @@ async def test_unverified_email_cannot_sign_in(portal_client: AsyncTestClient, d
     assert response.status_code == 403
     assert "confirm your email address first" in response.text
     async with db.session() as session:
-        count = len(list(await session.scalars(select(OneTimeToken).where(OneTimeToken.purpose == "verify_email"))))
+        count = len(
+            list(await session.scalars(select(OneTimeToken).where(OneTimeToken.purpose == "verify_email")))
+        )
     assert count == 2  # a fresh link was sent
 
 
-async def test_wrong_password_and_unknown_email_look_the_same(portal_client: AsyncTestClient, db: Database) -> None:
+async def test_wrong_password_and_unknown_email_look_the_same(
+    portal_client: AsyncTestClient, db: Database
+) -> None:
     await register(portal_client)
     await confirm(portal_client, db)
     wrong = await sign_in(portal_client, password="Wrong-Password-99")
     unknown = await sign_in(portal_client, email="nobody@example.test")
     assert wrong.status_code == unknown.status_code == 400
-    assert "Wrong email or password." in wrong.text and "Wrong email or password." in unknown.text
+    assert "Wrong email or password." in wrong.text
+    assert "Wrong email or password." in unknown.text
     async with db.session() as session:
-        failures = list(await session.scalars(select(AuditEvent).where(AuditEvent.action == "security.login_failed")))
+        failures = list(
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "security.login_failed"))
+        )
     assert len(failures) == 2
 
 
-async def test_registering_a_taken_email_reveals_nothing(portal_client: AsyncTestClient, db: Database) -> None:
+async def test_registering_a_taken_email_reveals_nothing(
+    portal_client: AsyncTestClient, db: Database
+) -> None:
     await register(portal_client)
     first = await latest_mail(db, EMAIL)
-    response = await submit(portal_client, "/register", "/register", {"email": EMAIL, "password": "Another-Secret-77"})
+    response = await submit(
+        portal_client, "/register", "/register", {"email": EMAIL, "password": "Another-Secret-77"}
+    )
     assert response.status_code == 200
     assert "check your inbox" in response.text.lower()
     notice = await latest_mail(db, EMAIL)
-    assert notice.id != first.id and notice.template == "security_notice"
+    assert notice.id != first.id
+    assert notice.template == "security_notice"
     async with db.session() as session:
         assert len(list(await session.scalars(select(User).where(User.email == EMAIL)))) == 1
 
 
 async def test_weak_and_common_passwords_refused(portal_client: AsyncTestClient, db: Database) -> None:
     short = await submit(portal_client, "/register", "/register", {"email": EMAIL, "password": "Ab1!"})
-    assert short.status_code == 400 and "at least 10 characters" in short.text
-    common = await submit(portal_client, "/register", "/register", {"email": EMAIL, "password": "password1234"})
-    assert common.status_code == 400 and "too common" in common.text
+    assert short.status_code == 400
+    assert "at least 10 characters" in short.text
+    common = await submit(
+        portal_client, "/register", "/register", {"email": EMAIL, "password": "password1234"}
+    )
+    assert common.status_code == 400
+    assert "too common" in common.text
     async with db.session() as session:
         assert await session.scalar(select(User).where(User.email == EMAIL)) is None
 
 
-async def test_verification_link_is_single_use_and_expires(portal_client: AsyncTestClient, db: Database) -> None:
+async def test_verification_link_is_single_use_and_expires(
+    portal_client: AsyncTestClient, db: Database
+) -> None:
     await register(portal_client)
     path = await confirm(portal_client, db)
     reused = await submit(portal_client, path, path, {})
@@ -132,13 +157,16 @@ async def test_verification_link_is_single_use_and_expires(portal_client: AsyncT
     assert expired.status_code == 400
     async with db.session() as session:
         late = await session.scalar(select(User).where(User.email == "late@example.test"))
-    assert late is not None and late.email_verified_at is None
+    assert late is not None
+    assert late.email_verified_at is None
 
 
 async def test_forgot_password_reset_is_single_use(portal_client: AsyncTestClient, db: Database) -> None:
     await register(portal_client)
     await confirm(portal_client, db)
-    unknown = await submit(portal_client, "/forgot-password", "/forgot-password", {"email": "ghost@example.test"})
+    unknown = await submit(
+        portal_client, "/forgot-password", "/forgot-password", {"email": "ghost@example.test"}
+    )
     known = await submit(portal_client, "/forgot-password", "/forgot-password", {"email": EMAIL})
     assert unknown.status_code == known.status_code == 200
     assert unknown.text.replace("ghost@example.test", "") == known.text.replace(EMAIL, "")
@@ -146,7 +174,8 @@ async def test_forgot_password_reset_is_single_use(portal_client: AsyncTestClien
     assert path.startswith("/reset-password/")
     new_password = "Brand-New-Secret-41"
     done = await submit(portal_client, path, path, {"password": new_password})
-    assert done.status_code == 200 and "Password changed" in done.text
+    assert done.status_code == 200
+    assert "Password changed" in done.text
     again = await submit(portal_client, "/forgot-password", path, {"password": "Yet-Another-Secret-8"})
     assert again.status_code == 400
     assert (await sign_in(portal_client)).status_code == 400

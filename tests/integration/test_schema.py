@@ -15,6 +15,7 @@ from core.identity.permissions import ALL_PERMISSIONS, SEEDED_ROLES
 from migrations.models import import_all_models
 from tests import databases
 
+
 def _differences(connection) -> list:  # type: ignore[no-untyped-def]
     import_all_models()
     context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -69,9 +70,11 @@ async def test_audit_log_refuses_update_and_delete(db: Database) -> None:
 
 async def test_seeded_roles_and_permissions(db: Database) -> None:
     async with db.session() as session:
-        rows = (await session.execute(text(
-            "SELECT r.name, p.permission FROM roles r JOIN role_permissions p ON p.role_id = r.id"
-        ))).all()  # fmt: skip
+        rows = (
+            await session.execute(
+                text("SELECT r.name, p.permission FROM roles r JOIN role_permissions p ON p.role_id = r.id")
+            )
+        ).all()
     granted: dict[str, set[str]] = {}
     for name, permission in rows:
         granted.setdefault(name, set()).add(permission)
