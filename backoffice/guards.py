@@ -13,9 +13,10 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from core.audit.service import record_audit
 from core.identity.models import STAFF
 from core.identity.roles import permissions_of
-from core.web.auth import SignInRequiredError, load_signed_in
+from core.web.auth import SignInRequiredError, actor_for, load_signed_in
 from core.web.state import app_services
 
 PERMISSION_KEY = "permission"
@@ -47,6 +48,15 @@ async def requires_permission(
     if permission == SIGNED_IN:
         return
     if permission not in await staff_permissions(connection):
+        async with app_services(connection.app).database.transaction() as session:
+            await record_audit(
+                session,
+                actor_for(connection, me.user),
+                "security.permission_denied",
+                target_type="route",
+                target_id=connection.url.path[:64],
+                after={"permission": permission, "method": connection.method},
+            )
         raise PermissionDeniedException()
 
 

@@ -73,6 +73,10 @@ class Settings:
     db_pool_size: int = field(default=10, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
     """PostgreSQL connection pool size per process."""
 
+    metrics_token: str = field(default="", metadata={"env": "BROKERDESK_METRICS_TOKEN"})
+    """Bearer token Prometheus must send to read ``/metrics``. Empty: open in the demo, and
+    ``/metrics`` switched off (404) in production."""
+
     smtp_host: str = field(default="", metadata={"env": "BROKERDESK_SMTP_HOST"})
     """SMTP server for outgoing mail. Empty: mail is kept in the dev mailbox of the back office."""
 

@@ -6,6 +6,7 @@ static files, error pages, security headers, health, metrics, OpenAPI and loggin
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +17,9 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -42,7 +46,7 @@ from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
-from core.web.state import STATE_KEY, AppServices
+from core.web.state import STATE_KEY, AppServices, app_services
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 CORE_STATIC = Path(__file__).parent / "static"
@@ -75,11 +79,26 @@ class AppSpec:
     on_startup: Sequence[Callable[[AppServices], Any]] = ()
 
 
+def requires_metrics_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """``/metrics`` needs the configured bearer token; production without one serves no metrics."""
+    settings = app_services(connection.app).settings
+    if not settings.metrics_token:
+        if settings.is_production:
+            raise NotFoundException()
+        return
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+        raise NotAuthorizedException(headers={"WWW-Authenticate": "Bearer"})
+
+
 class MetricsController(PrometheusController):
-    """Prometheus text exposition at ``/metrics``."""
+    """Prometheus text exposition at ``/metrics``, for the scraper that holds the metrics token."""
 
     path = "/metrics"
     include_in_schema = False
+    guards = [requires_metrics_token]
 
 
 def session_store(settings: Settings, redis: Redis | None, app_name: str) -> Store:

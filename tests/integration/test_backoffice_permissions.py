@@ -27,7 +27,8 @@ PUBLIC_ROUTES = {
     "/login/2fa": "second step of sign-in; needs a pending sign-in in the session, not a permission",
     "/enrol-2fa": "first-sign-in TOTP enrolment; needs a pending sign-in in the session",
     "/healthz": "load balancers probe it; it reveals only ok/error per dependency",
-    "/metrics": "scraped by Prometheus on the internal network (the back office is never public, DESIGN §1)",
+    "/metrics": "Prometheus has no staff session: guarded by the metrics bearer token instead"
+    " (BROKERDESK_METRICS_TOKEN; off in production without one), see test_metrics_need_the_token",
     "/language": "switches the display language cookie only",
     "/static/{file_path:path}": "CSS and JavaScript files",
     "/api/schema": "the OpenAPI description of the API, no data",
@@ -100,6 +101,12 @@ async def test_staff_without_permission_gets_403_everywhere(settings: Settings, 
         assert checked >= 15
         # the staff member's own pages stay reachable
         assert (await client.get("/account")).status_code == 200
+    async with db.session() as session:
+        denied = list(
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "security.permission_denied"))
+        )
+    assert len(denied) == checked
+    assert {event.actor_email for event in denied} == {"nobody@staff.test"}
 
 
 async def test_signed_out_requests_go_to_sign_in(backoffice_client: AsyncTestClient) -> None:

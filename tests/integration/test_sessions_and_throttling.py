@@ -284,3 +284,18 @@ async def test_redis_backs_sessions_and_limits_across_processes(
         await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+async def test_metrics_need_the_token_when_configured(db: Database, settings: Settings) -> None:
+    from backoffice.app import create_app
+
+    guarded = replace(settings, metrics_token="scrape-me-please")
+    async with AsyncTestClient(app=create_app(guarded, database=db)) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = await client.get("/metrics", headers={"authorization": "Bearer scrape-me-please"})
+        assert right.status_code == 200
+        assert "brokerdesk_requests_total" in right.text
+    async with portal(replace(settings, env="production"), db) as client:
+        assert (await client.get("/metrics")).status_code == 404  # production without a token: off
