@@ -55,7 +55,7 @@ async def requires_permission(
                 "security.permission_denied",
                 target_type="route",
                 target_id=connection.url.path[:64],
-                after={"permission": permission, "method": connection.method},
+                after={"permission": permission, "method": str(connection.scope.get("method", ""))},
             )
         raise PermissionDeniedException()
 
