@@ -21,6 +21,7 @@ from core.identity.errors import (
     EmailNotVerifiedError,
     IdentityError,
     InvalidCredentialsError,
+    InvalidTokenError,
 )
 from core.identity.models import CLIENT, User
 from core.identity.passwords import burn_time, check_password_policy, hash_password, verify_password
@@ -190,7 +191,7 @@ async def reset_password(
     """Set a new password through a reset link; every session of the account ends."""
     user_id = await tokens.peek_token(session, token, tokens.RESET_PASSWORD)
     if user_id is None:
-        await tokens.consume_token(session, token, tokens.RESET_PASSWORD)  # raises InvalidTokenError
+        raise InvalidTokenError("this link is invalid, used already or expired")
     user = await session.get_one(User, user_id)
     check_password_policy(settings, new_password, email=user.email)
     await tokens.consume_token(session, token, tokens.RESET_PASSWORD)
