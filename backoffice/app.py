@@ -4,23 +4,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
-from backoffice import api, pages
+from backoffice import account, api, audit, mailbox, pages, roles, signin, staff
+from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
+from core.web.auth import SIGN_IN_HANDLERS
 
 HERE = Path(__file__).parent
 
-NAVIGATION = (NavItem("Dashboard", "/"),)
+NAVIGATION = (
+    NavItem("Dashboard", "/"),
+    NavItem("Staff", "/staff"),
+    NavItem("Roles", "/roles"),
+    NavItem("Audit log", "/audit"),
+    NavItem("Dev mailbox", "/dev/mailbox"),
+)
+
+
+def protected_router() -> Router:
+    """Every staff page except sign-in: the guard checks each route's declared permission."""
+    return Router(
+        path="/",
+        route_handlers=[
+            pages.DashboardController,
+            account.StaffAccountController,
+            staff.StaffController,
+            roles.RolesController,
+            audit.AuditController,
+            mailbox.MailboxController,
+            api.router,
+        ],
+        guards=[requires_permission],
+        exception_handlers=SIGN_IN_HANDLERS,
+    )
 
 
 def backoffice_spec() -> AppSpec:
     return AppSpec(
         name="backoffice",
         title="Back office",
-        route_handlers=[pages.DashboardController, api.router],
+        route_handlers=[signin.StaffSignInController, protected_router()],
         template_dir=HERE / "templates",
         nav=NAVIGATION,
         session_cookie="bd_staff_session",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from cli.seed_identity import seed_identities
 from core.db import Database
 from core.settings import Settings
 
 Seeder = Callable[[Database, Settings], Awaitable[list[str]]]
 
-SEEDERS: tuple[Seeder, ...] = ()
+SEEDERS: tuple[Seeder, ...] = (seed_identities,)
 
 
 async def seed_demo(database: Database, settings: Settings) -> list[str]:

@@ -37,6 +37,9 @@ class Settings:
     """Redis for sessions, rate limits, cache and the Dramatiq broker. Empty: in-memory stores and
     in-process workers. Required in production."""
 
+    redis_prefix: str = field(default="brokerdesk", metadata={"env": "BROKERDESK_REDIS_PREFIX"})
+    """Prefix of every Redis key (sessions, rate limits), so several deployments can share a Redis."""
+
     portal_host: str = field(default="127.0.0.1", metadata={"env": "BROKERDESK_PORTAL_HOST"})
     """Address the client portal listens on."""
 
@@ -79,6 +82,69 @@ class Settings:
 
     max_upload_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "BROKERDESK_MAX_UPLOAD_BYTES"})
     """Largest accepted upload, in bytes."""
+
+    metrics_token: str = field(default="", metadata={"env": "BROKERDESK_METRICS_TOKEN"})
+    """Bearer token Prometheus must send to read ``/metrics``. Empty: open in the demo, and
+    ``/metrics`` switched off (404) in production."""
+
+    smtp_host: str = field(default="", metadata={"env": "BROKERDESK_SMTP_HOST"})
+    """SMTP server for outgoing mail. Empty: mail is kept in the dev mailbox of the back office."""
+
+    smtp_port: int = field(default=587, metadata={"env": "BROKERDESK_SMTP_PORT"})
+    """SMTP port (587 for submission with STARTTLS, 465 for implicit TLS, 25 for a local relay)."""
+
+    smtp_username: str = field(default="", metadata={"env": "BROKERDESK_SMTP_USERNAME"})
+    """SMTP login. Empty: no authentication (a local relay)."""
+
+    smtp_password: str = field(default="", metadata={"env": "BROKERDESK_SMTP_PASSWORD"})
+    """SMTP password. Never logged."""
+
+    smtp_starttls: bool = field(default=True, metadata={"env": "BROKERDESK_SMTP_STARTTLS"})
+    """Upgrade the SMTP connection with STARTTLS before sending (port 587)."""
+
+    smtp_ssl: bool = field(default=False, metadata={"env": "BROKERDESK_SMTP_SSL"})
+    """Use implicit TLS from the first byte (port 465)."""
+
+    smtp_timeout_seconds: int = field(default=20, metadata={"env": "BROKERDESK_SMTP_TIMEOUT_SECONDS"})
+    """How long one SMTP conversation may take before the send is retried later."""
+
+    mail_from: str = field(
+        default="BrokerDesk <no-reply@brokerdesk.invalid>", metadata={"env": "BROKERDESK_MAIL_FROM"}
+    )
+    """The From address of every mail BrokerDesk sends."""
+
+    session_idle_minutes: int = field(default=30, metadata={"env": "BROKERDESK_SESSION_IDLE_MINUTES"})
+    """A signed-in session ends after this long without a request."""
+
+    session_absolute_hours: int = field(default=12, metadata={"env": "BROKERDESK_SESSION_ABSOLUTE_HOURS"})
+    """A signed-in session ends this long after sign-in, however active it is."""
+
+    password_min_length: int = field(default=10, metadata={"env": "BROKERDESK_PASSWORD_MIN_LENGTH"})
+    """Shortest password accepted for clients and staff."""
+
+    argon2_time_cost: int = field(default=3, metadata={"env": "BROKERDESK_ARGON2_TIME_COST"})
+    """argon2id passes over memory. Lower only in tests; production keeps the strong default."""
+
+    argon2_memory_kib: int = field(default=65536, metadata={"env": "BROKERDESK_ARGON2_MEMORY_KIB"})
+    """argon2id memory per hash in KiB (64 MiB by default, as RFC 9106 recommends)."""
+
+    argon2_parallelism: int = field(default=4, metadata={"env": "BROKERDESK_ARGON2_PARALLELISM"})
+    """argon2id lanes per hash."""
+
+    login_max_failures: int = field(default=5, metadata={"env": "BROKERDESK_LOGIN_MAX_FAILURES"})
+    """Failed sign-ins (or 2FA codes) for one account before it is locked for a while."""
+
+    lockout_minutes: int = field(default=15, metadata={"env": "BROKERDESK_LOCKOUT_MINUTES"})
+    """How long an account stays locked after too many failures; also the counting window."""
+
+    ip_attempts_per_window: int = field(default=30, metadata={"env": "BROKERDESK_IP_ATTEMPTS_PER_WINDOW"})
+    """Sign-in, reset, registration and 2FA attempts one IP address may make per lockout window."""
+
+    email_token_hours: int = field(default=48, metadata={"env": "BROKERDESK_EMAIL_TOKEN_HOURS"})
+    """How long an email verification link stays valid."""
+
+    reset_token_minutes: int = field(default=60, metadata={"env": "BROKERDESK_RESET_TOKEN_MINUTES"})
+    """How long a password reset link stays valid."""
 
     @property
     def is_production(self) -> bool:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: tuple[str, ...] = ("kyc.models",)
+MODEL_MODULES: tuple[str, ...] = (
+    "core.identity.models",
+    "core.audit.models",
+    "core.mail.models",
+    "kyc.models",
+)
 
 
 def import_all_models() -> None:

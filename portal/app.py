@@ -9,18 +9,23 @@ from litestar import Litestar
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
-from portal import api, pages
+from portal import accounts, api, pages, security
 
 HERE = Path(__file__).parent
 
-NAVIGATION = (NavItem("Home", "/"),)
+NAVIGATION = (NavItem("Home", "/"), NavItem("My account", "/account"))
 
 
 def portal_spec() -> AppSpec:
     return AppSpec(
         name="portal",
         title="Client portal",
-        route_handlers=[pages.HomeController, api.router],
+        route_handlers=[
+            pages.HomeController,
+            accounts.AccountController,
+            security.SecurityController,
+            api.router,
+        ],
         template_dir=HERE / "templates",
         nav=NAVIGATION,
         session_cookie="bd_portal_session",

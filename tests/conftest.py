@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from core import jobs
 from core.db import Database
@@ -50,14 +52,30 @@ def database_url(test_databases: TestDatabases) -> Iterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database.from_url(database_url)
+    """The test's database, shared by the test and the apps under test.
+
+    The test client runs the app on an event loop of its own, so connections must not be pooled
+    across loops: on PostgreSQL every session opens its connection on the loop that uses it.
+    """
+    if database_url.startswith("sqlite"):
+        database = Database.from_url(database_url)
+    else:
+        database = Database(create_async_engine(database_url, poolclass=NullPool))
     yield database
     await database.dispose()
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(env="test", database_url=database_url, secret_key="test-secret-key")
+    # argon2id is made cheap for speed here only; production keeps the strong defaults.
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        argon2_time_cost=1,
+        argon2_memory_kib=256,
+        argon2_parallelism=1,
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import logging
 
 import dramatiq
 
+from core.mail.delivery import deliver_mail
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -20,3 +21,9 @@ async def record_heartbeat() -> None:
     """Proves from time to time that a worker consumes jobs and reaches the database."""
     await runtime.database().ping()
     logger.debug("worker heartbeat: database reachable")
+
+
+@dramatiq.actor(actor_name="core.send_mail", max_retries=8, min_backoff=10_000, max_backoff=3_600_000)
+async def send_mail(mail_id: int) -> None:
+    """Send one outbox mail over SMTP (or keep it for the dev mailbox); retried with backoff."""
+    await deliver_mail(runtime.database(), runtime.runtime().settings, mail_id)

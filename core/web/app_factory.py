@@ -6,6 +6,7 @@ static files, error pages, security headers, health, metrics, OpenAPI and loggin
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.flash import FlashConfig, FlashPlugin
@@ -36,16 +39,17 @@ from redis.asyncio import Redis
 from core.db import Database
 from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_language
 from core.logging import configure_logging
+from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.settings import Settings
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
 from core.web.security_headers import security_headers_hook
-from core.web.state import STATE_KEY, AppServices
+from core.web.sessions import RotatingSessionConfig
+from core.web.state import STATE_KEY, AppServices, app_services
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 CORE_STATIC = Path(__file__).parent / "static"
-SESSION_IDLE_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,32 @@ class AppSpec:
     on_startup: Sequence[Callable[[AppServices], Any]] = ()
 
 
+def requires_metrics_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """``/metrics`` needs the configured bearer token; production without one serves no metrics."""
+    settings = app_services(connection.app).settings
+    if not settings.metrics_token:
+        if settings.is_production:
+            raise NotFoundException()
+        return
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+        raise NotAuthorizedException(headers={"WWW-Authenticate": "Bearer"})
+
+
 class MetricsController(PrometheusController):
-    """Prometheus text exposition at ``/metrics``."""
+    """Prometheus text exposition at ``/metrics``, for the scraper that holds the metrics token."""
 
     path = "/metrics"
     include_in_schema = False
+    guards = [requires_metrics_token]
 
 
 def session_store(settings: Settings, redis: Redis | None, app_name: str) -> Store:
     """Redis when it is configured (shared by every app process), otherwise this process's memory."""
     if redis is not None:
-        return RedisStore(redis, namespace=f"brokerdesk:{app_name}:sessions")
+        return RedisStore(redis, namespace=f"{settings.redis_prefix}:{app_name}:sessions")
     return MemoryStore()
 
 
@@ -144,14 +163,21 @@ def build_app(
     )
     if redis is None and settings.uses_redis:
         redis = Redis.from_url(settings.redis_url)
-    services = AppServices(name=spec.name, settings=settings, database=database, redis=redis)
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{spec.name}:ratelimit")
+        if redis
+        else MemoryRateLimiter()
+    )
+    services = AppServices(
+        name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter
+    )
     translator = Translator([*spec.locale_dirs, CORE_LOCALES])
     templates = build_templates(spec, translator)
 
-    sessions = ServerSideSessionConfig(
+    sessions = RotatingSessionConfig(
         key=spec.session_cookie,
         store="sessions",
-        max_age=SESSION_IDLE_SECONDS,
+        max_age=settings.session_idle_minutes * 60,
         httponly=True,
         secure=settings.is_production,
         samesite="lax",

@@ -7,16 +7,29 @@ import re
 import pytest
 from litestar.testing import AsyncTestClient
 
+from core.db import Database
+from core.settings import Settings
 from core.web.security_headers import CONTENT_SECURITY_POLICY
+from tests.helpers import make_staff, staff_sign_in
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture(params=["portal", "backoffice"])
-def client(
-    request: pytest.FixtureRequest, portal_client: AsyncTestClient, backoffice_client: AsyncTestClient
+async def client(
+    request: pytest.FixtureRequest,
+    portal_client: AsyncTestClient,
+    backoffice_client: AsyncTestClient,
+    db: Database,
+    settings: Settings,
 ) -> AsyncTestClient:
-    return portal_client if request.param == "portal" else backoffice_client
+    """The portal as a visitor; the back office signed in as read-only staff (it has no public pages)."""
+    if request.param == "portal":
+        return portal_client
+    _id, secret = await make_staff(db, settings, "viewer@staff.test", ["read_only"])
+    assert secret
+    await staff_sign_in(backoffice_client, "viewer@staff.test", secret)
+    return backoffice_client
 
 
 async def test_home_renders_layout_with_navigation_and_switcher(client: AsyncTestClient) -> None:

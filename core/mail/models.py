@@ -1,0 +1,37 @@
+"""The mail outbox: one row per message, rendered when queued, sent after the commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+
+QUEUED = "queued"
+SENT = "sent"
+CAPTURED = "captured"
+"""Kept for the dev mailbox because no SMTP server is configured."""
+FAILED = "failed"
+"""The last attempt failed; the actor retries with backoff."""
+
+
+class OutboxMail(Base):
+    """One outgoing message with its text and HTML bodies and its delivery state."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_status_created_at", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

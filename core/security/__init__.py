@@ -1,0 +1,1 @@
+"""Security building blocks shared by both apps: rate limiting and server-side sessions."""

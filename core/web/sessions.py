@@ -1,0 +1,70 @@
+"""Server-side sessions that refuse fixation and rotate their id at sign-in.
+
+Litestar's stock server-side backend stores a session under whatever id the browser's cookie
+names, even one the server never issued, which lets an attacker plant a known id (session
+fixation). This backend only keeps an id that already has data in the store; any other cookie
+value gets a fresh random id. :func:`rotate_session_id` asks for a new id when a user signs in,
+and the old id's data is deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Message, Scope, ScopeSession
+
+KNOWN_ID = "brokerdesk.session.known_id"
+ROTATE = "brokerdesk.session.rotate"
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+def rotate_session_id(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Store this request's session under a new id (call it when the user signs in)."""
+    _state(connection.scope)[ROTATE] = True
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Server-side sessions keyed only by ids this server issued, rotated on request."""
+
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        session_id = connection.cookies.get(self.config.key)
+        if session_id and session_id != "null":
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                _state(connection.scope)[KNOWN_ID] = session_id
+                return self.deserialize_data(data)
+        return {}
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        known: str | None = _state(connection.scope).get(KNOWN_ID)
+        if known:
+            return known
+        issued = connection.get_session_id()
+        return issued or self.generate_session_id()
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        state = _state(connection.scope)
+        if state.pop(ROTATE, False):
+            old_id = state.pop(KNOWN_ID, None)
+            if old_id:
+                await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            new_id = self.generate_session_id()
+            connection._connection_state.session_id = new_id
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class RotatingSessionConfig(ServerSideSessionConfig):
+    """:class:`ServerSideSessionConfig` with the fixation-proof, rotating backend."""
+
+    _backend_class = RotatingSessionBackend
