@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import get
+from litestar.exceptions import PermissionDeniedException
 from litestar.testing import AsyncTestClient
 
 from core.db import Database
@@ -16,6 +17,11 @@ from core.web.security_headers import HSTS
 @get("/explode", include_in_schema=False)
 async def explode() -> str:
     raise ValueError("secret internal detail: password=hunter2")
+
+
+@get("/forbidden", include_in_schema=False)
+async def forbidden() -> str:
+    raise PermissionDeniedException()
 
 
 @get("/hello", include_in_schema=False)
@@ -32,7 +38,7 @@ def _spec() -> AppSpec:
     return AppSpec(
         name="probe",
         title="Client portal",
-        route_handlers=[explode, explode_api, hello],
+        route_handlers=[explode, explode_api, hello, forbidden],
         template_dir=Path(__file__).parent,
         nav=(),
         session_cookie="bd_probe_session",
@@ -51,6 +57,15 @@ async def test_unexpected_error_is_a_500_page_without_traceback(settings: Settin
         assert api.status_code == 500
         assert api.json()["status_code"] == 500
         assert "secret" not in api.text
+
+
+async def test_403_is_a_page_without_traceback(settings: Settings, db: Database) -> None:
+    async with AsyncTestClient(app=build_app(_spec(), settings, database=db)) as client:
+        response = await client.get("/forbidden")
+        assert response.status_code == 403
+        assert "text/html" in response.headers["content-type"]
+        assert "Access denied" in response.text
+        assert "Traceback" not in response.text
 
 
 async def test_production_adds_hsts_and_secure_cookies(

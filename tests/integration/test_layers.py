@@ -48,6 +48,9 @@ def test_the_real_tree_keeps_every_contract(project_copy: Path) -> None:
         ("core/_violation.py", "import portal.app\n"),
         ("portal/_violation.py", "import backoffice.app\n"),
         ("workers/_violation.py", "from portal import pages\n"),
+        ("kyc/_violation.py", "import litestar\n"),
+        ("mt_bridge/_violation.py", "from jinja2 import Template\n"),
+        ("core/_violation.py", "import kyc.review\n"),
     ],
 )
 def test_a_deliberate_violation_fails(project_copy: Path, module: str, source: str) -> None:
