@@ -241,4 +241,5 @@ def build_app(
         lifespan=[lifespan],
         before_send=[security_headers_hook(hsts=settings.is_production)],
         debug=debug,
+        logging_config=None,  # core.logging configures the root logger once for every process
     )
