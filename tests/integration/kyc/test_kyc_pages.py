@@ -40,10 +40,13 @@ def worst_answers() -> dict[str, str]:
     return {q.key: min(q.choices, key=lambda c: c.points).value for q in QuestionnaireConfig().questions}
 
 
-async def fill_profile(client: AsyncTestClient, finances: dict[str, str] | None = None) -> None:
-    for step, values in PROFILE_STEPS.items():
-        if step == "finances" and finances:
-            values = {**values, **finances}
+async def fill_profile(client: AsyncTestClient, changes: dict[str, str] | None = None) -> None:
+    """Every wizard step with valid answers; ``changes`` replaces fields wherever they belong."""
+    changes = changes or {}
+    for step, defaults in PROFILE_STEPS.items():
+        values = {**defaults, **{k: v for k, v in changes.items() if k in defaults or step == "finances"}}
+        if step != "finances":
+            values = {k: v for k, v in values.items() if k in defaults}
         response = await submit(client, f"/kyc/profile/{step}", f"/kyc/profile/{step}", values)
         assert response.status_code == 303, response.text
     assert response.headers["location"] == "/kyc"
@@ -67,11 +70,9 @@ async def upload(
     )
 
 
-async def onboard_over_http(
-    client: AsyncTestClient, *, finances: dict[str, str] | None = None
-) -> None:
+async def onboard_over_http(client: AsyncTestClient, **changes: str) -> None:
     """The client's side of the path: wizard, questionnaire, documents, submission."""
-    await fill_profile(client, finances)
+    await fill_profile(client, changes)
     answered = await submit(client, "/kyc/questionnaire", "/kyc/questionnaire", best_answers())
     assert answered.status_code == 303, answered.text
     for kind, side, name, data, content_type, expires in (
