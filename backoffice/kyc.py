@@ -19,6 +19,7 @@ from backoffice.guards import permission
 from core import clock
 from core.audit.service import record_audit
 from core.i18n import current_language
+from core.mail.outbox import queue_mail
 from core.storage import EncryptedFileStore
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields
@@ -37,7 +38,7 @@ from kyc.config import (
 )
 from kyc.countries import countries
 from kyc.errors import DocumentNotFoundError, InvalidConfigError, ReviewError, SameReviewerError
-from kyc.models import CaseStatus, KycDocument, RiskLevel
+from kyc.models import CaseStatus, KycCase, KycDocument, RiskLevel
 from kyc.notifications import notify_case_decision, notify_document_review
 from kyc.queue import QueueFilter, list_queue, load_case_view
 
@@ -108,7 +109,9 @@ class KycReviewController(Controller):
         return Template("kyc/case.html", context=context)
 
     @get("/documents/{document_id:int}/file", name="backoffice.kyc.document.file")
-    async def document_file(self, request: Request[Any, Any, Any], document_id: FromPath[int]) -> Response[bytes]:
+    async def document_file(
+        self, request: Request[Any, Any, Any], document_id: FromPath[int]
+    ) -> Response[bytes]:
         me = signed_in(request)
         services = app_services(request.app)
         try:
@@ -167,7 +170,9 @@ class KycReviewController(Controller):
                     before={"status": status_before, "client_id": client_id},
                     after={"status": document.status.value, "reason": document.rejection_reason},
                 )
-                await notify_document_review(session, document, services.settings.public_portal_url)
+                await notify_document_review(
+                    session, document, services.settings.public_portal_url, queue_mail=queue_mail
+                )
         except ReviewError as exc:
             flash(request, str(exc), category="error")
             return Redirect(f"/kyc/{client_id}", status_code=303)
@@ -181,14 +186,19 @@ class KycReviewController(Controller):
         me = signed_in(request)
         services = app_services(request.app)
         async with services.database.session() as session:
-            found = await session.get(review.KycCase, client_id)
+            found = await session.get(KycCase, client_id)
             if found is None:
                 raise NotFoundException()
             before = {"status": found.status.value, "level": found.level.value}
         try:
             async with services.database.transaction() as session:
                 case = await review.decide(
-                    session, client_id, me.user.id, approve=approve, reason=_reason(form) or None, now=clock.utcnow()
+                    session,
+                    client_id,
+                    me.user.id,
+                    approve=approve,
+                    reason=_reason(form) or None,
+                    now=clock.utcnow(),
                 )
                 action = {
                     CaseStatus.APPROVED: "kyc.case_approved",
@@ -208,15 +218,23 @@ class KycReviewController(Controller):
                         "risk": case.effective_risk.value,
                     },
                 )
-                await notify_case_decision(session, case, services.settings.public_portal_url)
+                await notify_case_decision(
+                    session, case, services.settings.public_portal_url, queue_mail=queue_mail
+                )
         except SameReviewerError:
-            flash(request, "A second, different reviewer must confirm this high-risk client.", category="error")
+            flash(
+                request, "A second, different reviewer must confirm this high-risk client.", category="error"
+            )
             return Redirect(f"/kyc/{client_id}", status_code=303)
         except ReviewError as exc:
             flash(request, str(exc), category="error")
             return Redirect(f"/kyc/{client_id}", status_code=303)
         if case.status is CaseStatus.AWAITING_SECOND_REVIEW:
-            flash(request, "High-risk client: a second reviewer must now confirm the approval.", category="warning")
+            flash(
+                request,
+                "High-risk client: a second reviewer must now confirm the approval.",
+                category="warning",
+            )
         else:
             flash(request, "Decision saved and the client informed.", category="success")
         return Redirect(f"/kyc/{client_id}", status_code=303)
@@ -228,7 +246,7 @@ class KycReviewController(Controller):
         level = RiskLevel(raw) if raw in {r.value for r in RiskLevel} else None
         me = signed_in(request)
         async with app_services(request.app).database.session() as session:
-            found = await session.get(review.KycCase, client_id)
+            found = await session.get(KycCase, client_id)
             if found is None:
                 raise NotFoundException()
             before = {
@@ -237,7 +255,9 @@ class KycReviewController(Controller):
             }
         try:
             async with app_services(request.app).database.transaction() as session:
-                case = await review.override_risk(session, client_id, me.user.id, level, form.get("reason", ""))
+                case = await review.override_risk(
+                    session, client_id, me.user.id, level, form.get("reason", "")
+                )
                 await record_audit(
                     session,
                     actor_for(request, me.user),
@@ -270,14 +290,20 @@ class KycSettingsController(Controller):
     opt = permission("settings.edit")
 
     async def _page(
-        self, request: Request[Any, Any, Any], *, overrides: dict[str, str] | None = None,
-        error: str = "", status_code: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        overrides: dict[str, str] | None = None,
+        error: str = "",
+        status_code: int = 200,
     ) -> Template:
         async with app_services(request.app).database.session() as session:
             questionnaire = await load_questionnaire(session)
             lists = await load_country_lists(session)
         values = {
-            "questions": json.dumps(questionnaire_to_json(questionnaire)["questions"], ensure_ascii=False, indent=2),
+            "questions": json.dumps(
+                questionnaire_to_json(questionnaire)["questions"], ensure_ascii=False, indent=2
+            ),
             "threshold": str(questionnaire.threshold),
             "high_risk": _codes(lists.high_risk),
             "blocked": _codes(lists.blocked),

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.identity.models import User
-from core.mail.outbox import queue_mail
 from kyc.config import load_limits
 from kyc.models import DocumentStatus, KycDocument
+from kyc.notifications import MailQueue
 
 
 async def claim_expiring_documents(
@@ -40,7 +40,7 @@ EXPIRING_MAIL = "kyc_document_expiring"
 
 
 async def notify_expiring_documents(
-    session: AsyncSession, today: date, now: datetime, portal_url: str
+    session: AsyncSession, today: date, now: datetime, portal_url: str, *, queue_mail: MailQueue
 ) -> int:
     """Mail each client whose approved documents expire within the notice period, once per
     document; returns how many clients were mailed. Safe to run again: claimed documents are

@@ -36,7 +36,7 @@ from kyc.errors import (
     ReviewError,
     UnsupportedFileError,
 )
-from kyc.models import CaseStatus, DocumentKind, DocumentSide, KycProfileVersion
+from kyc.models import CaseStatus, DocumentKind, DocumentSide, KycCase, KycProfileVersion
 from kyc.profile import (
     EMPLOYMENT_STATUSES,
     SOURCES_OF_FUNDS,
@@ -64,13 +64,11 @@ FILE_HEADERS = {
 def file_response(document: Any, data: bytes, *, inline: bool) -> Response[bytes]:
     """A stored document's bytes: never cached, never sniffed, named safely."""
     disposition = "inline" if inline else "attachment"
+    name = documents.safe_filename(document.original_name)
     return Response(
         data,
         media_type=document.content_type,
-        headers={
-            **FILE_HEADERS,
-            "Content-Disposition": f'{disposition}; filename="{documents.safe_filename(document.original_name)}"',
-        },
+        headers={**FILE_HEADERS, "Content-Disposition": f'{disposition}; filename="{name}"'},
     )
 
 
@@ -108,7 +106,7 @@ class KycController(Controller):
         me = signed_in(request)
         services = app_services(request.app)
         async with services.database.session() as session:
-            case = await session.get(review.KycCase, me.user.id)
+            case = await session.get(KycCase, me.user.id)
             profile = await latest_profile(session, me.user.id)
             answers = await review.latest_questionnaire(session, me.user.id)
             docs = await documents.client_documents(session, me.user.id)
@@ -199,7 +197,9 @@ class KycController(Controller):
         me = signed_in(request)
         try:
             async with app_services(request.app).database.transaction() as session:
-                profile = await add_profile_version(session, me.user.id, data, actor_id=me.user.id, today=_today())
+                profile = await add_profile_version(
+                    session, me.user.id, data, actor_id=me.user.id, today=_today()
+                )
                 case = await review.refresh_case(session, me.user.id, me.user.id, clock.utcnow())
                 await record_audit(
                     session,
@@ -207,7 +207,11 @@ class KycController(Controller):
                     "kyc.profile_saved",
                     target_type="kyc_profile",
                     target_id=me.user.id,
-                    after={"version": profile.version, "risk": case.risk_level.value, "level": case.level.value},
+                    after={
+                        "version": profile.version,
+                        "risk": case.risk_level.value,
+                        "level": case.level.value,
+                    },
                 )
         except InvalidProfileError as exc:  # a race with another tab; show the first step again
             return await self._step_page(request, STEP_NAMES[0], draft, exc.errors, status_code=400)
@@ -268,8 +272,13 @@ class KycController(Controller):
         return Redirect("/kyc", status_code=303)
 
     async def _documents_page(
-        self, request: Request[Any, Any, Any], *, error: str = "", error_args: dict[str, Any] | None = None,
-        field_errors: dict[str, str] | None = None, status_code: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        error: str = "",
+        error_args: dict[str, Any] | None = None,
+        field_errors: dict[str, str] | None = None,
+        status_code: int = 200,
     ) -> Template:
         async with app_services(request.app).database.session() as session:
             docs = await documents.client_documents(session, signed_in(request).user.id)
@@ -300,7 +309,9 @@ class KycController(Controller):
         try:
             kind, side = DocumentKind(kind_raw), DocumentSide(side_raw)
         except ValueError:
-            return await self._documents_page(request, error="Choose the kind of document and its side.", status_code=400)
+            return await self._documents_page(
+                request, error="Choose the kind of document and its side.", status_code=400
+            )
         try:
             expires_on = date.fromisoformat(expires_raw) if expires_raw else None
         except ValueError:
@@ -331,7 +342,12 @@ class KycController(Controller):
                     "kyc.document_uploaded",
                     target_type="kyc_document",
                     target_id=document.id,
-                    after={"kind": kind.value, "side": side.value, "size": document.size_bytes, "sha256": document.sha256},
+                    after={
+                        "kind": kind.value,
+                        "side": side.value,
+                        "size": document.size_bytes,
+                        "sha256": document.sha256,
+                    },
                 )
         except FileTooLargeError:
             return await self._documents_page(
@@ -386,7 +402,7 @@ class KycController(Controller):
         if not services.settings.kyc_sandbox_url:
             raise NotFoundException()
         async with services.database.session() as session:
-            case = await session.get(review.KycCase, me.user.id)
+            case = await session.get(KycCase, me.user.id)
         if case is None or case.status not in review.OPEN_STATUSES:
             flash(request, "Submit your documents for review first.", category="error")
             return Redirect("/kyc", status_code=303)
@@ -409,4 +425,3 @@ class KycController(Controller):
                 after={"provider": "sandbox"},
             )
         return Redirect(page, status_code=303)
-

@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 
 from core import clock
 from core.audit.service import Actor, record_audit
+from core.mail.outbox import queue_mail
 from core.web.state import app_services
 from kyc import review
 from kyc.errors import ReviewError, WebhookRejectedError
@@ -49,14 +50,25 @@ class KycWebhookController(Controller):
                 if outcome == "applied":
                     await record_audit(
                         session,
-                        Actor(id=None, email="sandbox", kind="provider", ip=request.client.host if request.client else ""),
+                        Actor(
+                            id=None,
+                            email="sandbox",
+                            kind="provider",
+                            ip=request.client.host if request.client else "",
+                        ),
                         f"kyc.provider_{verdict.verdict}",
                         target_type="kyc_case",
                         target_id=verdict.client_id,
                         before={"status": status_before},
-                        after={"status": case.status.value, "level": case.level.value, "event": verdict.event_id},
+                        after={
+                            "status": case.status.value,
+                            "level": case.level.value,
+                            "event": verdict.event_id,
+                        },
                     )
-                    await notify_case_decision(session, case, services.settings.public_portal_url)
+                    await notify_case_decision(
+                        session, case, services.settings.public_portal_url, queue_mail=queue_mail
+                    )
         except WebhookRejectedError as exc:
             return Response({"status": "rejected", "detail": str(exc)}, status_code=400)
         return Response({"status": outcome})

@@ -15,11 +15,24 @@ from core.db import Database
 from core.settings import Settings
 from kyc.config import QuestionnaireConfig
 from kyc.models import CaseStatus, DocumentStatus, KycCase, KycDocument, KycLevel, KycProfileVersion
-from tests.helpers import client_sign_in, csrf_from, latest_mail, make_client, make_staff, staff_sign_in, submit
+from tests.helpers import (
+    client_sign_in,
+    csrf_from,
+    latest_mail,
+    make_client,
+    make_staff,
+    staff_sign_in,
+    submit,
+)
 from tests.integration.kyc.conftest import MAX_UPLOAD, tiny_pdf, tiny_png
 
 PROFILE_STEPS: dict[str, dict[str, str]] = {
-    "identity": {"first_name": "Demo", "last_name": "Trader", "birth_date": "1990-04-01", "nationality": "GB"},
+    "identity": {
+        "first_name": "Demo",
+        "last_name": "Trader",
+        "birth_date": "1990-04-01",
+        "nationality": "GB",
+    },
     "address": {
         "country_of_residence": "GB",
         "address_line": "1 Example Street",
@@ -30,6 +43,11 @@ PROFILE_STEPS: dict[str, dict[str, str]] = {
     "tax": {"tax_residence": "GB", "tin": "AB123456C"},
     "finances": {"employment_status": "employed", "source_of_funds": "salary"},
 }
+
+
+def stored_files(root: str) -> list[Path]:
+    """Every file under the store's folder (none when nothing was ever stored)."""
+    return [p for p in Path(root).rglob("*") if p.is_file()]
 
 
 def best_answers() -> dict[str, str]:
@@ -123,9 +141,7 @@ async def signed_in_portal(settings: Settings, db: Database, email: str) -> tupl
     return client, client_id
 
 
-async def signed_in_staff(
-    settings: Settings, db: Database, email: str, roles: list[str]
-) -> AsyncTestClient:
+async def signed_in_staff(settings: Settings, db: Database, email: str, roles: list[str]) -> AsyncTestClient:
     from backoffice.app import create_app
 
     _id, secret = await make_staff(db, settings, email, roles)
@@ -147,7 +163,9 @@ async def test_whole_kyc_path_over_http(settings: Settings, db: Database) -> Non
 
         await onboard_over_http(client)
         async with db.session() as session:
-            profile = await session.scalar(select(KycProfileVersion).where(KycProfileVersion.client_id == client_id))
+            profile = await session.scalar(
+                select(KycProfileVersion).where(KycProfileVersion.client_id == client_id)
+            )
         assert profile is not None
         assert (profile.version, profile.city, profile.phone) == (1, "Exampleton", "+442079460000")
         case = await case_of(db, client_id)
@@ -178,14 +196,19 @@ async def test_whole_kyc_path_over_http(settings: Settings, db: Database) -> Non
         assert mail.template == "kyc_decision"
         assert "verified" in mail.subject.lower()
         async with db.session() as session:
-            events = list(await session.scalars(select(AuditEvent).where(AuditEvent.action.startswith("kyc."))))
+            events = list(
+                await session.scalars(select(AuditEvent).where(AuditEvent.action.startswith("kyc.")))
+            )
         approved = [e for e in events if e.action == "kyc.case_approved"]
         assert len(approved) == 1
         assert approved[0].before == {"status": "submitted", "level": "basic"}
-        assert approved[0].after is not None and approved[0].after["level"] == "full"
+        assert approved[0].after is not None
+        assert approved[0].after["level"] == "full"
         assert approved[0].actor_email == "reviewer@staff.test"
         assert len([e for e in events if e.action == "kyc.document_approved"]) == 4
-        assert "reviewer@staff.test" not in {e.actor_email for e in events if e.action == "kyc.document_uploaded"}
+        assert "reviewer@staff.test" not in {
+            e.actor_email for e in events if e.action == "kyc.document_uploaded"
+        }
     finally:
         await client.__aexit__(None, None, None)
         await staff.__aexit__(None, None, None)
@@ -262,7 +285,9 @@ async def test_renamed_executable_and_oversized_files_are_refused(
 ) -> None:
     client_id = await make_client(db, settings, "uploader@example.test")
     await client_sign_in(portal_client, "uploader@example.test")
-    executable = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 2000 + b"This program cannot be run in DOS mode"
+    executable = (
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 2000 + b"This program cannot be run in DOS mode"
+    )
     renamed = await upload(
         portal_client, "passport", "single", "passport.jpg", executable, "image/jpeg", "2031-01-01"
     )
@@ -280,12 +305,14 @@ async def test_renamed_executable_and_oversized_files_are_refused(
     assert "The upload is larger than we accept" in refused.text
     assert "Traceback" not in refused.text
 
-    expired = await upload(portal_client, "passport", "single", "p.png", tiny_png(), "image/png", "2020-01-01")
+    expired = await upload(
+        portal_client, "passport", "single", "p.png", tiny_png(), "image/png", "2020-01-01"
+    )
     assert expired.status_code == 400
     assert "This document has expired." in expired.text
 
     assert await documents_of(db, client_id) == []
-    assert not any(p.is_file() for p in Path(settings.storage_dir).rglob("*"))
+    assert stored_files(settings.storage_dir) == []
 
 
 async def test_stored_file_is_not_plaintext_and_is_served_only_to_its_owner(
@@ -300,10 +327,11 @@ async def test_stored_file_is_not_plaintext_and_is_served_only_to_its_owner(
         assert response.status_code == 303
         (document,) = await documents_of(db, owner_id)
 
-        stored = [p for p in Path(settings.storage_dir).rglob("*") if p.is_file()]
+        stored = stored_files(settings.storage_dir)
         assert len(stored) == 1
         on_disk = stored[0].read_bytes()
-        assert marker not in on_disk and b"IHDR" not in on_disk
+        assert marker not in on_disk
+        assert b"IHDR" not in on_disk
         assert document.storage_key in str(stored[0])
 
         mine = await owner.get(f"/kyc/documents/{document.id}/file")
@@ -320,7 +348,11 @@ async def test_stored_file_is_not_plaintext_and_is_served_only_to_its_owner(
         assert (await other.get(f"/kyc/documents/{document.id + 1}/file")).status_code == 404
         assert "pass.png" not in (await other.get("/kyc/documents")).text
 
-        for path in (f"/static/{document.storage_key}", f"/files/{document.storage_key}", f"/static/files/{document.storage_key[:2]}/{document.storage_key}"):
+        for path in (
+            f"/static/{document.storage_key}",
+            f"/files/{document.storage_key}",
+            f"/static/files/{document.storage_key[:2]}/{document.storage_key}",
+        ):
             assert (await owner.get(path)).status_code == 404
     finally:
         await owner.__aexit__(None, None, None)
@@ -333,7 +365,9 @@ async def test_staff_route_needs_kyc_review(settings: Settings, db: Database) ->
     reviewer = await signed_in_staff(settings, db, "compliance@staff.test", ["compliance"])
     try:
         data = tiny_pdf("Proof of address of owner2")
-        assert (await upload(owner, "proof_of_address", "single", "bill.pdf", data, "application/pdf")).status_code == 303
+        assert (
+            await upload(owner, "proof_of_address", "single", "bill.pdf", data, "application/pdf")
+        ).status_code == 303
         (document,) = await documents_of(db, owner_id)
         denied = await support.get(f"/kyc/documents/{document.id}/file")
         assert denied.status_code == 403

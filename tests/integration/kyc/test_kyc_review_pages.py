@@ -36,7 +36,9 @@ from tests.integration.kyc.test_kyc_pages import (
 async def audit_events(db: Database, action: str) -> list[AuditEvent]:
     async with db.session() as session:
         return list(
-            await session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
         )
 
 
@@ -63,13 +65,18 @@ async def test_four_eyes_for_a_high_risk_client(settings: Settings, db: Database
         assert (await case_of(db, client_id)).status is CaseStatus.AWAITING_SECOND_REVIEW
 
         confirmed = await submit(
-            second, f"/kyc/{client_id}", f"/kyc/{client_id}/decide", {"decision": "approve", "reason": "EDD done"}
+            second,
+            f"/kyc/{client_id}",
+            f"/kyc/{client_id}/decide",
+            {"decision": "approve", "reason": "EDD done"},
         )
         assert confirmed.status_code == 303
         case = await case_of(db, client_id)
         assert (case.status, case.level) == (CaseStatus.APPROVED, KycLevel.FULL)
         assert case.first_reviewer_id != case.second_reviewer_id
-        assert [e.actor_email for e in await audit_events(db, "kyc.case_first_approval")] == ["first@staff.test"]
+        assert [e.actor_email for e in await audit_events(db, "kyc.case_first_approval")] == [
+            "first@staff.test"
+        ]
         assert [e.actor_email for e in await audit_events(db, "kyc.case_approved")] == ["second@staff.test"]
         assert (await latest_mail(db, "pep@example.test")).template == "kyc_decision"
     finally:
@@ -117,17 +124,25 @@ async def test_rejections_are_audited_and_mailed_in_the_clients_language(
             staff,
             f"/kyc/{client_id}",
             f"/kyc/{client_id}/decide",
-            {"decision": "reject", "reason": "x", "reason_other": "Please send a colour scan of your ID card."},
+            {
+                "decision": "reject",
+                "reason": "x",
+                "reason_other": "Please send a colour scan of your ID card.",
+            },
         )
         assert decided.status_code == 303
         case = await case_of(db, client_id)
-        assert (case.status, case.decision_reason) == (CaseStatus.REJECTED, "Please send a colour scan of your ID card.")
+        assert (case.status, case.decision_reason) == (
+            CaseStatus.REJECTED,
+            "Please send a colour scan of your ID card.",
+        )
         mail = await latest_mail(db, "zh@example.test")
         assert (mail.template, mail.subject) == ("kyc_decision", "我们未能验证您的身份")
         assert "Please send a colour scan of your ID card." in mail.text_body
         (event,) = await audit_events(db, "kyc.case_rejected")
         assert event.before == {"status": "submitted", "level": "basic"}
-        assert event.after is not None and event.after["status"] == "rejected"
+        assert event.after is not None
+        assert event.after["status"] == "rejected"
         overview = await client.get("/kyc")
         assert "Please send a colour scan of your ID card." in overview.text
     finally:
@@ -140,19 +155,22 @@ async def test_queue_oldest_first_with_filters_and_risk_override(settings: Setti
     clients = []
     try:
         for email, nationality in (("gb@example.test", "GB"), ("de@example.test", "DE")):
-            client, client_id = await signed_in_portal(settings, db, email)
+            client, _client_id = await signed_in_portal(settings, db, email)
             clients.append(client)
             await onboard_over_http(client, nationality=nationality, country_of_residence=nationality)
         async with db.transaction() as session:  # the German client has waited longer
             ids = {u.email: u.id for u in await session.scalars(select(User).where(User.kind == "client"))}
             old = datetime.now(UTC) - timedelta(days=3)
-            await session.execute(update(KycCase).where(KycCase.client_id == ids["de@example.test"]).values(submitted_at=old))
+            await session.execute(
+                update(KycCase).where(KycCase.client_id == ids["de@example.test"]).values(submitted_at=old)
+            )
 
         queue = (await staff.get("/kyc")).text
         assert queue.index("de@example.test") < queue.index("gb@example.test")
         assert "3 d" in queue
         only_gb = (await staff.get("/kyc?country=GB")).text
-        assert "gb@example.test" in only_gb and "de@example.test" not in only_gb
+        assert "gb@example.test" in only_gb
+        assert "de@example.test" not in only_gb
         assert "No cases match." in (await staff.get("/kyc?risk=high")).text
         assert "No cases match." in (await staff.get("/kyc?status=approved")).text
 
@@ -160,14 +178,17 @@ async def test_queue_oldest_first_with_filters_and_risk_override(settings: Setti
         no_reason = await submit(staff, f"/kyc/{gb}", f"/kyc/{gb}/risk", {"level": "high", "reason": ""})
         assert no_reason.status_code == 303
         assert "Give a reason for the risk override." in (await staff.get(f"/kyc/{gb}")).text
-        overridden = await submit(staff, f"/kyc/{gb}", f"/kyc/{gb}/risk", {"level": "high", "reason": "adverse media"})
+        overridden = await submit(
+            staff, f"/kyc/{gb}", f"/kyc/{gb}/risk", {"level": "high", "reason": "adverse media"}
+        )
         assert overridden.status_code == 303
         assert (await case_of(db, gb)).effective_risk is RiskLevel.HIGH
         (event,) = await audit_events(db, "kyc.risk_overridden")
         assert event.before == {"risk_override": None, "effective": "low"}
         assert event.after == {"risk_override": "high", "effective": "high", "reason": "adverse media"}
         high = (await staff.get("/kyc?risk=high")).text
-        assert "gb@example.test" in high and "de@example.test" not in high
+        assert "gb@example.test" in high
+        assert "de@example.test" not in high
     finally:
         for each in (staff, *clients):
             await each.__aexit__(None, None, None)
@@ -182,15 +203,30 @@ async def test_kyc_settings_are_validated_and_audited(settings: Settings, db: Da
         assert page.status_code == 200
 
         questions = [
-            {"key": "exp", "text": "Have you traded CFDs?", "choices": [
-                {"value": "no", "label": "No", "points": 0}, {"value": "yes", "label": "Yes", "points": 5}]},
+            {
+                "key": "exp",
+                "text": "Have you traded CFDs?",
+                "choices": [
+                    {"value": "no", "label": "No", "points": 0},
+                    {"value": "yes", "label": "Yes", "points": 5},
+                ],
+            },
         ]
         cases = [
             ({"questions": "not json", "threshold": "3"}, "The questions are not valid JSON."),
-            ({"questions": json.dumps(questions), "threshold": "9"}, "The threshold must be between 0 and 5."),
-            ({"questions": json.dumps(questions), "threshold": "three"}, "The threshold must be a whole number."),
+            (
+                {"questions": json.dumps(questions), "threshold": "9"},
+                "The threshold must be between 0 and 5.",
+            ),
+            (
+                {"questions": json.dumps(questions), "threshold": "three"},
+                "The threshold must be a whole number.",
+            ),
             ({"questions": "[]", "threshold": "0"}, "The questionnaire needs at least one question."),
-            ({"questions": json.dumps([{"key": "a"}]), "threshold": "0"}, "Each question needs key, text and choices"),
+            (
+                {"questions": json.dumps([{"key": "a"}]), "threshold": "0"},
+                "Each question needs key, text and choices",
+            ),
         ]
         for data, message in cases:
             refused = await submit(admin, "/settings/kyc", "/settings/kyc/questionnaire", data)
@@ -200,27 +236,39 @@ async def test_kyc_settings_are_validated_and_audited(settings: Settings, db: Da
             assert (await load_questionnaire(session)).threshold == 7  # unchanged default
 
         saved = await submit(
-            admin, "/settings/kyc", "/settings/kyc/questionnaire", {"questions": json.dumps(questions), "threshold": "3"}
+            admin,
+            "/settings/kyc",
+            "/settings/kyc/questionnaire",
+            {"questions": json.dumps(questions), "threshold": "3"},
         )
         assert saved.status_code == 303
         async with db.session() as session:
             stored = await load_questionnaire(session)
         assert (stored.threshold, [q.key for q in stored.questions]) == (3, ["exp"])
         (event,) = await audit_events(db, "kyc.settings_changed")
-        assert event.before is not None and event.before["threshold"] == 7
-        assert event.after is not None and event.after["threshold"] == 3
+        assert event.before is not None
+        assert event.before["threshold"] == 7
+        assert event.after is not None
+        assert event.after["threshold"] == 3
 
-        bad = await submit(admin, "/settings/kyc", "/settings/kyc/countries", {"high_risk": "AF, ZZ, QQ", "blocked": "KP"})
+        bad = await submit(
+            admin, "/settings/kyc", "/settings/kyc/countries", {"high_risk": "AF, ZZ, QQ", "blocked": "KP"}
+        )
         assert bad.status_code == 400
         assert "Unknown country codes: QQ, ZZ" in bad.text
-        good = await submit(admin, "/settings/kyc", "/settings/kyc/countries", {"high_risk": "af, ru", "blocked": "KP"})
+        good = await submit(
+            admin, "/settings/kyc", "/settings/kyc/countries", {"high_risk": "af, ru", "blocked": "KP"}
+        )
         assert good.status_code == 303
         async with db.session() as session:
             lists = await load_country_lists(session)
         assert (lists.high_risk, lists.blocked) == ({"AF", "RU"}, {"KP"})
         events = await audit_events(db, "kyc.settings_changed")
         assert events[-1].target_id == "countries"
-        assert events[-1].before == {"high_risk": ["AF", "IR", "KP", "MM", "SY", "YE"], "blocked": ["IR", "KP"]}
+        assert events[-1].before == {
+            "high_risk": ["AF", "IR", "KP", "MM", "SY", "YE"],
+            "blocked": ["IR", "KP"],
+        }
         assert events[-1].after == {"high_risk": ["AF", "RU"], "blocked": ["KP"]}
 
         # the portal questionnaire now asks the new question
@@ -245,7 +293,9 @@ def sandbox() -> Iterator[tuple[KycSandbox, str]]:
     """The sandbox vendor, served by uvicorn on a loopback port."""
     vendor = KycSandbox(secret=SANDBOX_SECRET.encode(), retry_delays=())
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(vendor, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(vendor, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -288,7 +338,9 @@ async def test_provider_check_and_signed_webhooks(
         assert bad.status_code == 400
         assert bad.json()["detail"] == "bad signature"
         tampered = body.replace(b'"green"', b'"red"')
-        assert (await client.post("/webhooks/kyc/sandbox", content=tampered, headers=headers)).status_code == 400
+        assert (
+            await client.post("/webhooks/kyc/sandbox", content=tampered, headers=headers)
+        ).status_code == 400
         stale = {**headers, SIGNATURE_HEADER: sign(SANDBOX_SECRET.encode(), int(time.time()) - 3600, body)}
         assert (await client.post("/webhooks/kyc/sandbox", content=body, headers=stale)).status_code == 400
         assert (await client.post("/webhooks/kyc/sandbox", content=body)).status_code == 400
