@@ -10,6 +10,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from cli.seed_kyc import tiny_pdf, tiny_png
 from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
@@ -24,7 +25,7 @@ from tests.helpers import (
     staff_sign_in,
     submit,
 )
-from tests.integration.kyc.conftest import MAX_UPLOAD, tiny_pdf, tiny_png
+from tests.integration.kyc.conftest import MAX_UPLOAD
 
 PROFILE_STEPS: dict[str, dict[str, str]] = {
     "identity": {
