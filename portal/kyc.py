@@ -180,7 +180,11 @@ class KycController(Controller):
             name: (form.get(name) == "yes") if name in BOOLEAN_FIELDS else form.get(name, "").strip()
             for name in names
         }
-        draft = {**_draft(request), **entered}
+        draft = _draft(request)
+        if not draft:  # editing a saved profile starts from it, so untouched steps keep their answers
+            async with app_services(request.app).database.session() as session:
+                draft = _profile_as_input(await latest_profile(session, signed_in(request).user.id))
+        draft = {**draft, **entered}
         data = ProfileInput(**{k: v for k, v in draft.items() if k in PROFILE_FIELDS})
         errors = validate_fields(data, names, _today())
         if errors:

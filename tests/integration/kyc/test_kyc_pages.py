@@ -210,6 +210,22 @@ async def test_whole_kyc_path_over_http(settings: Settings, db: Database) -> Non
         assert "reviewer@staff.test" not in {
             e.actor_email for e in events if e.action == "kyc.document_uploaded"
         }
+
+        # a profile changed after approval needs review again
+        moved = await submit(
+            client,
+            "/kyc/profile/address",
+            "/kyc/profile/address",
+            {**PROFILE_STEPS["address"], "city": "Newtown"},
+        )
+        assert moved.status_code == 303
+        for step in ("tax", "finances"):
+            saved = await submit(client, f"/kyc/profile/{step}", f"/kyc/profile/{step}", PROFILE_STEPS[step])
+            assert saved.status_code == 303
+        case = await case_of(db, client_id)
+        assert (case.status, case.level) == (CaseStatus.SUBMITTED, KycLevel.BASIC)
+        assert "Newtown" in (await staff.get(f"/kyc/{client_id}")).text
+        assert "trader@example.test" in (await staff.get("/kyc")).text
     finally:
         await client.__aexit__(None, None, None)
         await staff.__aexit__(None, None, None)
@@ -246,6 +262,15 @@ async def test_wizard_refuses_bad_fields_with_messages_beside_them(
     )
     assert bad_phone.status_code == 400
     assert "international format" in bad_phone.text
+    skipped = await submit(
+        portal_client, "/kyc/profile/finances", "/kyc/profile/finances", PROFILE_STEPS["finances"]
+    )
+    assert skipped.status_code == 303
+    assert skipped.headers["location"] == "/kyc/profile/identity"
+    assert (
+        "Some answers of an earlier step are missing or invalid."
+        in (await portal_client.get("/kyc/profile/identity")).text
+    )
     async with db.session() as session:
         assert await session.scalar(select(KycProfileVersion)) is None
 
@@ -311,6 +336,14 @@ async def test_renamed_executable_and_oversized_files_are_refused(
     )
     assert expired.status_code == 400
     assert "This document has expired." in expired.text
+
+    no_token = await portal_client.post(
+        "/kyc/documents",
+        data={"kind": "selfie", "side": "single"},
+        files={"file": ("me.png", tiny_png(), "image/png")},
+        follow_redirects=False,
+    )
+    assert no_token.status_code == 403
 
     assert await documents_of(db, client_id) == []
     assert stored_files(settings.storage_dir) == []
@@ -379,7 +412,7 @@ async def test_staff_route_needs_kyc_review(settings: Settings, db: Database) ->
         assert allowed.headers["content-disposition"].startswith("attachment;")
         assert allowed.headers["cache-control"] == "no-store"
         assert (await reviewer.get(f"/kyc/documents/{document.id + 99}/file")).status_code == 404
-        # a portal session is no back-office session, and a client is no reviewer
+        # the owner still reads their own file in the portal
         assert (await owner.get(f"/kyc/documents/{document.id}/file")).status_code == 200
     finally:
         for each in (owner, support, reviewer):
