@@ -286,6 +286,9 @@ async def test_country_select_is_iso_3166_in_the_visitors_language(
     chinese = (await portal_client.get("/kyc/profile/identity", headers={"accept-language": "zh-CN"})).text
     assert '<option value="CN">中国</option>' in chinese
     assert "出生日期" in chinese
+    questionnaire = (await portal_client.get("/kyc/questionnaire", headers={"accept-language": "zh-CN"})).text
+    assert "价格反向变动 1% 会使您的保证金变动约" in questionnaire
+    assert "您交易杠杆产品" in questionnaire
 
 
 async def test_low_score_needs_the_confirm_checkbox(
