@@ -6,17 +6,20 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, mailbox, pages, roles, signin, staff
+from backoffice import account, api, audit, kyc, mailbox, pages, roles, signin, staff
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.auth import SIGN_IN_HANDLERS
+from kyc.notifications import KYC_LOCALES
 
 HERE = Path(__file__).parent
 
 NAVIGATION = (
     NavItem("Dashboard", "/"),
+    NavItem("Compliance queue", "/kyc"),
+    NavItem("KYC settings", "/settings/kyc"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -35,6 +38,8 @@ def protected_router() -> Router:
             roles.RolesController,
             audit.AuditController,
             mailbox.MailboxController,
+            kyc.KycReviewController,
+            kyc.KycSettingsController,
             api.router,
         ],
         guards=[requires_permission],
@@ -51,7 +56,7 @@ def backoffice_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales"],
+        locale_dirs=[HERE / "locales", KYC_LOCALES],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from cli.seed_identity import seed_identities
+from cli.seed_kyc import seed_kyc
 from core.db import Database
 from core.settings import Settings
 
 Seeder = Callable[[Database, Settings], Awaitable[list[str]]]
 
-SEEDERS: tuple[Seeder, ...] = (seed_identities,)
+SEEDERS: tuple[Seeder, ...] = (seed_identities, seed_kyc)
 
 
 async def seed_demo(database: Database, settings: Settings) -> list[str]:

@@ -83,6 +83,13 @@ class Settings:
     max_upload_bytes: int = field(default=10 * 1024 * 1024, metadata={"env": "BROKERDESK_MAX_UPLOAD_BYTES"})
     """Largest accepted upload, in bytes."""
 
+    kyc_sandbox_url: str = field(default="", metadata={"env": "BROKERDESK_KYC_SANDBOX_URL"})
+    """Base URL of the loopback KYC sandbox vendor (``brokerdesk demo`` starts one). Empty: clients
+    are verified by compliance staff only (the manual provider) and the vendor button is hidden."""
+
+    kyc_sandbox_secret: str = field(default="", metadata={"env": "BROKERDESK_KYC_SANDBOX_SECRET"})
+    """Shared secret that signs the KYC sandbox's webhooks (HMAC-SHA256). Never logged."""
+
     metrics_token: str = field(default="", metadata={"env": "BROKERDESK_METRICS_TOKEN"})
     """Bearer token Prometheus must send to read ``/metrics``. Empty: open in the demo, and
     ``/metrics`` switched off (404) in production."""

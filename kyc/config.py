@@ -5,11 +5,14 @@ Defaults apply until someone saves a change; every change is audited by the call
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kyc.countries import is_country
+from kyc.errors import InvalidConfigError
 from kyc.models import KycConfig
 
 
@@ -138,11 +141,69 @@ async def load_questionnaire(session: AsyncSession) -> QuestionnaireConfig:
     return questionnaire_from_json(stored) if stored else QuestionnaireConfig()
 
 
-async def save_questionnaire(session: AsyncSession, config: QuestionnaireConfig, actor_id: int) -> None:
+def questionnaire_to_json(config: QuestionnaireConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+def validate_questionnaire(config: QuestionnaireConfig) -> None:
+    """Refuse a questionnaire a client could not answer or a threshold nobody (or everybody) meets."""
     if not config.questions:
-        raise ValueError("the questionnaire needs at least one question")
+        raise InvalidConfigError("The questionnaire needs at least one question.")
+    keys = [q.key for q in config.questions]
+    if len(set(keys)) != len(keys):
+        raise InvalidConfigError("Each question needs its own key.")
+    for question in config.questions:
+        if not question.key.strip() or not question.text.strip():
+            raise InvalidConfigError("Every question needs a key and a text.")
+        if len(question.choices) < 2:
+            raise InvalidConfigError("Every question needs at least two answers.")
+        values = [c.value for c in question.choices]
+        if len(set(values)) != len(values) or not all(
+            v.strip() and c.label.strip() for v, c in zip(values, question.choices, strict=True)
+        ):
+            raise InvalidConfigError("Every answer needs its own value and a label.")
+        if any(not 0 <= c.points <= 100 for c in question.choices):
+            raise InvalidConfigError("Points must be between 0 and 100.")
     if not 0 <= config.threshold <= config.max_score:
-        raise ValueError(f"the threshold must be between 0 and {config.max_score}")
+        raise InvalidConfigError(f"The threshold must be between 0 and {config.max_score}.")
+
+
+def parse_questionnaire(questions_json: str, threshold: str) -> QuestionnaireConfig:
+    """The questionnaire as staff typed it in the settings page: questions as JSON, a whole-number
+    threshold. Raises :class:`InvalidConfigError` with a message staff can act on."""
+    try:
+        questions = json.loads(questions_json)
+    except ValueError:
+        raise InvalidConfigError("The questions are not valid JSON.") from None
+    try:
+        limit = int(threshold.strip())
+    except ValueError:
+        raise InvalidConfigError("The threshold must be a whole number.") from None
+    if not isinstance(questions, list):
+        raise InvalidConfigError("The questions must be a JSON list.")
+    try:
+        config = questionnaire_from_json({"questions": questions, "threshold": limit})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise InvalidConfigError(
+            "Each question needs key, text and choices; each choice needs value, label and points."
+        ) from None
+    if any(not isinstance(q.key, str) or not isinstance(q.text, str) for q in config.questions):
+        raise InvalidConfigError("Keys and texts must be strings.")
+    validate_questionnaire(config)
+    return config
+
+
+def parse_country_codes(raw: str) -> frozenset[str]:
+    """ISO 3166 alpha-2 codes separated by commas, spaces or new lines."""
+    codes = {code.strip().upper() for code in raw.replace(",", " ").split() if code.strip()}
+    unknown = sorted(code for code in codes if not is_country(code))
+    if unknown:
+        raise InvalidConfigError("Unknown country codes: " + ", ".join(unknown[:10]))
+    return frozenset(codes)
+
+
+async def save_questionnaire(session: AsyncSession, config: QuestionnaireConfig, actor_id: int) -> None:
+    validate_questionnaire(config)
     await _save(session, QUESTIONNAIRE_KEY, asdict(config), actor_id)
 
 
@@ -151,6 +212,10 @@ async def load_country_lists(session: AsyncSession) -> CountryLists:
     if not stored:
         return CountryLists()
     return CountryLists(high_risk=frozenset(stored["high_risk"]), blocked=frozenset(stored["blocked"]))
+
+
+def country_lists_to_json(lists: CountryLists) -> dict[str, list[str]]:
+    return {"high_risk": sorted(lists.high_risk), "blocked": sorted(lists.blocked)}
 
 
 async def save_country_lists(session: AsyncSession, lists: CountryLists, actor_id: int) -> None:

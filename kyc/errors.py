@@ -47,3 +47,11 @@ class KycLevelRequiredError(KycError):
 
 class WebhookRejectedError(KycError):
     """Raised when a provider webhook has a bad signature, a stale timestamp or was seen before."""
+
+
+class InvalidConfigError(KycError):
+    """Raised when compliance's KYC settings (questionnaire, country lists) fail validation."""
+
+
+class ProviderUnavailableError(KycError):
+    """Raised when the verification vendor can't be reached or refuses to open an applicant."""

@@ -1,7 +1,27 @@
-"""What a client's KYC level lets them do. Other packages get these through injected callables
-(the app wires them), so that cashier and the bridge never import kyc sideways."""
+"""What a client's KYC level lets them do.
+
+``none``: browse and open demo accounts. ``basic`` (profile and questionnaire done): deposit up to
+the configured limit. ``full`` (documents approved): open live accounts, deposit above the limit
+and withdraw.
+
+These are services that other packages call through an **injected function**, never by importing
+``kyc``: cashier and the bridge sit beside or above kyc in the layers, and a rule that spans
+packages is passed in from the layer above (DESIGN.md section 2). The wiring point of an app (or a
+worker) hands the callables over, for instance::
+
+    from kyc.gates import KYC_GATES
+    cashier_service = WithdrawalService(require_withdrawal_allowed=KYC_GATES.withdrawal)
+
+and the receiving package declares only the callable's type (:data:`LevelGate`,
+:data:`DepositGate`) and calls it with its own session inside its own transaction. Each gate
+raises :class:`~kyc.errors.KycLevelRequiredError` (its ``required`` level says what is missing)
+and returns ``None`` when the action is allowed. Tests check every gate at every level.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,3 +64,26 @@ async def require_deposit_allowed(
 async def require_withdrawal_allowed(session: AsyncSession, client_id: int) -> None:
     if await kyc_level(session, client_id) is not KycLevel.FULL:
         raise KycLevelRequiredError("Verify your identity before withdrawing.", KycLevel.FULL)
+
+
+LevelGate = Callable[[AsyncSession, int], Awaitable[None]]
+"""``gate(session, client_id)``: raises :class:`KycLevelRequiredError` when not allowed."""
+
+DepositGate = Callable[[AsyncSession, int, int, int], Awaitable[None]]
+"""``gate(session, client_id, amount_usd_minor, deposited_before_usd_minor)``."""
+
+
+@dataclass(frozen=True)
+class KycGates:
+    """The gates an app wires into the packages that need them."""
+
+    live_account: LevelGate
+    deposit: DepositGate
+    withdrawal: LevelGate
+
+
+KYC_GATES = KycGates(
+    live_account=require_live_account_allowed,
+    deposit=require_deposit_allowed,
+    withdrawal=require_withdrawal_allowed,
+)

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kyc.errors import WebhookRejectedError
+from kyc.errors import ProviderUnavailableError, WebhookRejectedError
 from kyc.models import KycProviderEvent
 
 SIGNATURE_HEADER = "x-kyc-signature"
@@ -103,3 +104,25 @@ async def record_event_once(session: AsyncSession, verdict: ProviderVerdict) -> 
             )
     except IntegrityError:
         raise WebhookRejectedError("event already processed (replay)") from None
+
+
+WEBHOOK_PATH = "/webhooks/kyc/sandbox"
+
+
+async def open_sandbox_applicant(base_url: str, client_id: int, callback_url: str) -> str:
+    """Open an applicant at the sandbox vendor; returns the URL of its hosted page for the client.
+
+    No database transaction is open while this waits on the network."""
+    base = base_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.post(
+                f"{base}/v1/applicants", json={"client_id": client_id, "callback_url": callback_url}
+            )
+        response.raise_for_status()
+        page = str(response.json()["hosted_page"])
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise ProviderUnavailableError(f"the verification provider answered {type(exc).__name__}") from None
+    if not page.startswith("/"):
+        raise ProviderUnavailableError("the verification provider sent an unexpected page address")
+    return base + page

@@ -9,11 +9,12 @@ from litestar import Litestar
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
-from portal import accounts, api, pages, security
+from kyc.notifications import KYC_LOCALES
+from portal import accounts, api, kyc, kyc_webhooks, pages, security
 
 HERE = Path(__file__).parent
 
-NAVIGATION = (NavItem("Home", "/"), NavItem("My account", "/account"))
+NAVIGATION = (NavItem("Home", "/"), NavItem("Verification", "/kyc"), NavItem("My account", "/account"))
 
 
 def portal_spec() -> AppSpec:
@@ -24,13 +25,15 @@ def portal_spec() -> AppSpec:
             pages.HomeController,
             accounts.AccountController,
             security.SecurityController,
+            kyc.KycController,
+            kyc_webhooks.KycWebhookController,
             api.router,
         ],
         template_dir=HERE / "templates",
         nav=NAVIGATION,
         session_cookie="bd_portal_session",
         csrf_cookie="bd_portal_csrf",
-        locale_dirs=[HERE / "locales"],
+        locale_dirs=[HERE / "locales", KYC_LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -66,7 +67,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     # argon2id is made cheap for speed here only; production keeps the strong defaults.
     return Settings(
         env="test",
@@ -75,6 +76,7 @@ def settings(database_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=256,
         argon2_parallelism=1,
+        storage_dir=str(tmp_path / "files"),  # uploads never land in the working tree
     )
 
 

@@ -10,7 +10,10 @@ import logging
 
 import dramatiq
 
+from core import clock
 from core.mail.delivery import deliver_mail
+from core.mail.outbox import queue_mail
+from kyc import expiry
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -27,3 +30,16 @@ async def record_heartbeat() -> None:
 async def send_mail(mail_id: int) -> None:
     """Send one outbox mail over SMTP (or keep it for the dev mailbox); retried with backoff."""
     await deliver_mail(runtime.database(), runtime.runtime().settings, mail_id)
+
+
+@dramatiq.actor(actor_name="kyc.notify_expiring_documents", max_retries=3)
+async def notify_expiring_documents() -> None:
+    """Mail clients whose approved documents expire within the notice period (30 days by default);
+    a document is announced once, so a second run the same day mails nobody."""
+    now = clock.utcnow()
+    settings = runtime.runtime().settings
+    async with runtime.database().transaction() as session:
+        mailed = await expiry.notify_expiring_documents(
+            session, now.date(), now, settings.public_portal_url, queue_mail=queue_mail
+        )
+    logger.info("expiring KYC documents: %d client(s) mailed", mailed)

@@ -25,7 +25,12 @@ class Schedule:
     every_seconds: float
 
 
-SCHEDULES: tuple[Schedule, ...] = (Schedule("workers.record_heartbeat", 60.0),)
+DAY_SECONDS = 24 * 3600.0
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("workers.record_heartbeat", 60.0),
+    Schedule("kyc.notify_expiring_documents", DAY_SECONDS),
+)
 
 
 class Scheduler:

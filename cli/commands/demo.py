@@ -1,7 +1,9 @@
 """``brokerdesk demo``: migrate, seed and run everything on loopback in one process.
 
 Portal and back office run as two uvicorn servers on one event loop; the Dramatiq worker and the
-scheduler run on threads with the in-process broker. Ctrl-C stops them all cleanly.
+scheduler run on threads with the in-process broker. Unless ``BROKERDESK_KYC_SANDBOX_URL`` points
+elsewhere, the KYC sandbox vendor runs as a third server on a free loopback port, with a fresh
+webhook secret. Ctrl-C stops them all cleanly.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
+import secrets
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +26,7 @@ from cli.seed import seed_demo
 from core.db import Database, migrate
 from core.errors import SettingsError
 from core.settings import Settings, load_settings
+from kyc.sandbox import KycSandbox
 from portal.app import create_app as create_portal
 from workers import runtime
 from workers.broker import create_broker
@@ -48,6 +54,23 @@ def _loopback_only(settings: Settings) -> None:
             raise SettingsError(f"the demo serves on loopback only, not on {host}")
 
 
+def kyc_sandbox_socket(settings: Settings) -> tuple[Settings, socket.socket | None]:
+    """A loopback socket for the KYC sandbox and settings that point the portal at it; nothing
+    when a sandbox URL is configured already."""
+    if settings.kyc_sandbox_url:
+        return settings, None
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    configured = dataclasses.replace(
+        settings,
+        kyc_sandbox_url=f"http://127.0.0.1:{port}",
+        kyc_sandbox_secret=settings.kyc_sandbox_secret or secrets.token_hex(32),
+    )
+    return configured, sock
+
+
 def banner(settings: Settings, seeded: list[str]) -> str:
     lines = [
         "",
@@ -57,13 +80,14 @@ def banner(settings: Settings, seeded: list[str]) -> str:
         f"  portal API    : {settings.public_portal_url}/api/schema",
         f"  staff API     : {settings.public_backoffice_url}/api/schema",
         f"  database      : {settings.database_url}",
+        f"  KYC sandbox   : {settings.kyc_sandbox_url or 'off (manual review only)'}",
     ]
     if seeded:
         lines += ["", "Demo logins:", *[f"  {line}" for line in seeded]]
     return "\n".join(lines) + "\n"
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, sandbox_socket: socket.socket | None = None) -> None:
     portal = _Server(
         uvicorn.Config(
             create_portal(settings),
@@ -82,14 +106,22 @@ async def _serve(settings: Settings) -> None:
             server_header=False,
         )
     )
+    servers = [portal, backoffice]
+    running = [portal.serve(), backoffice.serve()]
+    if sandbox_socket is not None:
+        vendor = KycSandbox(secret=settings.kyc_sandbox_secret.encode())
+        sandbox = _Server(uvicorn.Config(vendor, log_config=None, server_header=False, lifespan="off"))
+        servers.append(sandbox)
+        running.append(sandbox.serve(sockets=[sandbox_socket]))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        portal.should_exit = backoffice.should_exit = True
+        for server in servers:
+            server.should_exit = True
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(portal.serve(), backoffice.serve())
+    await asyncio.gather(*running)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -102,6 +134,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print("demo database migrated and seeded")
         return 0
 
+    settings, sandbox_socket = kyc_sandbox_socket(settings)
     broker = create_broker(settings)
     runtime.install(runtime.WorkerRuntime(settings=settings, database=database))
     import workers.actors  # noqa: F401 - declares the actors on the broker made above
@@ -114,7 +147,7 @@ def run_demo(args: argparse.Namespace) -> int:
     scheduler.start()
     print(banner(settings, seeded), flush=True)
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, sandbox_socket))
     finally:
         stop_scheduler.set()
         worker.stop()

@@ -49,6 +49,9 @@ from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices, app_services
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
+UPLOAD_ENVELOPE_BYTES = 256 * 1024
+"""Room above ``max_upload_bytes`` for a multipart body's other fields and boundaries, so that a
+file just over the limit still reaches the page that explains the limit."""
 CORE_STATIC = Path(__file__).parent / "static"
 
 
@@ -240,6 +243,7 @@ def build_app(
         state={STATE_KEY: services},  # type: ignore[arg-type]
         lifespan=[lifespan],
         before_send=[security_headers_hook(hsts=settings.is_production)],
+        request_max_body_size=settings.max_upload_bytes + UPLOAD_ENVELOPE_BYTES,
         debug=debug,
         logging_config=None,  # core.logging configures the root logger once for every process
     )

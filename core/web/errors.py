@@ -36,6 +36,7 @@ TITLES = {
 EXPLANATIONS = {
     403: "You do not have permission to open this page.",
     404: "The page you asked for does not exist or is not available to you.",
+    413: "The upload is larger than we accept. Please go back and choose a smaller file.",
     429: "You have tried this too often. Please wait a moment and try again.",
     500: "An unexpected error happened on our side. It has been logged; please try again later.",
 }
