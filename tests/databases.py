@@ -3,7 +3,7 @@
 The schema is migrated once per run. On SQLite each test gets a copy of the migrated file. On
 PostgreSQL a new database per test would cost about a second (``DROP DATABASE`` forces a
 checkpoint), so the tests share one migrated database that is reset between tests: every table is
-truncated and the rows the migrations seeded (currencies, roles, …) are put back. Either way tests
+emptied and the rows the migrations seeded (currencies, roles, …) are put back. Either way tests
 commit for real (after-commit hooks, concurrency and triggers behave as in production) and never
 see each other's rows.
 """
@@ -90,8 +90,9 @@ async def _reset(url: str, seeded: dict[str, tuple[list[str], list[tuple[object,
         async with connection.transaction():
             await connection.execute("SET LOCAL session_replication_role = replica")
             await connection.execute("SET LOCAL lock_timeout = '10s'")
-            if tables:
-                await connection.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+            # DELETE, not TRUNCATE: for a test's few rows it is ~30x faster (TRUNCATE swaps files).
+            for table in tables:
+                await connection.execute(f'DELETE FROM "{table}"')
             for table, (columns, records) in seeded.items():
                 await connection.copy_records_to_table(table, records=records, columns=columns)
     finally:
