@@ -1,0 +1,1 @@
+"""Double-entry ledger: accounts, transfers, pending/post/void, reversals, FX, balances, reconciliation."""
