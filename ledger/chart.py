@@ -124,10 +124,11 @@ CHART: Mapping[Purpose, Role] = {
             "Income: deposit, withdrawal, inactivity and other fees charged to clients.",
         ),
         Role(
-            Purpose.FX_LIQUIDITY, OwnerKind.HOUSE, "debit", NO_GUARD,
+            Purpose.FX_LIQUIDITY, OwnerKind.HOUSE, "credit", NO_GUARD,
             "Position, one per currency: the house's side of currency conversions. A conversion"
-            " receives the sold currency here and pays the bought currency from here at the mid rate,"
-            " so each currency balances on its own. Its balance is the open FX position to hedge.",
+            " credits it with the currency the client sells and debits it with the currency the"
+            " client buys, at the mid rate, so each currency balances on its own. Its balance is the"
+            " house's open position from conversions (positive: long that currency), to be hedged.",
         ),
         Role(
             Purpose.FX_SPREAD_REVENUE, OwnerKind.HOUSE, "credit", NO_GUARD,

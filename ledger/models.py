@@ -135,18 +135,33 @@ class Transfer(Base):
             "(kind = 'reversal' AND reverses_id IS NOT NULL) OR (kind <> 'reversal' AND reverses_id IS NULL)",
             name="reverses_id_iff_reversal",
         ),
+        # Partial: most transfers resolve and reverse nothing, and a NULL needs no index entry.
+        Index(
+            "uq_transfers_pending_id",
+            "pending_id",
+            unique=True,
+            postgresql_where=text("pending_id IS NOT NULL"),
+            sqlite_where=text("pending_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_transfers_reverses_id",
+            "reverses_id",
+            unique=True,
+            postgresql_where=text("reverses_id IS NOT NULL"),
+            sqlite_where=text("reverses_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"), index=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"))
     idempotency_key: Mapped[str] = mapped_column(KEY, unique=True)
     kind: Mapped[str] = mapped_column(String(16))
     debit_account_id: Mapped[int]
     credit_account_id: Mapped[int]
     currency: Mapped[str] = mapped_column(CURRENCY_CODE)
     amount: Mapped[int]
-    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
+    pending_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
     timeout_at: Mapped[datetime | None]
     rate_id: Mapped[int | None] = mapped_column(ForeignKey("fx_rates.id"))
     code: Mapped[str] = mapped_column(String(32))
@@ -175,7 +190,7 @@ class Entry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     version: Mapped[int]
-    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"))
     side: Mapped[str] = mapped_column(String(6))
     posted_amount: Mapped[int]
     pending_amount: Mapped[int]

@@ -442,7 +442,7 @@ class _Batch:
             amount,
             None,
             None,
-            request.timeout_at if is_pending else None,
+            request.timeout_at.astimezone(UTC) if is_pending and request.timeout_at is not None else None,
             request.code,
             request.reference,
             request.rate_id,
@@ -566,7 +566,7 @@ async def post_batch(
         raise InvalidBatchError("a journal needs at least one transfer")
     if any(not isinstance(request, TransferRequest) for journal in journals for request in journal.transfers):
         raise InvalidBatchError("a journal holds TransferRequest objects only")
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(UTC)
     dialect = connection.dialect.name
 
     requests = [request for journal in journals for request in journal.transfers]

@@ -193,44 +193,18 @@ async def allocate_ids(
     )
 
 
-POSTGRESQL_WRITE = text(
-    """
-    WITH new_journals AS (
-        INSERT INTO journals (id, code, description, created_at)
-        SELECT j.id, j.code, j.description, CAST(:now AS TIMESTAMPTZ)
-        FROM unnest(CAST(:j_id AS BIGINT[]), CAST(:j_code AS VARCHAR[]),
-                    CAST(:j_description AS VARCHAR[]))
-            AS j(id, code, description)
-    ), new_transfers AS (
-        INSERT INTO transfers (id, journal_id, idempotency_key, kind, debit_account_id, credit_account_id,
-                               currency, amount, pending_id, reverses_id, timeout_at, rate_id, code,
-                               reference, created_at)
-        SELECT t.*, CAST(:now AS TIMESTAMPTZ)
-        FROM unnest(CAST(:t_id AS BIGINT[]), CAST(:t_journal_id AS BIGINT[]), CAST(:t_key AS VARCHAR[]),
-                    CAST(:t_kind AS VARCHAR[]), CAST(:t_debit AS BIGINT[]), CAST(:t_credit AS BIGINT[]),
-                    CAST(:t_currency AS VARCHAR[]), CAST(:t_amount AS BIGINT[]),
-                    CAST(:t_pending_id AS BIGINT[]),
-                    CAST(:t_reverses_id AS BIGINT[]), CAST(:t_timeout_at AS TIMESTAMPTZ[]),
-                    CAST(:t_rate_id AS BIGINT[]), CAST(:t_code AS VARCHAR[]),
-                    CAST(:t_reference AS VARCHAR[])) AS t
-    ), new_entries AS (
-        INSERT INTO entries (account_id, version, transfer_id, side, posted_amount, pending_amount,
-                             balance_after, created_at)
-        SELECT e.*, CAST(:now AS TIMESTAMPTZ)
-        FROM unnest(CAST(:e_account_id AS BIGINT[]), CAST(:e_version AS BIGINT[]),
-                    CAST(:e_transfer_id AS BIGINT[]), CAST(:e_side AS VARCHAR[]),
-                    CAST(:e_posted AS BIGINT[]), CAST(:e_pending AS BIGINT[]),
-                    CAST(:e_balance AS BIGINT[])) AS e
-    )
+POSTGRESQL_UPDATE_ACCOUNTS = """
     UPDATE accounts AS a
     SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
         debits_pending = u.debits_pending, credits_pending = u.credits_pending, version = u.version
-    FROM unnest(CAST(:a_id AS BIGINT[]), CAST(:a_dp AS BIGINT[]), CAST(:a_cp AS BIGINT[]),
-                CAST(:a_dpe AS BIGINT[]), CAST(:a_cpe AS BIGINT[]), CAST(:a_version AS BIGINT[]))
+    FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[])
         AS u(id, debits_posted, credits_posted, debits_pending, credits_pending, version)
     WHERE a.id = u.id
-    """
-)
+"""
+JOURNAL_COLUMNS = ("id", "code", "description", "created_at")
+TRANSFER_INSERT_COLUMNS = (*TransferRow._fields, "created_at")
+ENTRY_INSERT_COLUMNS = (*EntryRow._fields, "created_at")
+
 
 SQLITE_UPDATE_ACCOUNT = (
     update(accounts_table)
@@ -262,40 +236,7 @@ async def write(
 ) -> None:
     """Insert journals, transfers and entries, and store the accounts' new counters."""
     if dialect == "postgresql":
-        j = _columns(journals, 3)
-        t = _columns(transfers, len(TransferRow._fields))
-        e = _columns(entries, len(EntryRow._fields))
-        a = _columns(accounts, 6)
-        parameters: dict[str, Any] = {"now": now}
-        parameters.update(zip(("j_id", "j_code", "j_description"), j, strict=True))
-        parameters.update(
-            zip(
-                (
-                    "t_id", "t_journal_id", "t_key", "t_kind", "t_debit", "t_credit", "t_currency",
-                    "t_amount", "t_pending_id", "t_reverses_id", "t_timeout_at", "t_rate_id", "t_code",
-                    "t_reference",
-                ),
-                t,
-                strict=True,
-            )
-        )  # fmt: skip
-        parameters.update(
-            zip(
-                (
-                    "e_account_id",
-                    "e_version",
-                    "e_transfer_id",
-                    "e_side",
-                    "e_posted",
-                    "e_pending",
-                    "e_balance",
-                ),
-                e,
-                strict=True,
-            )
-        )
-        parameters.update(zip(("a_id", "a_dp", "a_cp", "a_dpe", "a_cpe", "a_version"), a, strict=True))
-        await connection.execute(POSTGRESQL_WRITE, parameters)
+        await _write_postgresql(connection, journals, transfers, entries, accounts, now)
         return
     await connection.execute(
         journals_table.insert(),
@@ -324,3 +265,30 @@ async def connection_of(connection: AsyncConnection | AsyncSession) -> AsyncConn
     if isinstance(connection, AsyncSession):
         return await connection.connection()
     return connection
+
+
+async def _write_postgresql(
+    connection: AsyncConnection,
+    journals: Sequence[tuple[int, str, str]],
+    transfers: Sequence[TransferRow],
+    entries: Sequence[EntryRow],
+    accounts: Sequence[tuple[int, int, int, int, int, int]],
+    now: datetime,
+) -> None:
+    """Binary COPY for the three inserts (the fastest bulk path PostgreSQL has), then one UPDATE.
+
+    COPY goes through the driver connection of the same transaction; it fires the same constraint
+    triggers and CHECKs as INSERT.
+    """
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(
+        "journals", records=[(*journal, now) for journal in journals], columns=JOURNAL_COLUMNS
+    )
+    await driver.copy_records_to_table(
+        "transfers", records=[(*row, now) for row in transfers], columns=TRANSFER_INSERT_COLUMNS
+    )
+    await driver.copy_records_to_table(
+        "entries", records=[(*row, now) for row in entries], columns=ENTRY_INSERT_COLUMNS
+    )
+    await driver.execute(POSTGRESQL_UPDATE_ACCOUNTS, *_columns(accounts, 6))

@@ -166,10 +166,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transfers")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_transfers_idempotency_key")),
-        sa.UniqueConstraint("pending_id", name=op.f("uq_transfers_pending_id")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_transfers_reverses_id")),
     )
-    op.create_index(op.f("ix_transfers_journal_id"), "transfers", ["journal_id"])
+    for column in ("pending_id", "reverses_id"):
+        op.create_index(
+            f"uq_transfers_{column}",
+            "transfers",
+            [column],
+            unique=True,
+            postgresql_where=sa.text(f"{column} IS NOT NULL"),
+            sqlite_where=sa.text(f"{column} IS NOT NULL"),
+        )
     op.create_table(
         "entries",
         sa.Column("id", BIGINT, nullable=False),
@@ -194,7 +200,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "version", name=op.f("uq_entries_account_id_version")),
     )
     op.create_index("ix_entries_account_id_created_at", "entries", ["account_id", "created_at"])
-    op.create_index(op.f("ix_entries_transfer_id"), "entries", ["transfer_id"])
 
     op.bulk_insert(currencies, [{"code": code, "scale": scale} for code, scale in CURRENCY_SCALES.items()])
 
@@ -270,10 +275,10 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
         op.execute("DROP TRIGGER IF EXISTS accounts_no_delete")
         op.execute("DROP TRIGGER IF EXISTS accounts_identity_fixed")
-    op.drop_index(op.f("ix_entries_transfer_id"), table_name="entries")
     op.drop_index("ix_entries_account_id_created_at", table_name="entries")
     op.drop_table("entries")
-    op.drop_index(op.f("ix_transfers_journal_id"), table_name="transfers")
+    op.drop_index("uq_transfers_reverses_id", table_name="transfers")
+    op.drop_index("uq_transfers_pending_id", table_name="transfers")
     op.drop_table("transfers")
     op.drop_index("ix_fx_rates_pair_observed_at", table_name="fx_rates")
     op.drop_table("fx_rates")
