@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.errors import AccountNotFoundError
-from ledger.storage import accounts_table, connection_of, entries_table, transfers_table
+from ledger.storage import Readable, accounts_table, entries_table, reading_connection, transfers_table
 
 STATEMENT_PAGE_MAX = 1000
 
@@ -66,37 +66,34 @@ BALANCE_COLUMNS = (
 )
 
 
-async def get_balances(
-    connection: AsyncConnection | AsyncSession, account_ids: Sequence[int]
-) -> dict[int, Balance]:
+async def get_balances(source: Readable, account_ids: Sequence[int]) -> dict[int, Balance]:
     """Current balances of several accounts; unknown ids are simply absent."""
-    conn = await connection_of(connection)
     if not account_ids:
         return {}
-    rows = (
-        await conn.execute(select(*BALANCE_COLUMNS).where(accounts_table.c.id.in_(list(account_ids))))
-    ).all()
+    async with reading_connection(source) as conn:
+        statement = select(*BALANCE_COLUMNS).where(accounts_table.c.id.in_(list(account_ids)))
+        rows = (await conn.execute(statement)).all()
     return {row.id: _balance_from_row(row) for row in rows}
 
 
-async def get_balance(connection: AsyncConnection | AsyncSession, account_id: int) -> Balance:
-    balances = await get_balances(connection, [account_id])
+async def get_balance(source: Readable, account_id: int) -> Balance:
+    balances = await get_balances(source, [account_id])
     if account_id not in balances:
         raise AccountNotFoundError(f"no account {account_id}")
     return balances[account_id]
 
 
-async def balance_at(connection: AsyncConnection | AsyncSession, account_id: int, moment: datetime) -> int:
+async def balance_at(source: Readable, account_id: int, moment: datetime) -> int:
     """The posted balance (normal side) as it stood at ``moment``, recomputed from the entry chain."""
-    conn = await connection_of(connection)
-    await get_balance(conn, account_id)
     moment = moment.astimezone(UTC)
-    value = await conn.scalar(
-        select(entries_table.c.balance_after)
-        .where(entries_table.c.account_id == account_id, entries_table.c.created_at <= moment)
-        .order_by(entries_table.c.version.desc())
-        .limit(1)
-    )
+    async with reading_connection(source) as conn:
+        await get_balance(conn, account_id)
+        value = await conn.scalar(
+            select(entries_table.c.balance_after)
+            .where(entries_table.c.account_id == account_id, entries_table.c.created_at <= moment)
+            .order_by(entries_table.c.version.desc())
+            .limit(1)
+        )
     return int(value or 0)
 
 
@@ -133,7 +130,7 @@ class StatementPage:
 
 
 async def statement(
-    connection: AsyncConnection | AsyncSession,
+    source: Readable,
     account_id: int,
     *,
     start: datetime,
@@ -148,9 +145,21 @@ async def statement(
     """
     if not 0 < limit <= STATEMENT_PAGE_MAX:
         raise ValueError(f"limit must be between 1 and {STATEMENT_PAGE_MAX}")
-    conn = await connection_of(connection)
+    async with reading_connection(source) as conn:
+        return await _statement(
+            conn, account_id, start.astimezone(UTC), end.astimezone(UTC), after_version, limit
+        )
+
+
+async def _statement(
+    conn: AsyncConnection,
+    account_id: int,
+    start: datetime,
+    end: datetime,
+    after_version: int | None,
+    limit: int,
+) -> StatementPage:
     account = await get_balance(conn, account_id)
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
     e, t = entries_table, transfers_table
     opening = await conn.scalar(
         select(e.c.balance_after)
@@ -242,11 +251,10 @@ class TrialBalance:
         return self.net == 0 and self.pending_debits == self.pending_credits
 
 
-async def trial_balance(connection: AsyncConnection | AsyncSession, currency: str) -> TrialBalance:
-    conn = await connection_of(connection)
+async def trial_balance(source: Readable, currency: str) -> TrialBalance:
     a = accounts_table
-    rows = (
-        await conn.execute(
+    async with reading_connection(source) as conn:
+        result = await conn.execute(
             select(
                 a.c.purpose,
                 func.count(),
@@ -259,7 +267,7 @@ async def trial_balance(connection: AsyncConnection | AsyncSession, currency: st
             .group_by(a.c.purpose)
             .order_by(a.c.purpose)
         )
-    ).all()
+        rows = result.all()
     lines = [TrialBalanceLine(row[0], int(row[1]), int(row[2]), int(row[3])) for row in rows]
     return TrialBalance(
         currency,

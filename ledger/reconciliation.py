@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.chart import CHART, Purpose
 from ledger.reading import Balance, get_balances
-from ledger.storage import accounts_table, connection_of
+from ledger.storage import Readable, accounts_table, reading_connection
 
 
 class DifferenceKind(StrEnum):
@@ -44,7 +44,7 @@ class Difference:
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationReport:
-    source: str
+    source_name: str
     purpose: Purpose
     currency: str
     compared: int
@@ -56,9 +56,9 @@ class ReconciliationReport:
 
 
 async def reconcile(
-    connection: AsyncConnection | AsyncSession,
+    source: Readable,
     *,
-    source: str,
+    source_name: str,
     purpose: Purpose,
     currency: str,
     reported: Mapping[str, int],
@@ -71,7 +71,26 @@ async def reconcile(
     ``use_available`` asks for posted minus pending outflows (a PSP that already counts a payout
     as gone, say).
     """
-    conn = await connection_of(connection)
+    async with reading_connection(source) as conn:
+        return await _reconcile(
+            conn,
+            source_name=source_name,
+            purpose=purpose,
+            currency=currency,
+            reported=reported,
+            use_available=use_available,
+        )
+
+
+async def _reconcile(
+    conn: AsyncConnection,
+    *,
+    source_name: str,
+    purpose: Purpose,
+    currency: str,
+    reported: Mapping[str, int],
+    use_available: bool,
+) -> ReconciliationReport:
     role = CHART[purpose]
     a = accounts_table
     rows = (
@@ -110,5 +129,5 @@ async def reconcile(
                 )
             )
     return ReconciliationReport(
-        source, purpose, currency, len(set(reported) | set(account_by_owner)), differences
+        source_name, purpose, currency, len(set(reported) | set(account_by_owner)), differences
     )

@@ -8,7 +8,8 @@ hand out ids from ``MAX(id)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.db import Database
 from ledger.models import Account, Entry, Journal, Transfer
 
 SQLITE_CHUNK = 500
@@ -292,3 +294,17 @@ async def _write_postgresql(
         "entries", records=[(*row, now) for row in entries], columns=ENTRY_INSERT_COLUMNS
     )
     await driver.execute(POSTGRESQL_UPDATE_ACCOUNTS, *_columns(accounts, 6))
+
+
+Readable = AsyncConnection | AsyncSession | Database
+"""Anything a read can run on: an open connection or session, or the database itself."""
+
+
+@asynccontextmanager
+async def reading_connection(source: Readable) -> AsyncIterator[AsyncConnection]:
+    """A connection to read with: the caller's, or a short-lived one from the database."""
+    if isinstance(source, Database):
+        async with source.engine.connect() as connection:
+            yield connection
+    else:
+        yield await connection_of(source)
