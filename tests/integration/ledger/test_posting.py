@@ -93,8 +93,11 @@ async def test_same_key_same_content_returns_the_original_result(book: Book) -> 
     [first] = await posting.post(book.db, [journal])
     [again] = await posting.post(book.db, [journal])
     [inside_one_batch, repeated] = await posting.post(book.db, [journal, journal])
-    assert first.ok and not first.replayed
-    assert again.ok and again.replayed and again.transfer_id == first.transfer_id
+    assert first.ok
+    assert not first.replayed
+    assert again.ok
+    assert again.replayed
+    assert again.transfer_id == first.transfer_id
     assert inside_one_batch.transfer_id == repeated.transfer_id == first.transfer_id
     assert (await get_balance(book.db, book.alice)).posted == 500
     assert await count_rows(book.db, "transfers") == 1
@@ -103,8 +106,11 @@ async def test_same_key_same_content_returns_the_original_result(book: Book) -> 
 async def test_a_repeat_inside_one_new_batch_is_applied_once(book: Book) -> None:
     journal = Journal([posted("dep-9", debit=book.clearing, credit=book.alice, amount=70, currency="USD")])
     first, second = await posting.post(book.db, [journal, journal])
-    assert first.ok and not first.replayed
-    assert second.ok and second.replayed and second.transfer_id == first.transfer_id
+    assert first.ok
+    assert not first.replayed
+    assert second.ok
+    assert second.replayed
+    assert second.transfer_id == first.transfer_id
     assert (await get_balance(book.db, book.alice)).posted == 70
 
 
@@ -250,7 +256,8 @@ async def test_pending_posts_in_full_or_voids(book: Book) -> None:
         ],
     )
     h1, h2 = (hold.transfer_id for hold in holds)
-    assert h1 is not None and h2 is not None
+    assert h1 is not None
+    assert h2 is not None
     results = await posting.post(
         book.db, [Journal([post_pending("p1", pending_id=h1)]), Journal([void_pending("v2", pending_id=h2)])]
     )
@@ -392,9 +399,17 @@ async def test_post_batch_joins_the_callers_transaction(book: Book) -> None:
     assert (await get_balance(book.db, book.alice)).posted == 5
 
 
-IMMUTABLE = ["UPDATE transfers SET amount = 1", "DELETE FROM transfers", "UPDATE entries SET balance_after = 0",
-             "DELETE FROM entries", "UPDATE journals SET code = 'x'", "DELETE FROM journals",
-             "DELETE FROM accounts", "UPDATE accounts SET currency = 'EUR'", "UPDATE accounts SET normal_side = 'debit'"]  # fmt: skip
+IMMUTABLE = [
+    "UPDATE transfers SET amount = 1",
+    "DELETE FROM transfers",
+    "UPDATE entries SET balance_after = 0",
+    "DELETE FROM entries",
+    "UPDATE journals SET code = 'x'",
+    "DELETE FROM journals",
+    "DELETE FROM accounts",
+    "UPDATE accounts SET currency = 'EUR'",
+    "UPDATE accounts SET normal_side = 'debit'",
+]
 
 
 @pytest.mark.parametrize("statement", IMMUTABLE)
