@@ -75,3 +75,15 @@ async def test_owner_accounts_are_idempotent_and_checked(db: Database) -> None:
             await chart.open_owner_account(session, Purpose.BANK, "client-7", "USD")
         with pytest.raises(AccountNotFoundError):
             await chart.find_account(session, Purpose.TRADING_ACCOUNT, "USD", "login-1")
+
+
+async def test_owner_accounts_open_in_bulk_and_match_one_by_one(db: Database) -> None:
+    owners = [f"imported-{n}" for n in range(1_200)]
+    async with db.transaction() as session:
+        single = await chart.open_owner_account(session, Purpose.CLIENT_WALLET, "imported-7", "USD")
+        opened = await chart.open_owner_accounts(session, Purpose.CLIENT_WALLET, owners, "USD")
+        again = await chart.open_owner_accounts(session, Purpose.CLIENT_WALLET, owners[:10], "USD")
+    assert len(opened) == 1_200
+    assert len(set(opened.values())) == 1_200
+    assert opened["imported-7"] == single
+    assert again == {owner: opened[owner] for owner in owners[:10]}
