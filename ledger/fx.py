@@ -278,6 +278,4 @@ def conversion_journal(
                 rate_id=quote.rate_id,
             )
         )
-    return Journal(
-        transfers, code=code, description=f"{quote.sell_currency}->{quote.buy_currency} conversion"
-    )
+    return Journal(transfers)
