@@ -259,9 +259,9 @@ class PostgresStore:
             text_array(column) if index == ENTRY_SIDE_COLUMN else int_array(column)
             for index, column in enumerate(e)
         ]
-        await self._fetch(
-            self.WRITE, now, *transfer_arrays, *entry_arrays, *(int_array(column) for column in a)
-        )
+        # through SQLAlchemy, so a constraint violation arrives as sqlalchemy.exc.IntegrityError
+        parameters = (now, *transfer_arrays, *entry_arrays, *(int_array(column) for column in a))
+        await self.connection.exec_driver_sql(self.WRITE, parameters)
 
 
 class SqliteStore:
