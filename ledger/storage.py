@@ -120,10 +120,13 @@ TRANSFER_SELECT = ", ".join(StoredTransfer._fields)
 ACCOUNT_SELECT = ", ".join(AccountRow._fields)
 
 
-def int_array(values: Iterable[int | None]) -> str:
+def int_array(values: Iterable[int] | Iterable[int | None]) -> str:
     """A PostgreSQL array literal of integers. Sent as one text parameter and cast by the server,
     it costs a ``join`` instead of the driver's per-element encoding (the dominant client cost)."""
-    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
+    values = list(values)
+    if None not in values:
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
 
 
 def text_array(values: Iterable[str | None]) -> str:

@@ -461,3 +461,28 @@ async def test_keys_and_references_with_awkward_characters_round_trip(book: Book
     assert sorted((k, r) for k, r in stored) == sorted((k, k) for k in awkward)
     again = await posting.post(book.db, journals)
     assert all(r.replayed for r in again)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"rate_id": "1,2"},
+        {"rate_id": -4},
+        {"code": "c" * 33},
+        {"code": 7},
+        {"reference": "r" * 129},
+        {"reference": b"bytes"},
+        {"timeout_at": "2030-01-01"},
+        {"timeout_at": datetime(2030, 1, 1)},  # naive: ambiguous, refused
+    ],
+    ids=repr,
+)
+async def test_other_fields_of_the_wrong_type_or_size_are_refused(
+    book: Book, fields: dict[str, object]
+) -> None:
+    base = {"key": "f", "kind": TransferKind.PENDING, "debit_account_id": book.clearing,
+            "credit_account_id": book.alice, "amount": 5, "currency": "USD"}  # fmt: skip
+    request = TransferRequest(**{**base, **fields})  # type: ignore[arg-type]
+    [result] = await posting.post(book.db, [Journal([request])])
+    assert result.refusal is Refusal.INVALID_FIELD
+    assert await count_rows(book.db, "transfers") == 0
