@@ -1,7 +1,8 @@
 """SQL for the posting path, in bulk, with one flavour per backend.
 
-PostgreSQL gets array parameters (``= ANY(:ids)``, ``unnest``) so a batch of any size is a fixed
-handful of statements, and the four writes travel as one statement of data-modifying CTEs.
+PostgreSQL gets arrays (sent as text literals, expanded with ``unnest``) so a batch of any size is
+a fixed handful of statements, and the three writes (transfers, entries, account counters) travel
+as one statement of data-modifying CTEs.
 SQLite gets chunked ``IN`` lists and ``executemany``; it runs under ``BEGIN IMMEDIATE``, so it can
 hand out ids from ``MAX(id)``.
 """
