@@ -14,6 +14,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.audit.models",
     "core.mail.models",
     "kyc.models",
+    "ledger.models",
 )
 
 
