@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import config, db, demo, emulator, scheduler, serve, worker
+from cli.commands import config, db, demo, emulator, ib, scheduler, serve, worker
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, scheduler, emulator, config)
+COMMANDS = (demo, db, serve, worker, scheduler, emulator, config, ib)
 
 
 def build_parser() -> argparse.ArgumentParser:

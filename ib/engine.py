@@ -180,6 +180,21 @@ async def process_deals_in(
     return outcome
 
 
+async def recompute_stored_deals(
+    db: Database, deal_ids: Sequence[int], *, now: datetime | None = None
+) -> Outcome:
+    """Recompute stored deals by id in a transaction of their own and post the differences.
+
+    The key names the deals and the state of their lines, so a redelivered job replays.
+    """
+    now = now or utcnow()
+    async with posting_session(db) as session:
+        stored = await stored_lines(session, deal_ids)
+        state = sorted((key, value[1]) for key, value in stored.items())
+        digest = hashlib.sha256(repr((sorted(deal_ids), state)).encode()).hexdigest()[:40]
+        return await compute_and_post(session, deal_ids, key_prefix=f"ib:j:{digest}", now=now)
+
+
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for chunk in _chunks(sorted(deal_ids)):
@@ -271,6 +286,7 @@ async def seed_state(
     facts: Mapping[int, DealFacts],
     *,
     computing_window: tuple[datetime, datetime] | None = None,
+    include_caps: bool = True,
 ) -> CalculationState:
     """What came before the deals being computed: cap usage, clients' lots, first deposits, CPAs paid.
 
@@ -290,7 +306,7 @@ async def seed_state(
             return (time_column < computing_window[0]) | (time_column >= computing_window[1])
         return deal_id_column.not_in(ids) if len(ids) <= SQL_CHUNK else time_column < first
 
-    capped = _uses(network, capped=True)
+    capped = _uses(network, capped=True) if include_caps else set()
     if capped:
         result = await session.execute(
             select(
@@ -347,6 +363,18 @@ async def seed_state(
             ):
                 state.cpa_paid.add((client_id, code))
     return state
+
+
+def merge_new_clients(state: CalculationState, page: CalculationState) -> None:
+    """Add what ``page`` knows about clients ``state`` has not seen yet (a later page of a period)."""
+    seen = set(state.client_lots) | set(state.client_last_trade)
+    for client_id, lots in page.client_lots.items():
+        state.client_lots.setdefault(client_id, lots)
+    for client_id, moment in page.client_last_trade.items():
+        state.client_last_trade.setdefault(client_id, moment)
+    for client_id, deposit in page.first_deposits.items():
+        state.first_deposits.setdefault(client_id, deposit)
+    state.cpa_paid.update(item for item in page.cpa_paid if item[0] not in seen)
 
 
 LineKey = tuple[int, int, int]

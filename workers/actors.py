@@ -10,6 +10,7 @@ import logging
 
 import dramatiq
 
+from ib import engine, payouts, recompute
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -20,3 +21,27 @@ async def record_heartbeat() -> None:
     """Proves from time to time that a worker consumes jobs and reaches the database."""
     await runtime.database().ping()
     logger.debug("worker heartbeat: database reachable")
+
+
+@dramatiq.actor(actor_name="ib.pay_out_commissions", max_retries=5)
+async def pay_out_commissions(partner_id: int) -> None:
+    """An IB on instant payouts earned commission: move what is payable to its wallet."""
+    await payouts.pay_out(runtime.database(), partner_id)
+
+
+@dramatiq.actor(actor_name="ib.run_scheduled_payouts", max_retries=5)
+async def run_scheduled_payouts(frequency: str) -> None:
+    """The daily or monthly payout tick; keys name the period, so a redelivery pays nothing twice."""
+    await payouts.run_scheduled(runtime.database(), frequency)
+
+
+@dramatiq.actor(actor_name="ib.publish_recompute", max_retries=5)
+async def publish_recompute(run_id: int) -> None:
+    """Staff confirmed a dry-run recompute: write its lines and post the differences, once."""
+    await recompute.publish(runtime.database(), run_id)
+
+
+@dramatiq.actor(actor_name="ib.recompute_deals", max_retries=5)
+async def recompute_deals(deal_ids: list[int]) -> None:
+    """Recompute stored deals by id (after a correction) and post the differences."""
+    await engine.recompute_stored_deals(runtime.database(), deal_ids)
