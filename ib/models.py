@@ -87,7 +87,7 @@ class SchemeVersion(Base):
     __tablename__ = "ib_scheme_version"
     __table_args__ = (
         UniqueConstraint("scheme_id", "version"),
-        CheckConstraint("status IN ('draft', 'published')", name="status_known"),
+        CheckConstraint("status IN ('draft', 'published', 'superseded')", name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

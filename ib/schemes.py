@@ -135,21 +135,29 @@ async def add_version(
 async def publish_version(
     session: AsyncSession, version_id: int, *, actor: str, now: datetime
 ) -> SchemeVersion:
-    """Make a draft version what the engine uses from its effective date on."""
+    """Make a draft version what the engine uses from its effective date on.
+
+    A published version that starts at the same moment is superseded by it. Lines already
+    published keep their amounts until a recompute of their period is published.
+    """
     version = await session.get(SchemeVersion, version_id, with_for_update=True)
     if version is None:
         raise SchemeError(f"no scheme version {version_id}")
     if version.status != "draft":
         raise SchemeError(f"scheme version {version_id} is already {version.status}")
-    clash = await session.scalar(
-        select(SchemeVersion.id).where(
-            SchemeVersion.scheme_id == version.scheme_id,
-            SchemeVersion.status == "published",
-            SchemeVersion.effective_from == version.effective_from,
+    superseded = (
+        await session.scalars(
+            select(SchemeVersion).where(
+                SchemeVersion.scheme_id == version.scheme_id,
+                SchemeVersion.status == "published",
+                SchemeVersion.effective_from == version.effective_from,
+            )
         )
-    )
-    if clash is not None:
-        raise SchemeError("another published version starts at the same moment")
+    ).all()
+    for old in superseded:
+        # A correction of a version from the same moment: the old one stays, for the provenance of
+        # the lines it produced, but the engine no longer reads it.
+        old.status = "superseded"
     version.status = "published"
     version.published_at = now
     audit.record(
@@ -158,7 +166,7 @@ async def publish_version(
         action="ib.scheme_version_published",
         subject=f"scheme:{version.scheme_id}",
         now=now,
-        after={"version_id": version.id},
+        after={"version_id": version.id, "superseded": [old.id for old in superseded]},
     )
     await session.flush()
     return version

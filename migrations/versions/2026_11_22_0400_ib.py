@@ -302,7 +302,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('draft', 'published')", name=op.f("ck_ib_scheme_version_status_known")
+            "status IN ('draft', 'published', 'superseded')", name=op.f("ck_ib_scheme_version_status_known")
         ),
         sa.ForeignKeyConstraint(
             ["scheme_id"], ["ib_scheme.id"], name=op.f("fk_ib_scheme_version_scheme_id_ib_scheme")
