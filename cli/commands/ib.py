@@ -17,9 +17,9 @@ def register(subcommands: Any) -> None:
     actions = parser.add_subparsers(dest="ib_command", required=True, metavar="ACTION")
     simulate_parser = actions.add_parser(
         "simulate",
-        help="read a scenario (tree, ranks, rules, deals; see docs/ib-scenarios.md) and print each IB's lines",
+        help="print each IB's lines for a scenario (tree, ranks, rules, deals; see docs/ib-scenarios.md)",
     )
-    simulate_parser.add_argument("file", type=Path, help="the scenario, a JSON file ('-' reads standard input)")
+    simulate_parser.add_argument("file", type=Path, help="the scenario, a JSON file ('-' reads stdin)")
     simulate_parser.set_defaults(handler=run_simulate)
 
 
