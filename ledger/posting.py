@@ -9,7 +9,7 @@ Steps (DESIGN.md §4):
 3. detect idempotency keys already used, and pending transfers already resolved (after the lock,
    so a concurrent poster of the same accounts has committed or not started);
 4. apply each journal in memory, all or nothing;
-5. write journals, transfers, entries and account counters in a handful of bulk statements.
+5. write transfers, entries and account counters in one bulk statement (PostgreSQL).
 
 Sorting once per batch, not per transfer, is what keeps concurrent batches from deadlocking.
 Nothing here makes a network call. Only this module writes account counters.
@@ -567,7 +567,6 @@ async def post_batch(
     if any(not isinstance(request, TransferRequest) for journal in journals for request in journal.transfers):
         raise InvalidBatchError("a journal holds TransferRequest objects only")
     now = (now or utcnow()).astimezone(UTC)
-    dialect = connection.dialect.name
 
     requests = [request for journal in journals for request in journal.transfers]
     referenced_ids = {
@@ -576,7 +575,8 @@ async def post_batch(
         for target in (request.pending_id, request.reverses_id)
         if _is_id(target)
     }
-    referenced = await storage.load_transfers_by_id(connection, dialect, referenced_ids)
+    store = storage.posting_store(connection)
+    referenced = await store.load_transfers_by_id(referenced_ids)
     account_ids: set[int] = set()
     for request in requests:
         for account_id in (request.debit_account_id, request.credit_account_id):
@@ -586,13 +586,13 @@ async def post_batch(
         account_ids.add(target.debit_account_id)
         account_ids.add(target.credit_account_id)
 
-    locked = await storage.lock_accounts(connection, dialect, sorted(account_ids))
+    locked = await store.lock_accounts(sorted(account_ids))
     keys = {request.key for request in requests if isinstance(request.key, str)}
-    existing = await storage.load_transfers_by_key(connection, dialect, keys)
+    existing = await store.load_transfers_by_key(keys)
     pending_ids = {t.id for t in referenced.values() if t.kind == TransferKind.PENDING}
     reversible_ids = {t.id for t in referenced.values() if t.kind in REVERSIBLE_KINDS}
-    resolved = await storage.resolved_pending_ids(connection, dialect, pending_ids)
-    reversed_ids = await storage.reversed_transfer_ids(connection, dialect, reversible_ids)
+    resolved = await store.resolved_pending_ids(pending_ids)
+    reversed_ids = await store.reversed_transfer_ids(reversible_ids)
 
     batch = _Batch(
         journals,
@@ -605,7 +605,7 @@ async def post_batch(
     )
     answers = batch.run()
     if batch.staged:
-        await _write(connection, dialect, batch, now)
+        await _write(store, batch, now)
     return [_as_result(answer) for answer in answers]
 
 
@@ -620,10 +620,8 @@ def _as_result(answer: object) -> TransferResult:
     return TransferResult(answer.key, answer.transfer_id, None, False, answer.journal_index)
 
 
-async def _write(connection: AsyncConnection, dialect: str, batch: _Batch, now: datetime) -> None:
-    journal_ids, transfer_ids = await storage.allocate_ids(
-        connection, dialect, len(batch.new_journals), len(batch.staged)
-    )
+async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> None:
+    journal_ids, transfer_ids = await store.allocate_ids(len(batch.new_journals), len(batch.staged))
     transfers: list[TransferRow] = []
     entries: list[EntryRow] = []
     for staged, transfer_id in zip(batch.staged, transfer_ids, strict=True):
@@ -655,12 +653,8 @@ async def _write(connection: AsyncConnection, dialect: str, batch: _Batch, now: 
         for a in batch.accounts.values()
         if a.dirty
     ]
-    journals = [
-        (journal_id, journal.code, journal.description)
-        for journal_id, journal in zip(journal_ids, batch.new_journals, strict=True)
-    ]
     try:
-        await storage.write(connection, dialect, journals, transfers, entries, accounts, now)
+        await store.write(transfers, entries, accounts, now)
     except IntegrityError as exc:
         if IDEMPOTENCY_KEY_CONSTRAINT in str(exc.orig):
             raise ConcurrentPostingError("another transaction posted one of these keys first") from exc
