@@ -45,6 +45,7 @@ class CalculationState:
     first_deposits: dict[int, tuple[int, str, datetime]] = field(default_factory=dict)
     cpa_paid: set[tuple[int, str]] = field(default_factory=set)
     """(client, rule code) pairs whose CPA was already paid."""
+    rule_cache: dict[tuple[int, str, str, str | None], list[RuleSpec]] = field(default_factory=dict)
 
 
 def _specificity(rule: RuleSpec, deal: DealFacts) -> tuple[int, int] | None:
@@ -158,6 +159,16 @@ def _finish(
     return lines
 
 
+def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
+    """:func:`select_rules` plus the deal-independent conditions, remembered per version and target."""
+    key = (version.id, deal.account_type, deal.symbol, deal.symbol_group)
+    rules = state.rule_cache.get(key)
+    if rules is None:
+        rules = select_rules(version, deal)
+        state.rule_cache[key] = rules
+    return rules
+
+
 def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -> list[Line]:
     """The lines one closing deal earns, given the network as it stood at the deal's time."""
     upline = network.upline(deal.client_id, deal.time)
@@ -168,7 +179,7 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
         version = None if terms is None else network.version_at(terms.scheme_id, deal.time)
     if version is not None:
         deposit = state.first_deposits.get(deal.client_id)
-        rules = [rule for rule in select_rules(version, deal) if _conditions_hold(rule, deal)]
+        rules = [rule for rule in _rules_for(version, deal, state) if _conditions_hold(rule, deal)]
         for rule in rules:
             if rule.kind == OVERRIDING:
                 continue

@@ -115,7 +115,7 @@ async def pay_out(
             request = make(
                 key, debit=payable, credit=wallet, amount=available, currency=currency, code="ib.payout"
             )
-            [result] = await post_batch(session, [Journal([request], code="ib.payout")], now=now)
+            [result] = await post_batch(session, [Journal([request])], now=now)
             if not result.ok:
                 raise PayoutError(f"ledger refused the payout: {result.refusal}")
             payout = Payout(
@@ -173,7 +173,7 @@ async def decide(
             if approve
             else void_pending(key, pending_id=payout.transfer_id, code="ib.payout")
         )
-        [result] = await post_batch(session, [Journal([request], code="ib.payout")], now=now)
+        [result] = await post_batch(session, [Journal([request])], now=now)
         if not result.ok:
             raise PayoutError(f"ledger refused: {result.refusal}")
         payout.status = "paid" if approve else "rejected"
