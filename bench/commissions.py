@@ -60,14 +60,21 @@ TARGETS = {"closing_deals_per_s": 10_000.0, "recompute_month_s": 180.0}
 RULES = [
     {"code": "fixed", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 800}},
     {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 150, 100, 50, 25]}},
-    {"code": "ranks", "kind": "rank_differential",
-     "params": {"increments_per_lot": {"bronze": 100, "silver": 60, "gold": 40}}},
-    {"code": "gold-spread", "kind": "spread_share", "symbol": "XAUUSD",
-     "params": {"spread_points": "30", "percent": "35"}},
+    {
+        "code": "ranks",
+        "kind": "rank_differential",
+        "params": {"increments_per_lot": {"bronze": 100, "silver": 60, "gold": 40}},
+    },
+    {
+        "code": "gold-spread",
+        "kind": "spread_share",
+        "symbol": "XAUUSD",
+        "params": {"spread_points": "30", "percent": "35"},
+    },
     {"code": "platform", "kind": "platform_commission_share", "params": {"percent": "20"}},
     {"code": "profit", "kind": "profit_share", "params": {"percent": "2.5"}},
     {"code": "override", "kind": "overriding", "params": {"percent": "10"}},
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -219,17 +226,38 @@ def closing_deal(rng: random.Random, ticket: int, clients: list[int], moment: da
     gold = rng.random() < 0.2
     lots = Decimal(rng.randint(1, 300)) / 100
     return Deal(
-        ticket=ticket, login=rng.choice(clients), order=ticket, position_id=ticket, action=DealAction.SELL,
-        entry=DealEntry.OUT, symbol="XAUUSD" if gold else "EURUSD", raw_symbol="XAUUSD" if gold else "EURUSD",
-        volume=lots, volume_closed=lots, price=Decimal("1.1"), profit=rng.randint(-20_000, 20_000),
-        commission=-rng.randint(0, 1_500), swap=0, fee=0, currency_digits=2,
-        contract_size=Decimal(100 if gold else 100_000), time=moment, server_time_msc=int(moment.timestamp() * 1000),
+        ticket=ticket,
+        login=rng.choice(clients),
+        order=ticket,
+        position_id=ticket,
+        action=DealAction.SELL,
+        entry=DealEntry.OUT,
+        symbol="XAUUSD" if gold else "EURUSD",
+        raw_symbol="XAUUSD" if gold else "EURUSD",
+        volume=lots,
+        volume_closed=lots,
+        price=Decimal("1.1"),
+        profit=rng.randint(-20_000, 20_000),
+        commission=-rng.randint(0, 1_500),
+        swap=0,
+        fee=0,
+        currency_digits=2,
+        contract_size=Decimal(100 if gold else 100_000),
+        time=moment,
+        server_time_msc=int(moment.timestamp() * 1000),
         comment="",
-    )  # fmt: skip
+    )
 
 
-async def feed(db: Database, clients: list[int], count: int, first_ticket: int, start: datetime, span: timedelta,
-               batch: int) -> float:  # fmt: skip
+async def feed(
+    db: Database,
+    clients: list[int],
+    count: int,
+    first_ticket: int,
+    start: datetime,
+    span: timedelta,
+    batch: int,
+) -> float:
     """Deals per second through :func:`process_deals`, ``batch`` closing deals per call, in time order."""
     rng = random.Random(first_ticket)
     step = span / count
@@ -310,7 +338,8 @@ async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure]
 
 def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None:
     print(
-        f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients, {len(RULES)} rules;"
+        f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients,"
+        f" {len(RULES)} rules;"
         f" {sizes.engine_deals:,} deals in batches of {BATCH:,}; recompute of {sizes.month_deals:,} deals"
     )
     print(f"{'metric':<32}{'value':>14} {'unit':<5}{'ratio':>10}  {'target':<18} baseline")
@@ -320,14 +349,26 @@ def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None
             verdict = f"<{target:,.0f} s " + ("ok" if figure.value < target else "MISSED")
         else:
             verdict = f">={target:,.0f} " + ("ok" if figure.value >= target else "MISSED")
-        print(f"{figure.metric:<32}{figure.value:>14,.1f} {figure.unit:<5}{figure.ratio:>10.3f}  {verdict:<18} "
-              f"{figure.baseline} = {figure.baseline_value:,.2f}")  # fmt: skip
+        print(
+            f"{figure.metric:<32}{figure.value:>14,.1f} {figure.unit:<5}{figure.ratio:>10.3f}  {verdict:<18} "
+            f"{figure.baseline} = {figure.baseline_value:,.2f}"
+        )
     for name, value in notes.items():
         print(f"{name:<32}{value:>14,.1f}  (loading the recomputed month, batches of {RECOMPUTE_BATCH:,})")
     print()
     for figure in figures:
-        print(json.dumps({"bench": BENCH, "metric": figure.metric, "value": round(figure.value, 1),
-                          "unit": figure.unit, "baseline": figure.baseline, "ratio": round(figure.ratio, 3)}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "bench": BENCH,
+                    "metric": figure.metric,
+                    "value": round(figure.value, 1),
+                    "unit": figure.unit,
+                    "baseline": figure.baseline,
+                    "ratio": round(figure.ratio, 3),
+                }
+            )
+        )
 
 
 def main() -> None:
@@ -337,8 +378,11 @@ def main() -> None:
     parser.add_argument(
         "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
     )
+    parser.add_argument("--engine-deals", type=int, help="deals in the throughput run")
+    parser.add_argument("--month-deals", type=int, help="deals in the recomputed month")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
+    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals)
     figures, notes = asyncio.run(run(args.admin_url, sizes, args.profile))
     report(figures, notes, sizes)
 
