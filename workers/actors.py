@@ -23,25 +23,31 @@ async def record_heartbeat() -> None:
     logger.debug("worker heartbeat: database reachable")
 
 
-@dramatiq.actor(actor_name="ib.pay_out_commissions", max_retries=5)
+@dramatiq.actor(actor_name="ib.pay_out_commissions")
 async def pay_out_commissions(partner_id: int) -> None:
     """An IB on instant payouts earned commission: move what is payable to its wallet."""
     await payouts.pay_out(runtime.database(), partner_id)
 
 
-@dramatiq.actor(actor_name="ib.run_scheduled_payouts", max_retries=5)
-async def run_scheduled_payouts(frequency: str) -> None:
-    """The daily or monthly payout tick; keys name the period, so a redelivery pays nothing twice."""
-    await payouts.run_scheduled(runtime.database(), frequency)
+@dramatiq.actor(actor_name="ib.run_daily_payouts")
+async def run_daily_payouts() -> None:
+    """Hourly tick; the payout key names the day, so only the day's first tick pays anyone."""
+    await payouts.run_scheduled(runtime.database(), "daily")
 
 
-@dramatiq.actor(actor_name="ib.publish_recompute", max_retries=5)
+@dramatiq.actor(actor_name="ib.run_monthly_payouts")
+async def run_monthly_payouts() -> None:
+    """Hourly tick; the payout key names the month, so only the month's first tick pays anyone."""
+    await payouts.run_scheduled(runtime.database(), "monthly")
+
+
+@dramatiq.actor(actor_name="ib.publish_recompute")
 async def publish_recompute(run_id: int) -> None:
     """Staff confirmed a dry-run recompute: write its lines and post the differences, once."""
     await recompute.publish(runtime.database(), run_id)
 
 
-@dramatiq.actor(actor_name="ib.recompute_deals", max_retries=5)
+@dramatiq.actor(actor_name="ib.recompute_deals")
 async def recompute_deals(deal_ids: list[int]) -> None:
     """Recompute stored deals by id (after a correction) and post the differences."""
     await engine.recompute_stored_deals(runtime.database(), deal_ids)

@@ -25,7 +25,11 @@ class Schedule:
     every_seconds: float
 
 
-SCHEDULES: tuple[Schedule, ...] = (Schedule("workers.record_heartbeat", 60.0),)
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("workers.record_heartbeat", 60.0),
+    Schedule("ib.run_daily_payouts", 3600.0),
+    Schedule("ib.run_monthly_payouts", 3600.0),
+)
 
 
 class Scheduler:
