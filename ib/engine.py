@@ -138,7 +138,7 @@ async def process_deals_in(
             existing[ticket] = (deal_id, print_, deleted)
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
-    affected: list[tuple[int, str]] = []
+    affected: list[tuple[int, str, str]] = []
     for ticket, deal in latest.items():
         client_id = owners.get(deal.login)
         if client_id is None:
@@ -153,13 +153,13 @@ async def process_deals_in(
         else:
             outcome.unchanged += 1
             continue
-        affected.append((ticket, values["fingerprint"]))
+        affected.append((ticket, "" if found is None else found[1], values["fingerprint"]))
     deleted_ids: list[int] = []
     for ticket in deleted_tickets:
         found = existing.get(ticket)
         if found is not None and not found[2] and ticket not in latest:
             deleted_ids.append(found[0])
-            affected.append((ticket, "deleted"))
+            affected.append((ticket, found[1], "deleted"))
     deal_ids: list[int] = []
     if new_rows:
         for chunk in _chunks(new_rows, 2000):
@@ -177,8 +177,9 @@ async def process_deals_in(
     outcome.stored = len(new_rows) + len(changed_rows) + len(deleted_ids)
     if not deal_ids:
         return outcome
-    digest = hashlib.sha256(repr(sorted(affected)).encode()).hexdigest()[:40]
-    await compute_and_post(session, deal_ids, key_prefix=f"ib:e:{server}:{digest}", now=now, outcome=outcome)
+    await compute_and_post(
+        session, deal_ids, key_scope=("engine", server, sorted(affected)), now=now, outcome=outcome
+    )
     return outcome
 
 
@@ -191,10 +192,7 @@ async def recompute_stored_deals(
     """
     now = now or utcnow()
     async with posting_session(db) as session:
-        stored = await stored_lines(session, deal_ids)
-        state = sorted((key, value[1]) for key, value in stored.items())
-        digest = hashlib.sha256(repr((sorted(deal_ids), state)).encode()).hexdigest()[:40]
-        return await compute_and_post(session, deal_ids, key_prefix=f"ib:j:{digest}", now=now)
+        return await compute_and_post(session, deal_ids, key_scope=("job", sorted(deal_ids)), now=now)
 
 
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -571,15 +569,25 @@ async def compute_and_post(
     session: AsyncSession,
     deal_ids: Sequence[int],
     *,
-    key_prefix: str,
+    key_scope: object,
     now: datetime,
     outcome: Outcome | None = None,
 ) -> Outcome:
-    """Recompute the given stored deals, write the line differences and post them."""
+    """Recompute the given stored deals, write the line differences and post them.
+
+    The postings' idempotency key hashes ``key_scope`` (what triggered the run) together with the
+    revisions of the deals' stored lines. Revisions only grow, so a later change of the same deals
+    (an edit, then an edit back) always gets a new key, while a concurrent duplicate of this very
+    run gets the same key and replays instead of paying twice.
+    """
     outcome = outcome or Outcome()
     rows = await load_deal_rows(session, deal_ids)
     lines, ids = await compute_lines(session, rows)
-    diff = diff_lines(lines, ids, await stored_lines(session, deal_ids), now)
+    stored = await stored_lines(session, deal_ids)
+    state = sorted((key, value[3]) for key, value in stored.items())
+    digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
+    key_prefix = f"ib:e:{digest}"
+    diff = diff_lines(lines, ids, stored, now)
     await write_lines(session, diff)
     outcome.computed_deals += len(rows)
     outcome.lines_written += len(diff.inserts) + len(diff.updates)

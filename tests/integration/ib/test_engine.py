@@ -113,3 +113,17 @@ async def test_a_deal_before_the_client_was_attributed_pays_nobody(db: Database)
     world = await three_levels(db)
     await process_deals(db, SERVER, [deal(1, 5100, time=DAY1 - timedelta(days=60))])
     assert await world.line_totals() == {}
+
+
+async def test_edits_back_and_forth_always_move_the_money(db: Database) -> None:
+    world = await three_levels(db)
+    # 1 lot, 2 lots, 1 lot, 2 lots: each edit must post (a replayed key would leave the ledger behind).
+    for lots in ("1", "2", "1", "2"):
+        await process_deals(db, SERVER, [deal(1, 5100, lots=lots)])
+    assert await world.line_totals() == {"C": 1400, "B": 400, "A": 200}
+    assert await world.payables() == {"C": 1400, "B": 400, "A": 200}
+    # Deleted, then delivered again.
+    await process_deals(db, SERVER, [], deleted_tickets=[1])
+    assert await world.payables() == {}
+    await process_deals(db, SERVER, [deal(1, 5100, lots="1")])
+    assert await world.payables() == {"C": 700, "B": 200, "A": 100}
