@@ -31,6 +31,7 @@ from ib.rules.base import (
     RuleContext,
     RuleSpec,
     VersionSnapshot,
+    text,
 )
 
 
@@ -135,7 +136,7 @@ def _finish(
         if amount <= 0:
             continue
         inputs = dict(draft.inputs)
-        inputs["exact"] = f"{draft.exact.normalize():f}"
+        inputs["exact"] = text(draft.exact)
         formula = f"{draft.formula} → rounded down {rounded}{note}"
         lines.append(
             Line(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from ib.rounding import as_decimal, as_minor
@@ -206,8 +207,13 @@ def text(value: Decimal | int) -> str:
     """A number as provenance text: exact, no exponent, no trailing zeros."""
     if isinstance(value, int):
         return str(value)
-    normal = value.normalize()
-    return f"{normal:f}"
+    return _decimal_text(value)
+
+
+@lru_cache(maxsize=65_536)
+def _decimal_text(value: Decimal) -> str:
+    # Lots and rates repeat across deals, so the formatting is remembered.
+    return f"{value.normalize():f}"
 
 
 def money_in_scheme_currency(context: RuleContext) -> bool:
