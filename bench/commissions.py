@@ -84,7 +84,7 @@ class Sizes:
 
 
 FULL = Sizes(engine_deals=100_000, month_deals=1_000_000)
-QUICK = Sizes(engine_deals=2_000, month_deals=5_000)
+QUICK = Sizes(engine_deals=1_000, month_deals=2_000)
 
 
 @dataclass
