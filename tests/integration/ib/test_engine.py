@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -10,6 +12,7 @@ from core.db import Database
 from ib.engine import process_deals
 from ib.models import CommissionLine
 from ledger.models import Transfer
+from mt_bridge.records import DealEntry
 from tests.integration.ib.world import DAY1, SERVER, build_world, deal
 
 FIXED = {"code": "fixed", "kind": "fixed", "params": {"amount_per_lot": 700}}
@@ -127,3 +130,13 @@ async def test_edits_back_and_forth_always_move_the_money(db: Database) -> None:
     assert await world.payables() == {}
     await process_deals(db, SERVER, [deal(1, 5100, lots="1")])
     assert await world.payables() == {"C": 700, "B": 200, "A": 100}
+
+
+async def test_reversals_and_close_by_pay_on_the_volume_that_closed(db: Database) -> None:
+    world = await three_levels(db)
+    # INOUT of 3 lots that closed 1 lot (and opened 2 the other way): fixed 700 x 1 = 700 to C.
+    # OUT_BY closing 0.5 lot: 350 to C. Levels: B 200 x 1.5 = 300; A 100 x 1.5 = 150.
+    reversal = replace(deal(1, 5100, lots="3", entry=DealEntry.INOUT), volume_closed=Decimal(1))
+    close_by = deal(2, 5100, lots="0.5", entry=DealEntry.OUT_BY)
+    await process_deals(db, SERVER, [reversal, close_by])
+    assert await world.payables() == {"C": 1050, "B": 300, "A": 150}
