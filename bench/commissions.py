@@ -309,6 +309,8 @@ async def measure(
     assert run.diff["deals"] == sizes.month_deals, run.diff["deals"]
     assert run.diff["ibs"] == [], run.diff["ibs"][:3]
     select_s = await raw_select_seconds(dsn, month_start, month_start + MONTH)
+    notes["recompute_deals_per_s"] = sizes.month_deals / recompute_s
+    notes["recompute_1M_deals_s_extrapolated"] = 1_000_000 / notes["recompute_deals_per_s"]
     figures = [
         Figure("closing_deals_per_s", engine_rate, "1/s", "raw_insert_rows_per_s", raw_rate),
         Figure("recompute_month_s", recompute_s, "s", "raw_select_month_s", select_s),
@@ -345,7 +347,9 @@ def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None
     print(f"{'metric':<32}{'value':>14} {'unit':<5}{'ratio':>10}  {'target':<18} baseline")
     for figure in figures:
         target = TARGETS[figure.metric]
-        if figure.unit == "s":
+        if figure.metric == "recompute_month_s" and sizes.month_deals < 1_000_000:
+            verdict = "n/a (not 1M)"
+        elif figure.unit == "s":
             verdict = f"<{target:,.0f} s " + ("ok" if figure.value < target else "MISSED")
         else:
             verdict = f">={target:,.0f} " + ("ok" if figure.value >= target else "MISSED")
@@ -354,7 +358,7 @@ def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None
             f"{figure.baseline} = {figure.baseline_value:,.2f}"
         )
     for name, value in notes.items():
-        print(f"{name:<32}{value:>14,.1f}  (loading the recomputed month, batches of {RECOMPUTE_BATCH:,})")
+        print(f"{name:<36}{value:>14,.1f}")
     print()
     for figure in figures:
         print(
