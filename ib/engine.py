@@ -487,10 +487,16 @@ async def write_lines(session: AsyncSession, diff: LineDiff) -> None:
         if connection.dialect.name == "postgresql":
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
+            dumps = json.dumps
             records = [
-                tuple(json.dumps(row[c]) if c == "inputs" else row[c] for c in LINE_COPY_COLUMNS)
+                (
+                    row["deal_id"], row["beneficiary_id"], row["rule_id"], row["scheme_version_id"],
+                    row["rule_code"], row["kind"], row["level"], row["rank_code"], row["trader_client_id"],
+                    row["deal_time"], row["currency"], row["amount"], dumps(row["inputs"]), row["formula"],
+                    row["revision"], row["computed_at"],
+                )
                 for row in diff.inserts
-            ]
+            ]  # fmt: skip
             await driver.copy_records_to_table(
                 "ib_commission_line", records=records, columns=LINE_COPY_COLUMNS
             )
