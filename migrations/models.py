@@ -15,6 +15,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.mail.models",
     "kyc.models",
     "ledger.models",
+    "ib.models",
 )
 
 

@@ -13,6 +13,7 @@ import dramatiq
 from core import clock
 from core.mail.delivery import deliver_mail
 from core.mail.outbox import queue_mail
+from ib import engine, payouts, recompute
 from kyc import expiry
 from workers import runtime
 
@@ -43,3 +44,33 @@ async def notify_expiring_documents() -> None:
             session, now.date(), now, settings.public_portal_url, queue_mail=queue_mail
         )
     logger.info("expiring KYC documents: %d client(s) mailed", mailed)
+
+
+@dramatiq.actor(actor_name="ib.pay_out_commissions")
+async def pay_out_commissions(partner_id: int) -> None:
+    """An IB on instant payouts earned commission: move what is payable to its wallet."""
+    await payouts.pay_out(runtime.database(), partner_id)
+
+
+@dramatiq.actor(actor_name="ib.run_daily_payouts")
+async def run_daily_payouts() -> None:
+    """Hourly tick; the payout key names the day, so only the day's first tick pays anyone."""
+    await payouts.run_scheduled(runtime.database(), "daily")
+
+
+@dramatiq.actor(actor_name="ib.run_monthly_payouts")
+async def run_monthly_payouts() -> None:
+    """Hourly tick; the payout key names the month, so only the month's first tick pays anyone."""
+    await payouts.run_scheduled(runtime.database(), "monthly")
+
+
+@dramatiq.actor(actor_name="ib.publish_recompute")
+async def publish_recompute(run_id: int) -> None:
+    """Staff confirmed a dry-run recompute: write its lines and post the differences, once."""
+    await recompute.publish(runtime.database(), run_id)
+
+
+@dramatiq.actor(actor_name="ib.recompute_deals")
+async def recompute_deals(deal_ids: list[int]) -> None:
+    """Recompute stored deals by id (after a correction) and post the differences."""
+    await engine.recompute_stored_deals(runtime.database(), deal_ids)

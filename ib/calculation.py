@@ -1,0 +1,220 @@
+"""The pure calculation core: closing deals + a network snapshot → commission lines.
+
+The engine (production), the recompute tool and the simulator all call :func:`calculate`, so a
+scheme tried in the simulator pays exactly what production will pay. Nothing here touches a
+database. Deals are taken in (time, server, ticket) order, because caps and CPA depend on what
+came before; the caller seeds :class:`CalculationState` with what came before the first deal.
+
+Per rule, in this order: the rule must match the deal (account type * symbol or symbol group);
+its conditions must hold (eligible account types, minimum hold time); the calculator gives exact
+drafts; the IB's own trade is dropped unless included; each draft is rounded down
+(:func:`ib.rounding.round_commission_down`); day and month caps cut it. Overriding runs last, on
+the finished lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from ib.network import Network
+from ib.rounding import round_commission_down
+from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
+from ib.rules.base import (
+    ClientHistory,
+    DealFacts,
+    Draft,
+    Line,
+    Member,
+    RuleContext,
+    RuleSpec,
+    VersionSnapshot,
+    text,
+)
+
+
+@dataclass
+class CalculationState:
+    """What earlier deals left behind that later deals depend on (caps, CPA qualification)."""
+
+    cap_used: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    """(beneficiary, rule code, "D:<date>" or "M:<year-month>") -> amount already earned."""
+    client_lots: dict[int, Decimal] = field(default_factory=dict)
+    client_last_trade: dict[int, datetime] = field(default_factory=dict)
+    first_deposits: dict[int, tuple[int, str, datetime]] = field(default_factory=dict)
+    cpa_paid: set[tuple[int, str]] = field(default_factory=set)
+    """(client, rule code) pairs whose CPA was already paid."""
+    rule_cache: dict[tuple[int, str, str, str | None], list[RuleSpec]] = field(default_factory=dict)
+
+
+def _specificity(rule: RuleSpec, deal: DealFacts) -> tuple[int, int] | None:
+    """How precisely a rule targets the deal, or ``None`` when it does not apply to it."""
+    if rule.account_type is not None and rule.account_type != deal.account_type:
+        return None
+    if rule.symbol is not None:
+        if rule.symbol != deal.symbol:
+            return None
+        symbol_level = 2
+    elif rule.symbol_group is not None:
+        if rule.symbol_group != deal.symbol_group:
+            return None
+        symbol_level = 1
+    else:
+        symbol_level = 0
+    return (symbol_level, 1 if rule.account_type is not None else 0)
+
+
+def select_rules(version: VersionSnapshot, deal: DealFacts) -> list[RuleSpec]:
+    """Per rule kind, the most specific rule that applies: symbol over symbol group over any, then an
+    account-type rule over an any-type one. Ties go to the rule whose code sorts first."""
+    best: dict[str, tuple[tuple[int, int], RuleSpec]] = {}
+    for rule in sorted(version.rules, key=lambda r: r.code):
+        score = _specificity(rule, deal)
+        if score is None:
+            continue
+        current = best.get(rule.kind)
+        if current is None or score > current[0]:
+            best[rule.kind] = (score, rule)
+    return [rule for _score, rule in sorted(best.values(), key=lambda item: item[1].code)]
+
+
+def _conditions_hold(rule: RuleSpec, deal: DealFacts) -> bool:
+    conditions = rule.conditions
+    if conditions.account_types is not None and deal.account_type not in conditions.account_types:
+        return False
+    if conditions.min_hold_seconds:
+        if deal.opened_at is None:
+            return False  # unknown hold time: in the house's favour
+        if (deal.time - deal.opened_at).total_seconds() < conditions.min_hold_seconds:
+            return False
+    return True
+
+
+def _cap(
+    rule: RuleSpec, deal: DealFacts, member: Member, amount: int, state: CalculationState
+) -> tuple[int, str]:
+    conditions = rule.conditions
+    note = ""
+    keys: list[tuple[tuple[int, str, str], int]] = []
+    if conditions.cap_per_day is not None:
+        keys.append(
+            ((member.partner_id, rule.code, f"D:{deal.time.date().isoformat()}"), conditions.cap_per_day)
+        )
+    if conditions.cap_per_month is not None:
+        keys.append(((member.partner_id, rule.code, f"M:{deal.time:%Y-%m}"), conditions.cap_per_month))
+    for key, cap in keys:
+        room = max(cap - state.cap_used.get(key, 0), 0)
+        if amount > room:
+            period = "day" if key[2].startswith("D") else "month"
+            note += f"; capped to {room} ({period} cap {cap}, {state.cap_used.get(key, 0)} already earned)"
+            amount = room
+    for key, _cap_amount in keys:
+        state.cap_used[key] = state.cap_used.get(key, 0) + amount
+    return amount, note
+
+
+def _finish(
+    rule: RuleSpec,
+    version: VersionSnapshot,
+    deal: DealFacts,
+    drafts: Iterable[Draft],
+    state: CalculationState,
+) -> list[Line]:
+    lines: list[Line] = []
+    seen: set[int] = set()
+    for draft in drafts:
+        member = draft.member
+        if member.partner_id in seen:
+            raise AssertionError(f"rule {rule.code} produced two lines for partner {member.partner_id}")
+        seen.add(member.partner_id)
+        if member.own and not rule.conditions.include_own_trades:
+            continue
+        rounded = round_commission_down(draft.exact)
+        amount, note = _cap(rule, deal, member, rounded, state)
+        if amount <= 0:
+            continue
+        inputs = dict(draft.inputs)
+        inputs["exact"] = text(draft.exact)
+        formula = f"{draft.formula} → rounded down {rounded}{note}"
+        lines.append(
+            Line(
+                deal.server,
+                deal.ticket,
+                deal.client_id,
+                deal.time,
+                member.partner_id,
+                member.level,
+                member.rank,
+                rule.id,
+                rule.code,
+                rule.kind,
+                version.id,
+                version.currency,
+                amount,
+                inputs,
+                formula,
+            )
+        )
+    return lines
+
+
+def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
+    """:func:`select_rules` plus the deal-independent conditions, remembered per version and target."""
+    key = (version.id, deal.account_type, deal.symbol, deal.symbol_group)
+    rules = state.rule_cache.get(key)
+    if rules is None:
+        rules = select_rules(version, deal)
+        state.rule_cache[key] = rules
+    return rules
+
+
+def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -> list[Line]:
+    """The lines one closing deal earns, given the network as it stood at the deal's time."""
+    upline = network.upline(deal.client_id, deal.time)
+    lines: list[Line] = []
+    version = None
+    if upline:
+        terms = network.terms_at(upline[0].partner_id, deal.time)
+        version = None if terms is None else network.version_at(terms.scheme_id, deal.time)
+    if version is not None:
+        deposit = state.first_deposits.get(deal.client_id)
+        rules = [rule for rule in _rules_for(version, deal, state) if _conditions_hold(rule, deal)]
+        for rule in rules:
+            if rule.kind == OVERRIDING:
+                continue
+            history = ClientHistory(
+                state.client_lots.get(deal.client_id, Decimal(0)),
+                state.client_last_trade.get(deal.client_id),
+                None if deposit is None else deposit[0],
+                None if deposit is None else deposit[1],
+                None if deposit is None else deposit[2],
+                (deal.client_id, rule.code) in state.cpa_paid,
+            )
+            context = RuleContext(deal, upline, rule, version, network, history)
+            finished = _finish(rule, version, deal, DEAL_CALCULATORS[rule.kind](context), state)
+            if rule.kind == "cpa" and finished:
+                state.cpa_paid.add((deal.client_id, rule.code))
+            lines.extend(finished)
+        for rule in rules:
+            if rule.kind == OVERRIDING:
+                lines.extend(_finish(rule, version, deal, overriding.calculate(rule, upline, lines), state))
+    state.client_lots[deal.client_id] = state.client_lots.get(deal.client_id, Decimal(0)) + deal.lots
+    state.client_last_trade[deal.client_id] = deal.time
+    return lines
+
+
+def deal_order(deal: DealFacts) -> tuple[datetime, str, int]:
+    return (deal.time, deal.server, deal.ticket)
+
+
+def calculate(
+    deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
+) -> list[Line]:
+    """Every line of ``deals``, taken in time order."""
+    state = state or CalculationState()
+    lines: list[Line] = []
+    for deal in sorted(deals, key=deal_order):
+        lines.extend(calculate_deal(deal, network, state))
+    return lines

@@ -1,0 +1,239 @@
+"""Recomputing a period: a dry run shows each IB's difference; publishing posts only the differences.
+
+Staff may try a draft scheme version on a past period: the dry run computes every stored deal of
+the period with the network as it stood at each deal's time (plus the draft), compares the result
+with the published lines and stores the per-IB diff. Nothing is written but the run itself.
+Publishing publishes the draft (if any), computes again (the books may have moved since the dry
+run), writes the changed lines and posts one ledger transfer per IB and currency, keyed by the
+run, so a redelivered publish replays instead of paying twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import utcnow
+from core.db import Database
+from core.jobs import enqueue_after_commit
+from ib import audit
+from ib.calculation import CalculationState, calculate
+from ib.engine import (
+    LineDiff,
+    Outcome,
+    deal_facts,
+    diff_lines,
+    merge_new_clients,
+    post_deltas,
+    seed_state,
+    stored_lines,
+    write_lines,
+)
+from ib.errors import RecomputeError
+from ib.models import RecomputeRun, SchemeVersion, StoredDeal
+from ib.network import Network
+from ib.schemes import publish_version
+from ib.sessions import posting_session
+from ib.snapshot import load_network
+from ib.timeutil import aware
+
+PAGE = 20_000
+
+
+@dataclass
+class PeriodDiff:
+    """Per IB and currency: what is published now, what the recompute gives, and the changed lines."""
+
+    current: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    recomputed: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    changed_lines: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    deals: int = 0
+
+    def rows(self) -> list[dict[str, Any]]:
+        keys = sorted(set(self.current) | set(self.recomputed) | set(self.changed_lines))
+        out = []
+        for partner_id, currency in keys:
+            before = self.current.get((partner_id, currency), 0)
+            after = self.recomputed.get((partner_id, currency), 0)
+            changed = self.changed_lines.get((partner_id, currency), 0)
+            if before != after or changed:
+                out.append(
+                    {
+                        "partner_id": partner_id,
+                        "currency": currency,
+                        "current": before,
+                        "recomputed": after,
+                        "difference": after - before,
+                        "changed_lines": changed,
+                    }
+                )
+        return out
+
+
+async def _pages(
+    session: AsyncSession, start: datetime, end: datetime
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every stored deal of [start, end) in (time, id) order, a page at a time."""
+    after: tuple[datetime, int] | None = None
+    table = StoredDeal.__table__
+    while True:
+        statement = select(table).where(StoredDeal.time >= start, StoredDeal.time < end)
+        if after is not None:
+            statement = statement.where(tuple_(StoredDeal.time, StoredDeal.id) > tuple_(*after))
+        statement = statement.order_by(StoredDeal.time, StoredDeal.id).limit(PAGE)
+        rows = [dict(row) for row in (await session.execute(statement)).mappings()]
+        if not rows:
+            return
+        yield rows
+        after = (rows[-1]["time"], rows[-1]["id"])
+
+
+async def _run_period(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    draft_version_id: int | None,
+    now: datetime,
+    write: bool,
+) -> tuple[PeriodDiff, dict[tuple[int, str], int]]:
+    network: Network = await load_network(session, None, draft_version_id=draft_version_id)
+    state: CalculationState | None = None
+    report = PeriodDiff()
+    deltas: dict[tuple[int, str], int] = defaultdict(int)
+    async for rows in _pages(session, start, end):
+        facts = await deal_facts(session, rows)
+        page_state = await seed_state(
+            session, network, facts, computing_window=(start, end), include_caps=state is None
+        )
+        if state is None:
+            state = page_state
+        else:
+            merge_new_clients(state, page_state)
+        lines = calculate(list(facts.values()), network, state)
+        ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
+        stored = await stored_lines(session, [row["id"] for row in rows])
+        diff: LineDiff = diff_lines(lines, ids, stored, now)
+        report.deals += len(rows)
+        for _key, (_line_id, amount, currency, _revision) in stored.items():
+            report.current[(_key[1], currency)] += amount
+        for line in lines:
+            report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
+        for key, amount in diff.deltas.items():
+            deltas[key] += amount
+        by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
+        for insert in diff.inserts:
+            report.changed_lines[(insert["beneficiary_id"], insert["currency"])] += 1
+        for update in diff.updates:
+            report.changed_lines[by_line[update["id"]]] += 1
+        if write:
+            await write_lines(session, diff)
+    return report, {key: value for key, value in deltas.items() if value}
+
+
+async def dry_run(
+    db: Database,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    draft_version_id: int | None = None,
+    actor: str,
+    now: datetime | None = None,
+) -> RecomputeRun:
+    """Compute the period (with the draft, if given) and store the per-IB diff; posts nothing."""
+    now = now or utcnow()
+    start, end = aware(period_start), aware(period_end)
+    if end <= start:
+        raise RecomputeError("the period must end after it starts")
+    async with db.transaction() as session:
+        if draft_version_id is not None:
+            version = await session.get(SchemeVersion, draft_version_id)
+            if version is None or version.status != "draft":
+                raise RecomputeError(f"scheme version {draft_version_id} is not a draft")
+        report, _deltas = await _run_period(
+            session, start, end, draft_version_id=draft_version_id, now=now, write=False
+        )
+        run = RecomputeRun(
+            period_start=start,
+            period_end=end,
+            draft_version_id=draft_version_id,
+            status="dry_run",
+            diff={"deals": report.deals, "ibs": report.rows()},
+            created_by=actor,
+            created_at=now,
+        )
+        session.add(run)
+        await session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="ib.recompute_dry_run",
+            subject=f"recompute:{run.id}",
+            now=now,
+            after={"period": [start.isoformat(), end.isoformat()], "draft_version_id": draft_version_id},
+        )
+    return run
+
+
+async def request_publish(session: AsyncSession, run_id: int, *, actor: str, now: datetime) -> None:
+    """Staff confirm a dry run: the publish job runs once this transaction commits."""
+    run = await session.get(RecomputeRun, run_id)
+    if run is None or run.status != "dry_run":
+        raise RecomputeError(f"recompute {run_id} is not a dry run waiting to be published")
+    audit.record(
+        session, actor=actor, action="ib.recompute_publish_requested", subject=f"recompute:{run_id}", now=now
+    )
+    enqueue_after_commit(session, "ib.publish_recompute", run_id)
+
+
+async def publish(
+    db: Database, run_id: int, *, actor: str = "system", now: datetime | None = None
+) -> Outcome:
+    """Publish a dry run: write the changed lines and post each IB's difference, once."""
+    now = now or utcnow()
+    outcome = Outcome()
+    async with posting_session(db) as session:
+        run = await session.get(RecomputeRun, run_id, with_for_update=True)
+        if run is None:
+            raise RecomputeError(f"no recompute {run_id}")
+        if run.status == "published":
+            return outcome
+        if run.draft_version_id is not None:
+            await publish_version(session, run.draft_version_id, actor=actor, now=now)
+        report, deltas = await _run_period(
+            session,
+            aware(run.period_start),
+            aware(run.period_end),
+            draft_version_id=None,
+            now=now,
+            write=True,
+        )
+        outcome.computed_deals = report.deals
+        outcome.deltas = deltas
+        outcome.transfer_ids = await post_deltas(session, deltas, key_prefix=f"ib:r:{run_id}", now=now)
+        run.status = "published"
+        run.published_at = now
+        run.diff = {**run.diff, "published": report.rows()}
+        audit.record(
+            session,
+            actor=actor,
+            action="ib.recompute_published",
+            subject=f"recompute:{run_id}",
+            now=now,
+            after={"deltas": [[pid, currency, amount] for (pid, currency), amount in sorted(deltas.items())]},
+        )
+    return outcome
+
+
+async def get_run(db: Database, run_id: int) -> RecomputeRun:
+    async with db.session() as session:
+        run = await session.get(RecomputeRun, run_id)
+    if run is None:
+        raise RecomputeError(f"no recompute {run_id}")
+    return run

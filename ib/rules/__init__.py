@@ -1,0 +1,33 @@
+"""Rule calculators, one module per rule type, and the registry the calculation core dispatches on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ib.rules import (
+    cpa,
+    fixed,
+    overriding,
+    per_level,
+    platform_commission,
+    profit_share,
+    rank_differential,
+    spread_share,
+)
+from ib.rules.base import Calculator
+
+DEAL_CALCULATORS: Mapping[str, Calculator] = {
+    fixed.KIND: fixed.calculate,
+    per_level.KIND: per_level.calculate,
+    rank_differential.KIND: rank_differential.calculate,
+    spread_share.KIND: spread_share.calculate,
+    platform_commission.KIND: platform_commission.calculate,
+    profit_share.KIND: profit_share.calculate,
+    cpa.KIND: cpa.calculate,
+}
+"""Rules computed from the deal itself."""
+
+OVERRIDING = overriding.KIND
+"""Computed last, from the other rules' lines."""
+
+RULE_KINDS: frozenset[str] = frozenset({*DEAL_CALCULATORS, OVERRIDING})

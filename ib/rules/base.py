@@ -1,0 +1,221 @@
+"""The values every rule calculator works with: the deal's facts, the upline, the rule, a draft line.
+
+A calculator is a pure function ``(RuleContext) -> list[Draft]``: exact amounts in minor units of
+the scheme's currency, at most one draft per beneficiary, with the inputs and the formula that
+explain it. Rounding, own-trade exclusion and caps are applied afterwards, the same for every rule,
+by :mod:`ib.calculation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Protocol
+
+from ib.rounding import as_decimal, as_minor
+
+
+@dataclass(frozen=True, slots=True)
+class DealFacts:
+    """What the rules may know about one closing deal (or closed part of one)."""
+
+    server: str
+    ticket: int
+    client_id: int
+    account_type: str
+    account_currency: str
+    symbol: str
+    symbol_group: str | None
+    symbol_digits: int | None
+    lots: Decimal
+    """The volume that actually closed."""
+    contract_size: Decimal
+    profit: int
+    platform_commission: int
+    """As the platform reports it: negative when charged to the client."""
+    currency_digits: int
+    time: datetime
+    opened_at: datetime | None
+    """When the position was opened, if its opening deal is known (for minimum hold time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One IB of a deal's upline: level 1 is the trader's own IB (or the trader, for an IB's own trade)."""
+
+    partner_id: int
+    level: int
+    rank: str | None
+    own: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """When a rule pays at all, and how much it may pay one IB per day or month."""
+
+    min_hold_seconds: int = 0
+    include_own_trades: bool = False
+    cap_per_day: int | None = None
+    cap_per_month: int | None = None
+    account_types: frozenset[str] | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any] | None) -> Conditions:
+        raw = dict(raw or {})
+        unknown = set(raw) - {
+            "min_hold_seconds",
+            "include_own_trades",
+            "cap_per_day",
+            "cap_per_month",
+            "account_types",
+        }
+        if unknown:
+            raise ValueError(f"unknown conditions: {', '.join(sorted(unknown))}")
+        hold = raw.get("min_hold_seconds", 0)
+        if isinstance(hold, bool) or not isinstance(hold, int) or hold < 0:
+            raise ValueError("min_hold_seconds must be a non-negative integer")
+        own = raw.get("include_own_trades", False)
+        if not isinstance(own, bool):
+            raise ValueError("include_own_trades must be true or false")
+        day = raw.get("cap_per_day")
+        month = raw.get("cap_per_month")
+        types = raw.get("account_types")
+        if types is not None and (not isinstance(types, list) or not all(isinstance(t, str) for t in types)):
+            raise ValueError("account_types must be a list of names")
+        return cls(
+            hold,
+            own,
+            None if day is None else as_minor(day, "cap_per_day"),
+            None if month is None else as_minor(month, "cap_per_month"),
+            None if types is None else frozenset(types),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"min_hold_seconds": self.min_hold_seconds}
+        out["include_own_trades"] = self.include_own_trades
+        if self.cap_per_day is not None:
+            out["cap_per_day"] = self.cap_per_day
+        if self.cap_per_month is not None:
+            out["cap_per_month"] = self.cap_per_month
+        if self.account_types is not None:
+            out["account_types"] = sorted(self.account_types)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One rule of a scheme version, as the calculators see it."""
+
+    id: int
+    code: str
+    kind: str
+    params: Mapping[str, Any]
+    conditions: Conditions = field(default_factory=Conditions)
+    account_type: str | None = None
+    symbol_group: str | None = None
+    symbol: str | None = None
+
+    def decimal(self, name: str, default: str | None = None) -> Decimal:
+        value = self.params.get(name, default)
+        if value is None:
+            raise ValueError(f"rule {self.code}: parameter {name} is required")
+        return as_decimal(value, f"rule {self.code}: {name}")
+
+    def minor(self, name: str) -> int:
+        if name not in self.params:
+            raise ValueError(f"rule {self.code}: parameter {name} is required")
+        return as_minor(self.params[name], f"rule {self.code}: {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSnapshot:
+    """A scheme version with its rules: what governs a deal whose level-1 IB holds that scheme."""
+
+    id: int
+    scheme_id: int
+    currency: str
+    effective_from: datetime
+    rules: tuple[RuleSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A line before rounding: the exact amount in minor units, and why."""
+
+    member: Member
+    exact: Decimal
+    inputs: dict[str, str]
+    formula: str
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A finished commission line: what the engine stores and the simulator prints."""
+
+    server: str
+    ticket: int
+    trader_client_id: int
+    deal_time: datetime
+    beneficiary_id: int
+    level: int
+    rank: str | None
+    rule_id: int
+    rule_code: str
+    kind: str
+    scheme_version_id: int
+    currency: str
+    amount: int
+    inputs: dict[str, str]
+    formula: str
+
+
+class AllocationLookup(Protocol):
+    def allocation(self, giver_id: int, receiver_id: int, rule_code: str, moment: datetime) -> int | None: ...
+
+    def rank_position(self, rank: str | None) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHistory:
+    """What the CPA rule needs about the trader before this deal."""
+
+    lots_before: Decimal
+    last_trade_at: datetime | None
+    first_deposit: int | None
+    first_deposit_currency: str | None
+    first_deposit_at: datetime | None
+    cpa_already_paid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    deal: DealFacts
+    upline: tuple[Member, ...]
+    rule: RuleSpec
+    version: VersionSnapshot
+    network: AllocationLookup
+    history: ClientHistory
+
+
+Calculator = Callable[[RuleContext], list[Draft]]
+
+
+def text(value: Decimal | int) -> str:
+    """A number as provenance text: exact, no exponent, no trailing zeros."""
+    if isinstance(value, int):
+        return str(value)
+    return _decimal_text(value)
+
+
+@lru_cache(maxsize=65_536)
+def _decimal_text(value: Decimal) -> str:
+    # Lots and rates repeat across deals, so the formatting is remembered.
+    return f"{value.normalize():f}"
+
+
+def money_in_scheme_currency(context: RuleContext) -> bool:
+    """Rules that take a share of the deal's money need the account and scheme in one currency."""
+    return context.deal.account_currency == context.version.currency

@@ -1,0 +1,45 @@
+"""Overriding: an IB earns a percentage of what its direct sub-IB earned on the same deal.
+
+It is computed from the other rules' finished (rounded, capped) lines: a line at level ``k`` gives
+the IB at level ``k + 1`` ``percent`` of its amount. Overriding lines do not themselves override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from ib.rules.base import Draft, Line, Member, RuleSpec, text
+
+KIND = "overriding"
+
+
+def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -> list[Draft]:
+    percent = rule.decimal("percent")
+    by_level = {member.level: member for member in upline}
+    totals: dict[int, list[Line]] = {}
+    for line in lines:
+        if line.kind == KIND or line.amount <= 0:
+            continue
+        parent = by_level.get(line.level + 1)
+        if parent is not None:
+            totals.setdefault(parent.level, []).append(line)
+    drafts: list[Draft] = []
+    for level, sources in sorted(totals.items()):
+        base = sum(line.amount for line in sources)
+        exact = Decimal(base) * percent / 100
+        listing = " + ".join(f"{line.amount} ({line.rule_code})" for line in sources)
+        drafts.append(
+            Draft(
+                by_level[level],
+                exact,
+                {
+                    "downline_partner": str(sources[0].beneficiary_id),
+                    "downline_earned": str(base),
+                    "percent": text(percent),
+                },
+                f"sub-IB {sources[0].beneficiary_id} earned {listing} = {base};"
+                f" * {text(percent)}% = {text(exact)}",
+            )
+        )
+    return drafts

@@ -1,0 +1,57 @@
+"""Rank differential: each rank's per-lot increment goes to the nearest upline at or above that rank.
+
+With increments Bronze 3, Silver 2, Gold 1 per lot and an upline Bronze → Gold, the Bronze IB gets
+3 and the Gold IB gets 2 + 1: the Silver increment found no Silver IB below the Gold one, so the
+nearest IB at or above Silver (the Gold one) takes it. An IB holding several increments gets one
+line that lists them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ib.rounding import as_minor
+from ib.rules.base import Draft, Member, RuleContext, text
+
+KIND = "rank_differential"
+
+
+def calculate(context: RuleContext) -> list[Draft]:
+    increments = context.rule.params.get("increments_per_lot")
+    if not isinstance(increments, dict):
+        raise ValueError(f"rule {context.rule.code}: increments_per_lot must map rank codes to amounts")
+    ranked: list[tuple[int, str, int]] = []
+    for rank, amount in increments.items():
+        position = context.network.rank_position(rank)
+        if position is None:
+            raise ValueError(f"rule {context.rule.code}: unknown rank {rank!r}")
+        ranked.append((position, rank, as_minor(amount, f"rule {context.rule.code}: {rank}")))
+    ranked.sort()
+    lots = context.deal.lots
+    earned: dict[int, list[tuple[str, int]]] = {}
+    members: dict[int, Member] = {}
+    for position, rank, amount in ranked:
+        for member in context.upline:
+            member_position = context.network.rank_position(member.rank)
+            if member_position is not None and member_position >= position:
+                earned.setdefault(member.partner_id, []).append((rank, amount))
+                members[member.partner_id] = member
+                break
+    drafts: list[Draft] = []
+    for partner_id, parts in earned.items():
+        member = members[partner_id]
+        per_lot = sum(amount for _rank, amount in parts)
+        listing = " + ".join(f"{amount} ({rank})" for rank, amount in parts)
+        drafts.append(
+            Draft(
+                member,
+                lots * Decimal(per_lot),
+                {
+                    "lots": text(lots),
+                    "rank": member.rank or "",
+                    "increments": ", ".join(f"{rank}={amount}" for rank, amount in parts),
+                },
+                f"{text(lots)} lots * ({listing}) per lot = {text(lots * per_lot)}",
+            )
+        )
+    return drafts
