@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES: tuple[str, ...] = ("ledger.models", "kyc.models")
+MODEL_MODULES: tuple[str, ...] = ("ledger.models", "kyc.models", "mt_bridge.models")
 
 
 def import_all_models() -> None:
