@@ -246,7 +246,7 @@ async def list_accounts(session: AsyncSession, client_id: int) -> list[TradingAc
 
 async def apply_command_result(session: AsyncSession, command: ClaimedCommand, result: dict[str, Any]) -> None:
     """What a done command changes in the CRM (called in the transaction that records it)."""
-    if command.trading_account_id is None:
+    if command.trading_account_id is None or command.kind is CommandKind.BALANCE_OPERATION:
         return
     account = await _get(session, TradingAccount, command.trading_account_id)
     if command.kind is CommandKind.CREATE_ACCOUNT:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -69,14 +70,12 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def claim(db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_POLICY) -> ClaimedCommand | None:
-    """Take the command for this worker, or None when it isn't due or someone else holds it."""
-    now = utcnow()
+def _claim_statement(ids: list[int], policy: OutboxPolicy, now: datetime) -> Any:
     c = Command.__table__.c
-    statement = (
-        update(Command)
+    return (
+        update(Command.__table__)
         .where(
-            Command.id == command_id,
+            c.id.in_(ids),
             or_(
                 and_(c.status == CommandStatus.PENDING.value, c.next_attempt_at <= now),
                 and_(c.status == CommandStatus.IN_PROGRESS.value, c.lease_until < now),
@@ -86,19 +85,33 @@ async def claim(db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_PO
             status=CommandStatus.IN_PROGRESS,
             attempts=c.attempts + 1,
             lease_until=now + policy.lease,
-            maybe_applied=case(
-                (c.status == CommandStatus.IN_PROGRESS.value, True), else_=c.maybe_applied
-            ),
+            maybe_applied=case((c.status == CommandStatus.IN_PROGRESS.value, True), else_=c.maybe_applied),
             updated_at=now,
         )
-        .execution_options(synchronize_session=False)
+        .returning(
+            c.id,
+            c.server_id,
+            c.trading_account_id,
+            c.kind,
+            c.payload,
+            c.secret_sealed,
+            c.attempts,
+            c.maybe_applied,
+            c.created_at,
+        )
     )
-    async with db.transaction() as session:
-        result = await session.execute(statement)
-        if getattr(result, "rowcount", 0) != 1:
-            return None
-        row = (await session.execute(select(Command).where(Command.id == command_id))).scalar_one()
-        return ClaimedCommand(
+
+
+async def claim_many(
+    db: Database, command_ids: list[int], policy: OutboxPolicy = DEFAULT_POLICY
+) -> list[ClaimedCommand]:
+    """Take those of ``command_ids`` that are due and free, in one short transaction."""
+    if not command_ids:
+        return []
+    async with db.engine.begin() as connection:
+        rows = (await connection.execute(_claim_statement(command_ids, policy, utcnow()))).all()
+    claimed = [
+        ClaimedCommand(
             id=row.id,
             server_id=row.server_id,
             trading_account_id=row.trading_account_id,
@@ -106,9 +119,18 @@ async def claim(db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_PO
             payload=dict(row.payload),
             secret_sealed=row.secret_sealed,
             attempts=row.attempts,
-            maybe_applied=row.maybe_applied,
+            maybe_applied=bool(row.maybe_applied),
             created_at=as_utc(row.created_at),
         )
+        for row in rows
+    ]
+    return sorted(claimed, key=lambda command: command.id)
+
+
+async def claim(db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_POLICY) -> ClaimedCommand | None:
+    """Take the command for this worker, or None when it isn't due or someone else holds it."""
+    claimed = await claim_many(db, [command_id], policy)
+    return claimed[0] if claimed else None
 
 
 async def send(platform: TradingPlatform, command: ClaimedCommand, box: SecretsBox) -> dict[str, Any]:
@@ -240,6 +262,17 @@ async def process_command(
     command = await claim(db, command_id, policy)
     if command is None:
         return None
+    return await run_claimed(db, platforms, box, command, policy)
+
+
+async def run_claimed(
+    db: Database,
+    platforms: PlatformSource,
+    box: SecretsBox,
+    command: ClaimedCommand,
+    policy: OutboxPolicy = DEFAULT_POLICY,
+) -> CommandStatus | None:
+    """Look, send and record a command this worker holds; no transaction is open meanwhile."""
     try:
         platform = await platforms(command.server_id)
         result = await find_applied(platform, command) if command.maybe_applied else None
@@ -286,12 +319,19 @@ async def process_due_commands(
     box: SecretsBox,
     policy: OutboxPolicy = DEFAULT_POLICY,
     limit: int = 500,
+    concurrency: int = 1,
 ) -> dict[CommandStatus, int]:
-    """Process every due command once, in id order; returns how many ended in each status."""
+    """Process every due command once, ``concurrency`` at a time (as that many worker threads
+    would); returns how many ended in each status. Claims keep two workers off one command."""
     counts: dict[CommandStatus, int] = {}
-    for command_id in await due_command_ids(db, limit):
-        status = await process_command(db, platforms, box, command_id, policy)
-        if status is not None:
-            counts[status] = counts.get(status, 0) + 1
-    return counts
+    queue = await claim_many(db, await due_command_ids(db, limit), policy)
+    queue.reverse()
 
+    async def work() -> None:
+        while queue:
+            status = await run_claimed(db, platforms, box, queue.pop(), policy)
+            if status is not None:
+                counts[status] = counts.get(status, 0) + 1
+
+    await asyncio.gather(*(work() for _ in range(max(1, concurrency))))
+    return counts

@@ -54,7 +54,9 @@ class Crm:
     async def run_outbox(self, rounds: int = 200) -> None:
         """Process due commands until none is left (the worker, run in the test's loop)."""
         for _ in range(rounds):
-            counts = await process_due_commands(self.db, self.directory.platform, self.box, FAST_OUTBOX)
+            counts = await process_due_commands(
+                self.db, self.directory.platform, self.box, FAST_OUTBOX, concurrency=8
+            )
             if not counts:
                 return
         raise AssertionError("the outbox did not drain")
