@@ -13,7 +13,7 @@ import secrets
 import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,10 +37,12 @@ from mt_bridge.models import (
 )
 from mt_bridge.records import BalanceOperationType, PasswordKind
 
+T = TypeVar("T")
+
 KycCheck = Callable[[AsyncSession, int], Awaitable[None]]
 """Raises when the client's KYC level does not allow a live account (wired in by the app)."""
 
-PASSWORD_SYMBOLS = "!#$%*+-=?@"
+PASSWORD_SYMBOLS = "!#$%*+-=?@"  # noqa: S105 - the symbols a generated password may use
 
 
 def ledger_owner_id(server_id: int, login: int) -> str:
@@ -244,7 +246,9 @@ async def list_accounts(session: AsyncSession, client_id: int) -> list[TradingAc
     return list(rows)
 
 
-async def apply_command_result(session: AsyncSession, command: ClaimedCommand, result: dict[str, Any]) -> None:
+async def apply_command_result(
+    session: AsyncSession, command: ClaimedCommand, result: dict[str, Any]
+) -> None:
     """What a done command changes in the CRM (called in the transaction that records it)."""
     if command.trading_account_id is None or command.kind is CommandKind.BALANCE_OPERATION:
         return
@@ -296,7 +300,7 @@ async def _active_account(session: AsyncSession, trading_account_id: int, client
     return account
 
 
-async def _get(session: AsyncSession, model: Any, object_id: int) -> Any:
+async def _get(session: AsyncSession, model: type[T], object_id: int) -> T:
     found = await session.get(model, object_id)
     if found is None:
         raise NotFoundError(f"no {model.__name__} {object_id}")

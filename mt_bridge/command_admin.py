@@ -32,7 +32,10 @@ async def retry_command(session: AsyncSession, command_id: int) -> Command:
     command = await _get(session, command_id)
     if command.status is not CommandStatus.FAILED:
         raise CommandStateError(f"only a failed command can be retried; {command_id} is {command.status}")
-    if command.kind in (CommandKind.CREATE_ACCOUNT, CommandKind.CHANGE_PASSWORD) and command.secret_sealed is None:
+    if (
+        command.kind in (CommandKind.CREATE_ACCOUNT, CommandKind.CHANGE_PASSWORD)
+        and command.secret_sealed is None
+    ):
         raise CommandStateError("its password is gone; make a new request instead")
     command.status = CommandStatus.PENDING
     command.next_attempt_at = utcnow()

@@ -34,7 +34,7 @@ from mt_bridge.errors import (
     PlatformRejectedError,
     ProtocolError,
 )
-from mt_bridge.models import Command, CommandKind, CommandStatus
+from mt_bridge.models import Command, CommandKind, CommandStatus, table_of
 from mt_bridge.platform import TradingPlatform
 from mt_bridge.records import BalanceOperation, BalanceOperationType, NewAccount, PasswordKind
 from mt_bridge.retcodes import Retcode
@@ -71,9 +71,9 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def _claim_statement(ids: list[int], policy: OutboxPolicy, now: datetime) -> Any:
-    c = Command.__table__.c
+    c = table_of(Command).c
     return (
-        update(Command.__table__)
+        update(table_of(Command))
         .where(
             c.id.in_(ids),
             or_(
@@ -127,7 +127,9 @@ async def claim_many(
     return sorted(claimed, key=lambda command: command.id)
 
 
-async def claim(db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_POLICY) -> ClaimedCommand | None:
+async def claim(
+    db: Database, command_id: int, policy: OutboxPolicy = DEFAULT_POLICY
+) -> ClaimedCommand | None:
     """Take the command for this worker, or None when it isn't due or someone else holds it."""
     claimed = await claim_many(db, [command_id], policy)
     return claimed[0] if claimed else None
@@ -242,7 +244,10 @@ async def record_failure(
         values["maybe_applied"] = True
     async with db.transaction() as session:
         updated = await session.execute(
-            update(Command).where(_fenced(command)).values(**values).execution_options(synchronize_session=False)
+            update(Command)
+            .where(_fenced(command))
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
         if getattr(updated, "rowcount", 0) != 1:
             return None

@@ -70,7 +70,7 @@ def default_builder(verify: ssl.SSLContext | bool = True) -> PlatformBuilder:
         if access.platform is Platform.MT4:
             from mt_bridge.mt4.client import Mt4GatewayPlatform, Mt4GatewaySettings
 
-            return Mt4GatewayPlatform(
+            mt4: TradingPlatform = Mt4GatewayPlatform(
                 Mt4GatewaySettings(
                     base_url=access.address,
                     manager_login=access.manager_login,
@@ -80,6 +80,7 @@ def default_builder(verify: ssl.SSLContext | bool = True) -> PlatformBuilder:
                     verify=verify,
                 )
             )
+            return mt4
         raise UnknownServerError(f"no server-side adapter for platform {access.platform}")
 
     return build

@@ -30,14 +30,14 @@ from ledger.chart import Purpose, SystemAccounts, ensure_system_accounts
 from ledger.posting import post_batch, write_transaction
 from ledger.requests import Journal, TransferRequest, posted
 from mt_bridge.commands import TAG_PREFIX
-from mt_bridge.models import Command, CommandKind, MirroredDeal, TradingAccount
+from mt_bridge.models import Command, CommandKind, MirroredDeal, TradingAccount, table_of
 from mt_bridge.records import BalanceOperationType, DealAction
 
 logger = logging.getLogger(__name__)
 
-DEALS = MirroredDeal.__table__
-ACCOUNTS = TradingAccount.__table__
-COMMANDS = Command.__table__
+DEALS = table_of(MirroredDeal)
+ACCOUNTS = table_of(TradingAccount)
+COMMANDS = table_of(Command)
 POSTING_BATCH = 2000
 TAG_PATTERN = re.compile(rf"^{re.escape(TAG_PREFIX)}(\d+)(?: |$)")
 BALANCE_ACTIONS = frozenset(int(kind) for kind in BalanceOperationType) - {int(DealAction.CREDIT)}
@@ -206,7 +206,9 @@ def _requests_for(
     return requests
 
 
-async def _command_counters(connection: AsyncConnection, server_id: int, rows: Sequence[Any]) -> dict[int, int]:
+async def _command_counters(
+    connection: AsyncConnection, server_id: int, rows: Sequence[Any]
+) -> dict[int, int]:
     """Deal row id → the ledger account its outbox command named as the money's other side."""
     wanted = {
         command_id: row

@@ -15,10 +15,10 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mt_bridge.models import MirroredDeal
+from mt_bridge.models import MirroredDeal, table_of
 from mt_bridge.records import Deal
 
-DEALS = MirroredDeal.__table__
+DEALS = table_of(MirroredDeal)
 DATA_COLUMNS = (
     "login",
     "order_ticket",
@@ -96,7 +96,9 @@ def upsert_statement(dialect: str) -> Any:
     )
 
 
-async def upsert_deals(connection: AsyncConnection, server_id: int, deals: Sequence[Deal], now: datetime) -> int:
+async def upsert_deals(
+    connection: AsyncConnection, server_id: int, deals: Sequence[Deal], now: datetime
+) -> int:
     """Insert or update ``deals`` of one server; returns how many were given."""
     if not deals:
         return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -66,7 +67,7 @@ class CommandKind(enum.StrEnum):
     CREATE_ACCOUNT = "create_account"
     CHANGE_LEVERAGE = "change_leverage"
     CHANGE_GROUP = "change_group"
-    CHANGE_PASSWORD = "change_password"
+    CHANGE_PASSWORD = "change_password"  # noqa: S105 - a command kind, not a password
     BALANCE_OPERATION = "balance_operation"
 
 
@@ -342,3 +343,6 @@ class ReconciliationDifference(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, typed as one (for bulk statements that bypass the ORM)."""
+    return cast(Table, model.__table__)

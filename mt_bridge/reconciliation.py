@@ -107,7 +107,9 @@ async def reconcile_server(
         reported.update(await _server_balances(platforms, server_id, unsettled))
         differences = await _compare(db, accounts, reported, server_id)
     async with db.transaction() as session:
-        run = ReconciliationRun(server_id=server_id, compared=len(accounts), difference_count=len(differences))
+        run = ReconciliationRun(
+            server_id=server_id, compared=len(accounts), difference_count=len(differences)
+        )
         session.add(run)
         await session.flush()
         rows = [

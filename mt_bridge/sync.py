@@ -26,7 +26,14 @@ from mt_bridge.connect import PlatformSource
 from mt_bridge.deal_posting import PostingReport, post_pending_deals
 from mt_bridge.deal_store import mark_deleted, upsert_deals
 from mt_bridge.errors import PlatformNotFoundError
-from mt_bridge.models import MirroredPosition, SyncState, TradingAccount, TradingAccountStatus
+from mt_bridge.models import (
+    MirroredPosition,
+    SyncState,
+    TradingAccount,
+    TradingAccountStatus,
+    TradingServer,
+    table_of,
+)
 from mt_bridge.platform import DealQuery, PositionQuery
 
 SYNC_DEALS_ACTOR = "mt_bridge.sync_server"
@@ -72,17 +79,25 @@ def _insert(connection: AsyncConnection):  # type: ignore[no-untyped-def]
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
+async def enabled_server_ids(db: Database) -> list[int]:
+    async with db.engine.connect() as connection:
+        t = table_of(TradingServer).c
+        return [
+            row for (row,) in await connection.execute(select(t.id).where(t.enabled.is_(True)).order_by(t.id))
+        ]
+
+
 async def acquire_lease(db: Database, server_id: int, policy: SyncPolicy) -> str | None:
     """Take the server's sync lease; None when a live sync holds it."""
     owner = uuid.uuid4().hex
     now = utcnow()
     async with db.engine.begin() as connection:
         await connection.execute(
-            _insert(connection)(SyncState.__table__).values(server_id=server_id).on_conflict_do_nothing()
+            _insert(connection)(table_of(SyncState)).values(server_id=server_id).on_conflict_do_nothing()
         )
-        s = SyncState.__table__.c
+        s = table_of(SyncState).c
         taken = await connection.execute(
-            update(SyncState.__table__)
+            update(table_of(SyncState))
             .where(s.server_id == server_id, or_(s.lease_until.is_(None), s.lease_until < now))
             .values(lease_until=now + policy.lease, lease_owner=owner)
         )
@@ -90,10 +105,10 @@ async def acquire_lease(db: Database, server_id: int, policy: SyncPolicy) -> str
 
 
 async def release_lease(db: Database, server_id: int, owner: str, error: str | None = None) -> None:
-    s = SyncState.__table__.c
+    s = table_of(SyncState).c
     async with db.engine.begin() as connection:
         await connection.execute(
-            update(SyncState.__table__)
+            update(table_of(SyncState))
             .where(s.server_id == server_id, s.lease_owner == owner)
             .values(lease_until=None, lease_owner=None, last_run_at=utcnow(), last_error=error)
         )
@@ -102,7 +117,7 @@ async def release_lease(db: Database, server_id: int, owner: str, error: str | N
 async def read_watermark(db: Database, server_id: int) -> datetime | None:
     async with db.engine.connect() as connection:
         value = await connection.scalar(
-            select(SyncState.__table__.c.watermark).where(SyncState.__table__.c.server_id == server_id)
+            select(table_of(SyncState).c.watermark).where(table_of(SyncState).c.server_id == server_id)
         )
     return None if value is None else as_utc(value)
 
@@ -130,7 +145,7 @@ async def pull_deals(
     now = utcnow()
     since = watermark - policy.overlap if watermark is not None else now - policy.initial_backfill
     seen = 0
-    s = SyncState.__table__.c
+    s = table_of(SyncState).c
     for start, end in _windows(since, now + policy.future_margin, policy.chunk):
         deals = await platform.fetch_deals(DealQuery(since=start, until=end, group=ALL_GROUPS))
         if not deals:
@@ -141,7 +156,7 @@ async def pull_deals(
             if watermark is None or newest > watermark:
                 watermark = newest
                 advanced = await connection.execute(
-                    update(SyncState.__table__)
+                    update(table_of(SyncState))
                     .where(s.server_id == server_id, s.lease_owner == owner)
                     .values(watermark=watermark, lease_until=utcnow() + policy.lease)
                 )
@@ -167,8 +182,8 @@ async def rescan_deals(
         seen += len(deals)
     async with db.engine.begin() as connection:
         await connection.execute(
-            update(SyncState.__table__)
-            .where(SyncState.__table__.c.server_id == server_id)
+            update(table_of(SyncState))
+            .where(table_of(SyncState).c.server_id == server_id)
             .values(last_rescan_at=utcnow())
         )
     return seen, deleted
@@ -178,7 +193,7 @@ async def sync_positions(db: Database, platforms: PlatformSource, server_id: int
     """Replace the server's mirrored open positions with what it reports now."""
     platform = await platforms(server_id)
     positions = await platform.fetch_positions(PositionQuery(group=ALL_GROUPS))
-    table = MirroredPosition.__table__
+    table = table_of(MirroredPosition)
     async with db.engine.begin() as connection:
         await connection.execute(delete(table).where(table.c.server_id == server_id))
         if positions:
@@ -208,7 +223,7 @@ async def sync_positions(db: Database, platforms: PlatformSource, server_id: int
 async def refresh_balances(db: Database, platforms: PlatformSource, server_id: int) -> dict[int, int]:
     """Read every open account's money from the server and store it; returns login → balance."""
     platform = await platforms(server_id)
-    t = TradingAccount.__table__.c
+    t = table_of(TradingAccount).c
     async with db.engine.connect() as connection:
         logins = [
             login
@@ -229,7 +244,7 @@ async def refresh_balances(db: Database, platforms: PlatformSource, server_id: i
         balances[login] = info.balance
         async with db.engine.begin() as connection:
             await connection.execute(
-                update(TradingAccount.__table__)
+                update(table_of(TradingAccount))
                 .where(and_(t.server_id == server_id, t.login == login))
                 .values(
                     balance=info.balance,

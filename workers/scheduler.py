@@ -25,7 +25,13 @@ class Schedule:
     every_seconds: float
 
 
-SCHEDULES: tuple[Schedule, ...] = (Schedule("workers.record_heartbeat", 60.0),)
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("workers.record_heartbeat", 60.0),
+    Schedule("mt_bridge.process_due_commands", 5.0),
+    Schedule("mt_bridge.sync_all_servers", 10.0),
+    Schedule("mt_bridge.rescan_all_servers", 3600.0),
+    Schedule("mt_bridge.reconcile_all_servers", 3600.0),
+)
 
 
 class Scheduler:

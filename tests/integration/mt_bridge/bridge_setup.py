@@ -6,14 +6,10 @@ emulator over a socket. Only timings are shortened (backoff, leases) so tests st
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +29,9 @@ MANAGER_PASSWORD = "Manager1!"
 FAST_OUTBOX = OutboxPolicy(
     lease=timedelta(seconds=30), backoff_base=timedelta(0), backoff_max=timedelta(0), max_attempts=50
 )
-FAST_SYNC = SyncPolicy(overlap=timedelta(seconds=5), safety_lag=timedelta(seconds=1), initial_backfill=timedelta(hours=1))
+FAST_SYNC = SyncPolicy(
+    overlap=timedelta(seconds=5), safety_lag=timedelta(seconds=1), initial_backfill=timedelta(hours=1)
+)
 
 
 async def allow_everyone(session: AsyncSession, client_id: int) -> None:
@@ -160,20 +158,6 @@ async def build_crm(db: Database, emulator: Emulator) -> Crm:
     verify = emulator.certificate.client_context() if emulator.certificate is not None else True
     directory = PlatformDirectory(db, box, default_builder(verify))
     return Crm(db, box, emulator, directory, *ids)
-
-
-@pytest.fixture
-async def crm_emulator(start_emulator: Any) -> Emulator:
-    emulator: Emulator = await start_emulator(tls=False)
-    return emulator
-
-
-@pytest.fixture
-async def crm(db: Database, crm_emulator: Emulator) -> AsyncIterator[Crm]:
-    built = await build_crm(db, crm_emulator)
-    yield built
-    await built.directory.close()
-    await asyncio.sleep(0)
 
 
 async def account_type(db: Database, type_id: int) -> AccountType:

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-
 from sqlalchemy import select
 
 from mt_bridge import accounts
@@ -23,7 +22,7 @@ from mt_bridge.models import Command, CommandKind, CommandStatus, TradingAccount
 from mt_bridge.reconciliation import reconcile_server
 from mt_bridge.records import DealAction
 from mt_bridge.sync import sync_server
-from tests.integration.mt_bridge.bridge_setup import FAST_OUTBOX, FAST_SYNC, Crm, crm, crm_emulator  # noqa: F401
+from tests.integration.mt_bridge.bridge_setup import FAST_OUTBOX, FAST_SYNC, Crm
 
 OPERATIONS = 1000
 LOGINS = 20
@@ -98,7 +97,8 @@ async def test_a_command_taken_over_from_a_dead_worker_is_looked_up_not_repeated
     crm.emulator.faults.queue("/api/trade/balance", Fault(FaultKind.DROP_AFTER_APPLY))
     short = replace(FAST_OUTBOX, lease=timedelta(0))
     claimed = await claim(crm.db, command.id, short)
-    assert claimed is not None and not claimed.maybe_applied
+    assert claimed is not None
+    assert not claimed.maybe_applied
     with pytest.raises(OutcomeUnknownError):
         await send(await crm.directory.platform(crm.server_id), claimed, crm.box)
     assert tagged_deals(crm)[command.id] == 1
@@ -108,7 +108,8 @@ async def test_a_command_taken_over_from_a_dead_worker_is_looked_up_not_repeated
         done = await session.get(Command, command.id)
         assert done is not None
         assert done.maybe_applied is True
-        assert done.result is not None and done.result["found_on_server"] is True
+        assert done.result is not None
+        assert done.result["found_on_server"] is True
     assert tagged_deals(crm)[command.id] == 1
 
 

@@ -16,7 +16,7 @@ from mt_bridge.models import MirroredDeal, MirroredPosition
 from mt_bridge.reconciliation import reconcile_server
 from mt_bridge.records import DealAction, DealEntry
 from mt_bridge.sync import read_watermark, rescan_deals, sync_server
-from tests.integration.mt_bridge.bridge_setup import FAST_SYNC, Crm, crm, crm_emulator  # noqa: F401
+from tests.integration.mt_bridge.bridge_setup import FAST_SYNC, Crm
 
 TRADERS = 8
 
@@ -74,7 +74,9 @@ async def test_dealer_edits_and_deletes_are_reflected(crm: Crm) -> None:
     await sync_server(crm.db, crm.directory.platform, crm.server_id, FAST_SYNC)
     server = crm.emulator.server
     edited = next(d for d in made if d.entry == DealEntry.OUT)
-    server.update_deal(edited.ticket, {"profit": edited.profit + Decimal("12.34"), "commission": Decimal("-1.00")})
+    server.update_deal(
+        edited.ticket, {"profit": edited.profit + Decimal("12.34"), "commission": Decimal("-1.00")}
+    )
     deleted_trade = next(d for d in made if d.entry == DealEntry.IN and d.ticket != edited.ticket)
     server.delete_deal(deleted_trade.ticket)
     deleted_deposit = next(
