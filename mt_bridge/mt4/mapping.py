@@ -3,7 +3,7 @@
 MT4 has no deals. A closed order becomes an IN leg at its open and an OUT leg at its close; an
 open order is its IN leg only; a balance or credit record is a single money deal. Leg tickets are
 derived from the order number so they are unique per server and stable across reads:
-``2 × order`` for the IN leg (and for balance records), ``2 × order + 1`` for the OUT leg.
+``2 * order`` for the IN leg (and for balance records), ``2 * order + 1`` for the OUT leg.
 
 MT4 charges an order's ``commission`` when it opens, so it sits on the IN leg; ``profit`` and
 ``storage`` (swap) are realised at the close, on the OUT leg. ``commission_agent`` is paid to an
@@ -56,7 +56,7 @@ def _int(record: Mapping[str, Any], name: str, default: int | None = None) -> in
 
 
 def deals_from_trade(record: Mapping[str, Any], clock: ServerClock, aliases: SymbolAliases) -> list[Deal]:
-    """The :class:`Deal` legs of one MT4 trade record; pending orders (cmd 2–5) give none."""
+    """The :class:`Deal` legs of one MT4 trade record; pending orders (cmd 2-5) give none."""
     cmd = _int(record, "cmd")
     order = _int(record, "order")
     digits = _int(record, "currency_digits", 2)
