@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Column, MetaData, Table, and_, case, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -76,10 +76,26 @@ def deal_row(server_id: int, deal: Deal, now: datetime) -> dict[str, Any]:
     }
 
 
-def upsert_statement(dialect: str) -> Any:
+INCOMING = Table(
+    "mt_deal_incoming",
+    MetaData(),
+    *(Column(column.name, column.type) for column in DEALS.c if column.name != "id"),
+)
+"""PostgreSQL: a session-local temporary copy of ``mt_deal``'s columns, filled by binary COPY."""
+INCOMING_COLUMNS = [column.name for column in INCOMING.c]
+COPY_THRESHOLD = 200
+CREATE_INCOMING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS mt_deal_incoming "
+    "(LIKE mt_deal INCLUDING DEFAULTS EXCLUDING IDENTITY) ON COMMIT DELETE ROWS"
+)
+
+
+def upsert_statement(dialect: str, *, from_incoming: bool = False) -> Any:
     """The one statement that inserts a new deal or brings a known one up to date."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(DEALS)
+    if from_incoming:
+        statement = statement.from_select(INCOMING_COLUMNS, select(*INCOMING.c))
     new = statement.excluded
     c = DEALS.c
     money_changed = or_(c.deleted, *(c[name] != new[name] for name in MONEY_COLUMNS))
@@ -104,10 +120,29 @@ async def upsert_deals(
         return 0
     unique = {deal.ticket: deal for deal in deals}
     rows = [deal_row(server_id, deal, now) for deal in unique.values()]
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        await _upsert_by_copy(connection, rows)
+        return len(rows)
     statement = upsert_statement(connection.dialect.name)
     for start in range(0, len(rows), UPSERT_CHUNK):
         await connection.execute(statement, rows[start : start + UPSERT_CHUNK])
     return len(rows)
+
+
+async def _upsert_by_copy(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Binary COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` (PostgreSQL)."""
+    # Through SQLAlchemy first, so the transaction has begun before COPY uses the driver directly.
+    await connection.execute(text(CREATE_INCOMING))
+    await connection.execute(text("TRUNCATE mt_deal_incoming"))
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    decimal_columns = {"volume", "volume_closed", "price"}
+    records = [
+        tuple(format(row[name], "f") if name in decimal_columns else row[name] for name in INCOMING_COLUMNS)
+        for row in rows
+    ]
+    await driver.copy_records_to_table("mt_deal_incoming", records=records, columns=INCOMING_COLUMNS)
+    await connection.execute(upsert_statement("postgresql", from_incoming=True))
 
 
 async def mark_deleted(
