@@ -147,6 +147,7 @@ HOUSE_PURPOSES: tuple[Purpose, ...] = tuple(
     p for p, role in CHART.items() if role.owner_kind is OwnerKind.HOUSE
 )
 HOUSE_OWNER_ID = ""
+OPEN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,47 @@ async def open_owner_account(
     conn = await connection_of(connection)
     await _require_currency(conn, currency)
     return await _open(conn, role, owner_id, currency)
+
+
+async def open_owner_accounts(
+    connection: AsyncConnection | AsyncSession, purpose: Purpose, owner_ids: Sequence[str], currency: str
+) -> dict[str, int]:
+    """Open (or find) many owner accounts at once (an import, a migration): owner id -> account id."""
+    role = CHART[purpose]
+    if role.owner_kind is OwnerKind.HOUSE or not all(owner_ids):
+        raise ValueError("owner accounts need a non-house purpose and non-empty owner ids")
+    conn = await connection_of(connection)
+    await _require_currency(conn, currency)
+    now = utcnow()
+    rows = [
+        {
+            "currency": currency,
+            "owner_kind": str(role.owner_kind),
+            "owner_id": owner_id,
+            "purpose": str(role.purpose),
+            "normal_side": role.normal_side,
+            "debits_must_not_exceed_credits": role.guard is Guard.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            "credits_must_not_exceed_debits": role.guard is Guard.CREDITS_MUST_NOT_EXCEED_DEBITS,
+            "created_at": now,
+        }
+        for owner_id in owner_ids
+    ]
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    table = accounts_table
+    found: dict[str, int] = {}
+    for start in range(0, len(rows), OPEN_CHUNK):
+        chunk = rows[start : start + OPEN_CHUNK]
+        await conn.execute(dialect_insert(table).on_conflict_do_nothing(), chunk)
+        result = await conn.execute(
+            select(table.c.owner_id, table.c.id).where(
+                table.c.owner_kind == str(role.owner_kind),
+                table.c.purpose == str(role.purpose),
+                table.c.currency == currency,
+                table.c.owner_id.in_([row["owner_id"] for row in chunk]),
+            )
+        )
+        found.update({owner: account_id for owner, account_id in result.all()})
+    return found
 
 
 async def find_account(

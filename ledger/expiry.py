@@ -51,7 +51,6 @@ async def expire_due_pending(
     if not due:
         return []
     journals = [
-        Journal([expire_pending(expiry_key(pending_id), pending_id=pending_id)], code="expiry")
-        for pending_id in due
+        Journal([expire_pending(expiry_key(pending_id), pending_id=pending_id)]) for pending_id in due
     ]
     return await post(db, journals, now=moment)

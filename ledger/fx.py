@@ -167,14 +167,25 @@ async def latest_rate(
     )
 
 
-def _direction(rate: FxRate, sell_currency: str, buy_currency: str) -> Decimal:
-    """Units of the bought currency per unit of the sold one, at mid."""
+def _is_forward(rate: FxRate, sell_currency: str, buy_currency: str) -> bool:
+    """True when the client sells the rate's base currency, False when it sells the quote currency."""
     if (sell_currency, buy_currency) == (rate.base, rate.quote):
-        return rate.rate
+        return True
     if (sell_currency, buy_currency) == (rate.quote, rate.base):
-        with localcontext(DECIMAL_CONTEXT):
-            return Decimal(1) / rate.rate
+        return False
     raise InvalidRateError(f"rate {rate.base}/{rate.quote} does not price {sell_currency}->{buy_currency}")
+
+
+def _at_mid(rate: FxRate, forward: bool, sell_major: Decimal) -> Decimal:
+    """The bought currency's major units for ``sell_major`` at mid; divides rather than inverting
+    the rate first, so an exact result stays exact."""
+    return sell_major * rate.rate if forward else sell_major / rate.rate
+
+
+def _sold_for(rate: FxRate, forward: bool, buy_major: Decimal) -> Decimal:
+    """The sold currency's major units the client must give for ``buy_major`` after the spread."""
+    keep = Decimal(1) - rate.spread
+    return buy_major / (rate.rate * keep) if forward else buy_major * rate.rate / keep
 
 
 def _checked_amount(amount: int) -> int:
@@ -188,10 +199,10 @@ def quote_sell(
 ) -> FxQuote:
     """Price selling exactly ``sell_amount`` (minor units): how much the client gets."""
     _checked_amount(sell_amount)
-    per_unit = _direction(rate, sell_currency, buy_currency)
+    forward = _is_forward(rate, sell_currency, buy_currency)
     with localcontext(DECIMAL_CONTEXT):
         sell_major = Decimal(sell_amount).scaleb(-scales[sell_currency])
-        mid_minor = (sell_major * per_unit).scaleb(scales[buy_currency])
+        mid_minor = _at_mid(rate, forward, sell_major).scaleb(scales[buy_currency])
         client_minor = mid_minor * (Decimal(1) - rate.spread)
     return FxQuote(
         rate.id,
@@ -208,14 +219,12 @@ def quote_buy(
 ) -> FxQuote:
     """Price receiving exactly ``buy_amount`` (minor units): how much the client must sell."""
     _checked_amount(buy_amount)
-    per_unit = _direction(rate, sell_currency, buy_currency)
+    forward = _is_forward(rate, sell_currency, buy_currency)
     with localcontext(DECIMAL_CONTEXT):
         buy_major = Decimal(buy_amount).scaleb(-scales[buy_currency])
-        sell_minor = (buy_major / (per_unit * (Decimal(1) - rate.spread))).scaleb(scales[sell_currency])
-        sell_amount = round_client_pays(sell_minor)
-        mid_minor = (Decimal(sell_amount).scaleb(-scales[sell_currency]) * per_unit).scaleb(
-            scales[buy_currency]
-        )
+        sell_amount = round_client_pays(_sold_for(rate, forward, buy_major).scaleb(scales[sell_currency]))
+        sell_major = Decimal(sell_amount).scaleb(-scales[sell_currency])
+        mid_minor = _at_mid(rate, forward, sell_major).scaleb(scales[buy_currency])
     return FxQuote(rate.id, sell_currency, sell_amount, buy_currency, buy_amount, round_mid_leg(mid_minor))
 
 
@@ -269,6 +278,4 @@ def conversion_journal(
                 rate_id=quote.rate_id,
             )
         )
-    return Journal(
-        transfers, code=code, description=f"{quote.sell_currency}->{quote.buy_currency} conversion"
-    )
+    return Journal(transfers)

@@ -140,8 +140,6 @@ class Journal:
     """Transfers that are applied all together or not at all."""
 
     transfers: Sequence[TransferRequest]
-    code: str = ""
-    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

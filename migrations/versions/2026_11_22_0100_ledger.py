@@ -1,11 +1,11 @@
-"""ledger: currencies, accounts, journals, transfers, entries, exchange rates and their guards
+"""ledger: currencies, accounts, transfers, entries, exchange rates and their guards
 
 Revision ID: 0100
 Revises: 0001
 Create Date: 2026-11-22
 
-Besides the tables this migration installs the immutability triggers (transfers, entries,
-journals and exchange rates refuse UPDATE and DELETE; an account refuses DELETE and any change
+Besides the tables this migration installs the immutability triggers (transfers, entries
+and exchange rates refuse UPDATE and DELETE; an account refuses DELETE and any change
 of its currency or normal side) on PostgreSQL and SQLite, and seeds the currencies.
 """
 
@@ -27,7 +27,7 @@ CURRENCY_SCALES = {
     "CNY": 2, "HKD": 2, "SGD": 2, "USDT": 6, "BTC": 8,
 }  # fmt: skip
 
-IMMUTABLE_TABLES = ("journals", "transfers", "entries", "fx_rates")
+IMMUTABLE_TABLES = ("transfers", "entries", "fx_rates")
 
 
 def upgrade() -> None:
@@ -37,14 +37,6 @@ def upgrade() -> None:
         sa.Column("scale", sa.SmallInteger(), nullable=False),
         sa.CheckConstraint("scale >= 0 AND scale <= 18", name=op.f("ck_currencies_scale_range")),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_currencies")),
-    )
-    op.create_table(
-        "journals",
-        sa.Column("id", BIGINT, nullable=False),
-        sa.Column("code", sa.String(length=32), nullable=False),
-        sa.Column("description", sa.String(length=255), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_journals")),
     )
     op.create_table(
         "accounts",
@@ -93,6 +85,7 @@ def upgrade() -> None:
             "currency",
             name=op.f("uq_accounts_owner_kind_owner_id_purpose_currency"),
         ),
+        postgresql_with={"fillfactor": 70},
     )
     op.create_table(
         "fx_rates",
@@ -155,9 +148,6 @@ def upgrade() -> None:
             name=op.f("fk_transfers_debit_account_id_accounts"),
         ),
         sa.ForeignKeyConstraint(
-            ["journal_id"], ["journals.id"], name=op.f("fk_transfers_journal_id_journals")
-        ),
-        sa.ForeignKeyConstraint(
             ["pending_id"], ["transfers.id"], name=op.f("fk_transfers_pending_id_transfers")
         ),
         sa.ForeignKeyConstraint(["rate_id"], ["fx_rates.id"], name=op.f("fk_transfers_rate_id_fx_rates")),
@@ -178,7 +168,6 @@ def upgrade() -> None:
         )
     op.create_table(
         "entries",
-        sa.Column("id", BIGINT, nullable=False),
         sa.Column("account_id", BIGINT, nullable=False),
         sa.Column("version", BIGINT, nullable=False),
         sa.Column("transfer_id", BIGINT, nullable=False),
@@ -196,14 +185,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["transfer_id"], ["transfers.id"], name=op.f("fk_entries_transfer_id_transfers")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
-        sa.UniqueConstraint("account_id", "version", name=op.f("uq_entries_account_id_version")),
+        sa.PrimaryKeyConstraint("account_id", "version", name=op.f("pk_entries")),
     )
     op.create_index("ix_entries_account_id_created_at", "entries", ["account_id", "created_at"])
 
     op.bulk_insert(currencies, [{"code": code, "scale": scale} for code, scale in CURRENCY_SCALES.items()])
 
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE SEQUENCE journal_ids AS BIGINT")
         _create_postgresql_triggers()
     else:
         _create_sqlite_triggers()
@@ -269,6 +258,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS accounts_no_delete ON accounts")
         op.execute("DROP TRIGGER IF EXISTS accounts_identity_fixed ON accounts")
         op.execute("DROP FUNCTION IF EXISTS ledger_refuse_change()")
+        op.execute("DROP SEQUENCE IF EXISTS journal_ids")
     else:
         for table in IMMUTABLE_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
@@ -283,5 +273,4 @@ def downgrade() -> None:
     op.drop_index("ix_fx_rates_pair_observed_at", table_name="fx_rates")
     op.drop_table("fx_rates")
     op.drop_table("accounts")
-    op.drop_table("journals")
     op.drop_table("currencies")

@@ -14,7 +14,7 @@ from core.db import Database, metadata, migrate
 from migrations.models import import_all_models
 from tests.databases import TestDatabases as Databases
 
-LEDGER_TABLES = {"currencies", "accounts", "journals", "transfers", "entries", "fx_rates"}
+LEDGER_TABLES = {"currencies", "accounts", "transfers", "entries", "fx_rates"}
 
 
 def _schema_differences(connection: Connection) -> list[Any]:
