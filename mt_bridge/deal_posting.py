@@ -133,7 +133,7 @@ async def _post_one_batch(connection: AsyncConnection, server_id: int, batch: in
             house[row.currency] = await ensure_system_accounts(connection, row.currency)
         requests = _requests_for(server_id, row, house[row.currency], counters)
         if requests:
-            journals.append(Journal(requests, code="mt_deal", description=f"deal {row.ticket}"))
+            journals.append(Journal(requests))
             journal_rows.append(row)
         else:
             settled.append(_settled(row, posted_all=True))
