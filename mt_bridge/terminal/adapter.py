@@ -50,7 +50,8 @@ class Mt5TerminalPlatform:
                 self._module = importlib.import_module("MetaTrader5")
             except ImportError as exc:
                 raise PlatformUnavailableError(
-                    "the MetaTrader5 package is not installed (Windows only: pip install brokerdesk[mt5-terminal])"
+                    "the MetaTrader5 package is not installed"
+                    " (Windows only: pip install brokerdesk[mt5-terminal])"
                 ) from exc
         return self._module
 
