@@ -16,6 +16,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "kyc.models",
     "ledger.models",
     "ib.models",
+    "mt_bridge.models",
 )
 
 

@@ -32,6 +32,10 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("kyc.notify_expiring_documents", DAY_SECONDS),
     Schedule("ib.run_daily_payouts", 3600.0),
     Schedule("ib.run_monthly_payouts", 3600.0),
+    Schedule("mt_bridge.process_due_commands", 5.0),
+    Schedule("mt_bridge.sync_all_servers", 10.0),
+    Schedule("mt_bridge.rescan_all_servers", 3600.0),
+    Schedule("mt_bridge.reconcile_all_servers", 3600.0),
 )
 
 
