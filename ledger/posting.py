@@ -306,6 +306,7 @@ class _Batch:
         staged: list[_Staged] = []
         for position, request in enumerate(requests):
             try:
+                self._refuse_second_claim_in_journal(request, staged)
                 staged.append(self._apply(request, touched))
             except _Refused as refused:
                 for account_id, snapshot in (touched or {}).items():
@@ -324,6 +325,19 @@ class _Batch:
             if item.reverses_id is not None:
                 self.reversed_ids.add(item.reverses_id)
         return list(staged)
+
+    @staticmethod
+    def _refuse_second_claim_in_journal(request: TransferRequest, staged: list[_Staged]) -> None:
+        """A pending transfer resolves once and a transfer is reversed once, also within one journal:
+        the batch-wide sets learn of a journal's claims only after the whole journal is staged."""
+        if request.kind in RESOLVING_KINDS and any(
+            item.kind in RESOLVING_KINDS and item.pending_id == request.pending_id for item in staged
+        ):
+            raise _Refused(Refusal.PENDING_ALREADY_RESOLVED)
+        if request.kind is TransferKind.REVERSAL and any(
+            item.reverses_id is not None and item.reverses_id == request.reverses_id for item in staged
+        ):
+            raise _Refused(Refusal.ALREADY_REVERSED)
 
     def _refuse_journal(
         self, index: int, requests: list[TransferRequest], reasons: dict[int, Refusal]

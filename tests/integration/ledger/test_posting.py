@@ -290,6 +290,43 @@ async def test_a_pending_transfer_resolves_at_most_once(book: Book) -> None:
     assert (await get_balance(book.db, book.bob)).posted == 100
 
 
+async def test_two_claims_on_one_transfer_inside_one_journal_are_refused(book: Book) -> None:
+    """Found by the property test: the second claim used to reach the database's guards."""
+    await deposit(book, "dep", book.alice, 1_000)
+    [hold] = await posting.post(
+        book.db, [Journal([pending("h", debit=book.alice, credit=book.bob, amount=100, currency="USD")])]
+    )
+    [move] = await posting.post(
+        book.db, [Journal([posted("m", debit=book.alice, credit=book.bob, amount=50, currency="USD")])]
+    )
+    assert hold.transfer_id is not None
+    assert move.transfer_id is not None
+    rows_before = await count_rows(book.db, "transfers")
+    results = await posting.post(
+        book.db,
+        [
+            Journal(
+                [
+                    post_pending("p1", pending_id=hold.transfer_id, amount=40),
+                    post_pending("p2", pending_id=hold.transfer_id, amount=40),
+                ]
+            ),
+            Journal(
+                [reversal("r1", transfer_id=move.transfer_id), reversal("r2", transfer_id=move.transfer_id)]
+            ),
+        ],
+    )
+    assert [r.refusal for r in results] == [
+        Refusal.JOURNAL_FAILED,
+        Refusal.PENDING_ALREADY_RESOLVED,
+        Refusal.JOURNAL_FAILED,
+        Refusal.ALREADY_REVERSED,
+    ]
+    assert await count_rows(book.db, "transfers") == rows_before
+    balance = await get_balance(book.db, book.bob)
+    assert (balance.posted, balance.pending_in) == (50, 100)
+
+
 async def test_the_database_refuses_a_second_resolution(book: Book) -> None:
     """The partial unique index on pending_id is the backstop under the posting code."""
     await deposit(book, "dep", book.alice, 1_000)
