@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_BEGIN_OPTION = "sqlite_begin"
+"""Execution option naming how a SQLite transaction begins: ``DEFERRED`` (default) or ``IMMEDIATE``.
+
+A writer that reads before it writes (the ledger locks accounts, then writes) asks for ``IMMEDIATE``
+so it takes SQLite's single write lock at ``BEGIN`` instead of failing to upgrade mid-transaction.
+"""
+SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -21,6 +28,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLAlchemy's documented recipe for pysqlite/aiosqlite: stop the driver from emitting its own
+    # (late, DEFERRED) BEGIN, and emit BEGIN ourselves in the "begin" event below.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """Start every SQLite transaction explicitly, in the mode the connection asked for."""
+    mode = str(connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")).upper()
+    if mode not in SQLITE_BEGIN_MODES:
+        raise ValueError(f"unknown SQLite BEGIN mode {mode!r}")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
@@ -32,6 +50,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo, poolclass=NullPool)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
