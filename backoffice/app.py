@@ -6,7 +6,7 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, mailbox, pages, roles, signin, staff
+from backoffice import account, api, audit, finance, mailbox, pages, rates, roles, signin, staff
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
@@ -17,6 +17,10 @@ HERE = Path(__file__).parent
 
 NAVIGATION = (
     NavItem("Dashboard", "/"),
+    NavItem("Deposits", "/finance/deposits"),
+    NavItem("Withdrawals", "/finance/withdrawals"),
+    NavItem("Bank accounts", "/finance/bank-accounts"),
+    NavItem("Rates", "/finance/rates"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -35,6 +39,10 @@ def protected_router() -> Router:
             roles.RolesController,
             audit.AuditController,
             mailbox.MailboxController,
+            finance.DepositQueueController,
+            finance.WithdrawalQueueController,
+            finance.BankAccountQueueController,
+            rates.RatesController,
             api.router,
         ],
         guards=[requires_permission],

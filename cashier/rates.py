@@ -12,13 +12,15 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from sqlalchemy import select
+
 from cashier.errors import RateError
 from cashier.transactions import money_transaction
 from core.audit.service import Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
 from ledger.errors import LedgerError
-from ledger.fx import FxRate, record_rate
+from ledger.fx import FxRate, rates_table, record_rate
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class RateInput:
 
 
 def parse_rate(base: str, quote: str, rate: str, spread: str) -> RateInput:
-    """Text from a form or file as a rate; the spread is a fraction (``0.002`` is 0.2 %)."""
+    """Text from a form or file as a rate; the spread is a fraction (``0.002`` means 0.2 percent)."""
     try:
         parsed_rate, parsed_spread = Decimal(str(rate).strip()), Decimal(str(spread or "0").strip())
     except InvalidOperation:
@@ -38,7 +40,7 @@ def parse_rate(base: str, quote: str, rate: str, spread: str) -> RateInput:
     if not parsed_rate.is_finite() or parsed_rate <= 0:
         raise RateError("The rate must be a positive number.")
     if not parsed_spread.is_finite() or not Decimal(0) <= parsed_spread < Decimal("0.5"):
-        raise RateError("The spread is a fraction between 0 and 0.5 (0.002 is 0.2 %).")
+        raise RateError("The spread is a fraction between 0 and 0.5 (0.002 means 0.2 percent).")
     return RateInput(base.strip().upper(), quote.strip().upper(), parsed_rate, parsed_spread)
 
 
@@ -105,3 +107,28 @@ def read_rates_file(path: Path) -> list[RateInput]:
 async def load_rates_file(db: Database, path: Path, actor: Actor) -> list[FxRate]:
     """The scheduled job's work: every rate in the file becomes a new rate row."""
     return [await enter_rate(db, entry, actor, source=f"file:{path.name}") for entry in read_rates_file(path)]
+
+
+async def recent_rates(db: Database, limit: int = 200) -> list[FxRate]:
+    """The newest rate rows, newest first, for the rates screen."""
+    r = rates_table.c
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(r.id, r.base, r.quote, r.rate, r.spread, r.source, r.observed_at)
+                .order_by(r.observed_at.desc(), r.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [
+        FxRate(
+            row.id,
+            row.base,
+            row.quote,
+            Decimal(str(row.rate)),
+            Decimal(str(row.spread)),
+            row.source,
+            row.observed_at,
+        )
+        for row in rows
+    ]

@@ -72,3 +72,22 @@ async def client_wallets(db: Database, client_id: int) -> list[Wallet]:
 async def available_balance(session: AsyncSession, client_id: int, currency: str) -> int:
     account_id = await wallet_account(session, client_id, currency)
     return (await get_balances(session, [account_id]))[account_id].available
+
+
+async def wallet_balances_of(db: Database, client_ids: list[int]) -> dict[tuple[int, str], Balance]:
+    """Wallet balances of many clients at once, keyed by (client id, currency): for finance queues."""
+    if not client_ids:
+        return {}
+    a = accounts_table.c
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(a.id, a.owner_id, a.currency).where(
+                    a.owner_kind == "client",
+                    a.purpose == str(Purpose.CLIENT_WALLET),
+                    a.owner_id.in_([str(client_id) for client_id in set(client_ids)]),
+                )
+            )
+        ).all()
+        balances = await get_balances(session, [row.id for row in rows])
+    return {(int(row.owner_id), row.currency): balances[row.id] for row in rows}

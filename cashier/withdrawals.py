@@ -43,7 +43,7 @@ from cashier.psp.base import PaymentProvider, PaymentState
 from cashier.requests import by_key, clean_key, locked
 from cashier.transactions import lock_account, money_transaction
 from cashier.wallets import house_accounts, wallet_account
-from core.audit.service import Actor, record_audit
+from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
 from ledger.chart import Purpose
@@ -426,16 +426,30 @@ async def pay_via_psp(db: Database, psp: PaymentProvider, withdrawal_id: int, ac
 
 
 async def flag_overdue(db: Database, now: datetime | None = None) -> int:
-    """Mark open requests past their deadline (once each); answers how many were flagged now."""
+    """Mark open requests past their deadline (once each, audited); answers how many were flagged."""
     moment = now or utcnow()
     async with db.transaction() as session:
-        result = await session.execute(
-            update(Withdrawal)
-            .where(
-                Withdrawal.status.in_([str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
-                Withdrawal.due_at < moment,
-                Withdrawal.flagged_at.is_(None),
+        overdue = list(
+            await session.scalars(
+                select(Withdrawal.id)
+                .where(
+                    Withdrawal.status.in_([str(s) for s in OPEN_WITHDRAWAL_STATUSES]),
+                    Withdrawal.due_at < moment,
+                    Withdrawal.flagged_at.is_(None),
+                )
+                .with_for_update(skip_locked=True)
             )
-            .values(flagged_at=moment)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if not overdue:
+            return 0
+        await session.execute(update(Withdrawal).where(Withdrawal.id.in_(overdue)).values(flagged_at=moment))
+        for withdrawal_id in overdue:
+            await record_audit(
+                session,
+                SYSTEM,
+                "cashier.withdrawal_flagged_overdue",
+                target_type="withdrawal",
+                target_id=withdrawal_id,
+                after={"flagged_at": moment},
+            )
+        return len(overdue)

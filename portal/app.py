@@ -9,11 +9,11 @@ from litestar import Litestar
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
-from portal import accounts, api, pages, security
+from portal import accounts, api, funding, funding_api, pages, psp_webhooks, security
 
 HERE = Path(__file__).parent
 
-NAVIGATION = (NavItem("Home", "/"), NavItem("My account", "/account"))
+NAVIGATION = (NavItem("Home", "/"), NavItem("Funding", "/funding"), NavItem("My account", "/account"))
 
 
 def portal_spec() -> AppSpec:
@@ -24,7 +24,10 @@ def portal_spec() -> AppSpec:
             pages.HomeController,
             accounts.AccountController,
             security.SecurityController,
+            funding.FundingController,
+            psp_webhooks.PspWebhookController,
             api.router,
+            funding_api.router,
         ],
         template_dir=HERE / "templates",
         nav=NAVIGATION,
