@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import config, create_staff, db, demo, emulator, scheduler, serve, worker
+from cli.commands import config, create_staff, db, demo, emulator, psp_sandbox, scheduler, serve, worker
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, config)
+COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, psp_sandbox, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

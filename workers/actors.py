@@ -10,6 +10,7 @@ import logging
 
 import dramatiq
 
+from cashier import sweeps as cashier_sweeps
 from core.mail.delivery import deliver_mail
 from workers import runtime
 
@@ -27,3 +28,23 @@ async def record_heartbeat() -> None:
 async def send_mail(mail_id: int) -> None:
     """Send one outbox mail over SMTP (or keep it for the dev mailbox); retried with backoff."""
     await deliver_mail(runtime.database(), runtime.runtime().settings, mail_id)
+
+
+@dramatiq.actor(actor_name="cashier.poll_stale_deposits", max_retries=0)
+async def poll_stale_deposits() -> None:
+    """Ask the PSP about deposits whose final webhook is late; credits exactly once either way."""
+    outcomes = await cashier_sweeps.poll_stale_deposits(runtime.database(), runtime.runtime().settings)
+    if outcomes:
+        logger.info("polled stale deposits: %s", outcomes)
+
+
+@dramatiq.actor(actor_name="cashier.flag_overdue_withdrawals", max_retries=0)
+async def flag_overdue_withdrawals() -> None:
+    """Flag withdrawal requests left unhandled past their deadline."""
+    await cashier_sweeps.flag_overdue_withdrawals(runtime.database())
+
+
+@dramatiq.actor(actor_name="cashier.load_rates", max_retries=3, min_backoff=10_000)
+async def load_rates() -> None:
+    """Load exchange rates from the configured source (the demo: a local file)."""
+    await cashier_sweeps.load_configured_rates(runtime.database(), runtime.runtime().settings)

@@ -25,7 +25,12 @@ class Schedule:
     every_seconds: float
 
 
-SCHEDULES: tuple[Schedule, ...] = (Schedule("workers.record_heartbeat", 60.0),)
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("workers.record_heartbeat", 60.0),
+    Schedule("cashier.poll_stale_deposits", 60.0),
+    Schedule("cashier.flag_overdue_withdrawals", 300.0),
+    Schedule("cashier.load_rates", 3600.0),
+)
 
 
 class Scheduler:

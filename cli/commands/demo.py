@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from backoffice.app import create_app as create_backoffice
+from cli.commands.psp_sandbox import DEMO_RATES_FILE, build_sandbox, sandbox_port
 from cli.seed import seed_demo
 from core.db import Database, migrate
 from core.errors import SettingsError
@@ -56,6 +58,7 @@ def banner(settings: Settings, seeded: list[str]) -> str:
         f"  back office   : {settings.public_backoffice_url}/",
         f"  portal API    : {settings.public_portal_url}/api/schema",
         f"  staff API     : {settings.public_backoffice_url}/api/schema",
+        f"  PSP sandbox   : {settings.psp_sandbox_url}/",
         f"  database      : {settings.database_url}",
     ]
     if seeded:
@@ -82,18 +85,29 @@ async def _serve(settings: Settings) -> None:
             server_header=False,
         )
     )
+    psp = _Server(
+        uvicorn.Config(
+            build_sandbox(settings),
+            host="127.0.0.1",
+            port=sandbox_port(settings),
+            log_config=None,
+            server_header=False,
+        )
+    )
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
-        portal.should_exit = backoffice.should_exit = True
+        portal.should_exit = backoffice.should_exit = psp.should_exit = True
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    await asyncio.gather(portal.serve(), backoffice.serve())
+    await asyncio.gather(portal.serve(), backoffice.serve(), psp.serve())
 
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if not settings.rates_file:  # the demo's rate source is a local file
+        settings = dataclasses.replace(settings, rates_file=str(DEMO_RATES_FILE))
     _loopback_only(settings)
     migrate.upgrade(settings.database_url)
     database = Database.from_url(settings.database_url)
