@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 import uvicorn
 
 import cashier
-
 from cashier.psp.sandbox import PspSandbox
 from core.errors import SettingsError
 from core.settings import Settings, load_settings
