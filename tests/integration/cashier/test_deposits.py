@@ -95,7 +95,8 @@ async def test_webhook_delivered_twice_credits_once(
         transfers = await session.scalar(
             select(func.count()).select_from(Transfer).where(Transfer.code == "deposit_psp")
         )
-    assert credited.status == "credited" and credited.credited_amount == 25_000
+    assert credited.status == "credited"
+    assert credited.credited_amount == 25_000
     assert transfers == 1
     assert await webhook_outcomes(db) == ["credited", "duplicate"]
     await assert_books_balanced(db)
@@ -107,7 +108,8 @@ async def test_same_idempotency_key_opens_one_payment(
     psp_sandbox, psp = sandbox
     first = await open_payment(db, psp, key="same-key-123")
     again = await open_payment(db, psp, key="same-key-123")
-    assert again.id == first.id and again.psp_payment_id == first.psp_payment_id
+    assert again.id == first.id
+    assert again.psp_payment_id == first.psp_payment_id
     assert len(psp_sandbox.payments) == 1
 
 
@@ -152,7 +154,8 @@ async def test_refused_webhooks_change_nothing_and_are_logged(
         details = list(await session.scalars(select(PspWebhookEvent.detail).order_by(PspWebhookEvent.id)))
     assert details[0] == "bad signature"
     assert "stale" in details[1]
-    assert "does not match" in details[2] and "does not match" in details[3]
+    assert "does not match" in details[2]
+    assert "does not match" in details[3]
     assert "unknown payment" in details[4]
 
     # the genuine delivery still credits afterwards
@@ -196,7 +199,8 @@ async def test_unreachable_psp_fails_the_deposit(db: Database) -> None:
         await open_payment(db, psp)
     async with db.session() as session:
         deposit = await session.scalar(select(Deposit))
-    assert deposit is not None and deposit.status == "failed"
+    assert deposit is not None
+    assert deposit.status == "failed"
 
 
 async def test_deposit_gate_refuses(db: Database, sandbox: tuple[PspSandbox, SandboxPsp]) -> None:

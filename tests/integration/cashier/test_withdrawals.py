@@ -96,7 +96,8 @@ async def test_request_reserves_and_rejection_releases(db: Database, store: Encr
     await fund_by_wire(db, store, BOB, 300_000)
     account = await verified_account(db)
     withdrawal = await ask(db, 50_000, "wd-key-00001", to_bank(account))
-    assert withdrawal.status == "pending_approval" and withdrawal.hold_transfer_id
+    assert withdrawal.status == "pending_approval"
+    assert withdrawal.hold_transfer_id
     assert await balances(db) == (300_000, 250_000)  # reserved, not moved
     again = await ask(db, 50_000, "wd-key-00001", to_bank(account))
     assert again.id == withdrawal.id
@@ -184,7 +185,8 @@ async def test_below_threshold_one_approval_then_psp_payout(
     approved = await withdrawals.approve_withdrawal(db, withdrawal.id, POLICY, FINANCE)
     assert approved.status == "approved"
     paid = await withdrawals.pay_via_psp(db, psp, withdrawal.id, FINANCE)
-    assert paid.status == "paid" and paid.payout_reference
+    assert paid.status == "paid"
+    assert paid.payout_reference
     assert list(psp_sandbox.payouts) == [f"wd-{withdrawal.id}"]
     with pytest.raises(InvalidStateError):
         await withdrawals.pay_via_psp(db, psp, withdrawal.id, FINANCE)
