@@ -101,15 +101,17 @@ class _Account:
             return self.credits_posted - self.debits_posted
         return self.debits_posted - self.credits_posted
 
-    def violation(self) -> Refusal | None:
-        """The refusal the account's current counters deserve, if any (checked after each change)."""
-        debits = self.debits_posted + self.debits_pending
-        credits = self.credits_posted + self.credits_pending
+    def violation(
+        self, debits_posted: int, credits_posted: int, debits_pending: int, credits_pending: int
+    ) -> Refusal | None:
+        """The refusal these prospective counters would deserve, if any (checked before any change)."""
+        debits = debits_posted + debits_pending
+        credits = credits_posted + credits_pending
         if debits > MAX_AMOUNT or credits > MAX_AMOUNT:
             return Refusal.AMOUNT_OVERFLOW
-        if self.row.debits_must_not_exceed_credits and debits > self.credits_posted:
+        if self.row.debits_must_not_exceed_credits and debits > credits_posted:
             return Refusal.INSUFFICIENT_FUNDS
-        if self.row.credits_must_not_exceed_debits and credits > self.debits_posted:
+        if self.row.credits_must_not_exceed_debits and credits > debits_posted:
             return Refusal.CREDITS_EXCEED_DEBITS
         return None
 
@@ -263,12 +265,12 @@ class _Batch:
         return answers
 
     def _journal(self, index: int, journal: Journal) -> list[Answer]:
-        requests = list(journal.transfers)
+        requests = journal.transfers if isinstance(journal.transfers, list) else list(journal.transfers)
         keys = [request.key for request in requests]
-        for position, request in enumerate(requests):
-            if not isinstance(request.key, str) or not 0 < len(request.key) <= MAX_KEY_LENGTH:
+        for position, key in enumerate(keys):
+            if type(key) is not str or not 0 < len(key) <= MAX_KEY_LENGTH:
                 return self._refuse_journal(index, requests, {position: Refusal.INVALID_KEY})
-        if len(set(keys)) != len(keys):
+        if len(keys) > 1 and len(set(keys)) != len(keys):
             seen: set[str] = set()
             duplicates = {}
             for position, key in enumerate(keys):
@@ -277,17 +279,20 @@ class _Batch:
                 seen.add(key)
             return self._refuse_journal(index, requests, duplicates)
 
-        replay = self._replay(index, requests)
-        if replay is not None:
-            return replay
+        existing, staged_keys = self.existing, self.staged_by_key
+        if any(key in existing or key in staged_keys for key in keys):
+            replay = self._replay(index, requests)
+            if replay is not None:
+                return replay
 
-        touched: dict[int, tuple[int, int, int, int, int, bool]] = {}
+        # one transfer is checked before it changes anything; several need snapshots to roll back
+        touched: dict[int, tuple[int, int, int, int, int, bool]] | None = {} if len(requests) > 1 else None
         staged: list[_Staged] = []
         for position, request in enumerate(requests):
             try:
                 staged.append(self._apply(request, touched))
             except _Refused as refused:
-                for account_id, snapshot in touched.items():
+                for account_id, snapshot in (touched or {}).items():
                     self.accounts[account_id].restore(snapshot)
                 return self._refuse_journal(index, requests, {position: refused.refusal})
 
@@ -397,7 +402,7 @@ class _Batch:
         )
 
     def _apply(
-        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]]
+        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Staged:
         kind = request.kind
         if kind in NEW_MOVEMENT_KINDS:
@@ -409,19 +414,19 @@ class _Batch:
         raise _Refused(Refusal.INVALID_AMOUNT)
 
     def _account(
-        self, account_id: object, touched: dict[int, tuple[int, int, int, int, int, bool]]
+        self, account_id: object, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Account:
         if not _is_id(account_id):
             raise _Refused(Refusal.ACCOUNT_NOT_FOUND)
         account = self.accounts.get(account_id)
         if account is None:
             raise _Refused(Refusal.ACCOUNT_NOT_FOUND)
-        if account.row.id not in touched:
+        if touched is not None and account.row.id not in touched:
             touched[account.row.id] = account.snapshot()
         return account
 
     def _apply_new(
-        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]]
+        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Staged:
         amount = _valid_amount(request.amount)
         if request.debit_account_id == request.credit_account_id:
@@ -454,7 +459,7 @@ class _Batch:
         return staged
 
     def _apply_resolution(
-        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]]
+        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Staged:
         pending_id = request.pending_id
         target = self.referenced.get(pending_id) if _is_id(pending_id) else None
@@ -498,7 +503,7 @@ class _Batch:
         return staged
 
     def _apply_reversal(
-        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]]
+        self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Staged:
         target_id = request.reverses_id
         target = self.referenced.get(target_id) if _is_id(target_id) else None
@@ -530,15 +535,24 @@ class _Batch:
         return staged
 
     def _move(self, staged: _Staged, debit: _Account, credit: _Account, *, posted: int, pending: int) -> None:
-        """Change both accounts' counters and record one entry per side."""
-        debit.debits_posted += posted
-        debit.debits_pending += pending
-        credit.credits_posted += posted
-        credit.credits_pending += pending
-        for account in (debit, credit):
-            refusal = account.violation()
-            if refusal is not None:
-                raise _Refused(refusal)
+        """Check both accounts' prospective counters, then change them and record one entry per side.
+
+        Checking first means a refused transfer never touched anything, so a one-transfer journal
+        needs no snapshot to roll back.
+        """
+        debits_posted = debit.debits_posted + posted
+        debits_pending = debit.debits_pending + pending
+        credits_posted = credit.credits_posted + posted
+        credits_pending = credit.credits_pending + pending
+        refusal = debit.violation(
+            debits_posted, debit.credits_posted, debits_pending, debit.credits_pending
+        ) or credit.violation(credit.debits_posted, credits_posted, credit.debits_pending, credits_pending)
+        if refusal is not None:
+            raise _Refused(refusal)
+        debit.debits_posted = debits_posted
+        debit.debits_pending = debits_pending
+        credit.credits_posted = credits_posted
+        credit.credits_pending = credits_pending
         debit.version += 1
         credit.version += 1
         debit.dirty = credit.dirty = True

@@ -444,3 +444,20 @@ async def test_database_checks_back_up_the_posting_code(book: Book) -> None:
                     ),
                     {"debit": debit, "credit": credit, "currency": currency, "amount": amount},
                 )
+
+
+async def test_keys_and_references_with_awkward_characters_round_trip(book: Book) -> None:
+    awkward = ['quote"d', "back\\slash", "comma,brace{}", "NULL", "ünï 中文", "  spaced  "]
+    journals = [
+        Journal(
+            [posted(key, debit=book.clearing, credit=book.alice, amount=1, currency="USD", reference=key)]
+        )
+        for key in awkward
+    ]
+    results = await posting.post(book.db, journals)
+    assert all(r.ok for r in results)
+    async with book.db.engine.connect() as connection:
+        stored = (await connection.execute(text("SELECT idempotency_key, reference FROM transfers"))).all()
+    assert sorted((k, r) for k, r in stored) == sorted((k, k) for k in awkward)
+    again = await posting.post(book.db, journals)
+    assert all(r.replayed for r in again)
