@@ -48,7 +48,7 @@ async def list_wallets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
 
 @post("/withdrawals", name="portal.api.withdrawals.create", status_code=201)
 async def create_withdrawal(
-    request: Request[Any, Any, Any], data: dict[str, Any]
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:
     """``{"currency": "USD", "amount": "12.34", "destination": "bank:7" | "psp:sandbox"}``."""
     if await over_money_limit(request, "withdraw"):

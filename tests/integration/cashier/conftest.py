@@ -42,10 +42,10 @@ class RunningServer:
         await self.task
 
 
-async def serve_on_loopback(app: object) -> RunningServer:
-    """Serve an ASGI app on 127.0.0.1 with a free port, on this event loop."""
+async def serve_on_loopback(app: object, port: int = 0, lifespan: str = "off") -> RunningServer:
+    """Serve an ASGI app on 127.0.0.1 (a free port unless given), on this event loop."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")  # type: ignore[arg-type]
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan)  # type: ignore[arg-type]
     )
     task = asyncio.get_running_loop().create_task(server.serve())
     for _ in range(500):
