@@ -15,10 +15,17 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 
 from backoffice.guards import permission
-from cashier import bank_accounts, deposits, withdrawals
+from cashier import bank_accounts, conversions, deposits, withdrawals
 from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError
-from cashier.history import QueueFilter, deposit_queue, deposits_csv, withdrawal_queue, withdrawals_csv
+from cashier.history import (
+    QueueFilter,
+    deposit_queue,
+    deposits_csv,
+    rows_csv,
+    withdrawal_queue,
+    withdrawals_csv,
+)
 from cashier.models import BankAccount, BankAccountStatus, Deposit
 from cashier.money import format_amount, parse_amount
 from cashier.wallets import scale_of, wallet_balances_of
@@ -274,3 +281,68 @@ class BankAccountQueueController(Controller):
         except CashierError as exc:
             flash(request, str(exc), category="error")
         return Redirect("/finance/bank-accounts", status_code=303)
+
+
+class TransferQueueController(Controller):
+    """Internal transfers and conversions, each with the rate and spread it used (read and export)."""
+
+    path = "/finance/transfers"
+    include_in_schema = False
+    opt = permission(APPROVE_WITHDRAWAL)
+
+    @get("/", name="backoffice.finance.transfers")
+    async def queue(self, request: Request[Any, Any, Any]) -> Template:
+        rows = await conversions.transfer_queue(
+            app_services(request.app).database, queue_filter(request).client_id
+        )
+        return Template("finance/transfers.html", context=await queue_context(request, rows))
+
+    @get("/export.csv", name="backoffice.finance.transfers.export")
+    async def export(self, request: Request[Any, Any, Any]) -> Response[str]:
+        services = app_services(request.app)
+        rows = await conversions.transfer_queue(
+            services.database, queue_filter(request).client_id, limit=50_000
+        )
+        async with services.database.transaction() as session:
+            await record_audit(
+                session,
+                actor_for(request, signed_in(request).user),
+                "cashier.transfers_exported",
+                after={"rows": len(rows)},
+            )
+        body = rows_csv(
+            [
+                "id",
+                "client_id",
+                "kind",
+                "from_amount",
+                "from_currency",
+                "to_amount",
+                "to_currency",
+                "spread_amount",
+                "rate_id",
+                "rate",
+                "spread",
+                "status",
+                "created_at",
+            ],
+            [
+                [
+                    t.id,
+                    t.client_id,
+                    t.kind,
+                    t.from_amount,
+                    t.from_currency,
+                    t.to_amount,
+                    t.to_currency,
+                    t.spread_amount,
+                    t.rate_id,
+                    t.rate,
+                    t.spread,
+                    t.status,
+                    t.created_at.isoformat(),
+                ]
+                for t in rows
+            ],
+        )
+        return _csv(body, "transfers")

@@ -182,3 +182,34 @@ class PspWebhookEvent(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(REASON, default="")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TransferKind(enum.StrEnum):
+    CONVERSION = "conversion"
+    """Between two of the client's wallets in different currencies, through the ledger's FX."""
+
+
+class InternalTransfer(Base):
+    """A movement between the client's own accounts, with the rate and spread it used."""
+
+    __tablename__ = "cashier_transfers"
+    __table_args__ = (
+        UniqueConstraint("client_id", "idempotency_key"),
+        CheckConstraint("from_amount > 0 AND to_amount > 0", name="amounts_positive"),
+        Index("ix_cashier_transfers_client_created", "client_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(24))
+    from_currency: Mapped[str] = mapped_column(CURRENCY)
+    from_amount: Mapped[int]
+    to_currency: Mapped[str] = mapped_column(CURRENCY)
+    to_amount: Mapped[int]
+    spread_amount: Mapped[int] = mapped_column(default=0)
+    rate_id: Mapped[int | None]
+    rate: Mapped[str | None] = mapped_column(String(40))
+    spread: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(24))
+    idempotency_key: Mapped[str] = mapped_column(KEY)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
-from cashier import bank_accounts, deposits, withdrawals
+from cashier import bank_accounts, conversions, deposits, withdrawals
 from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError, NotFoundError
 from cashier.history import funding_history
@@ -260,6 +260,76 @@ class FundingController(Controller):
                 "The withdrawal is cancelled and the money is back in your wallet.",
                 category="success",
             )
+        return Redirect("/funding", status_code=303)
+
+    async def _convert_context(self, request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
+        services = app_services(request.app)
+        return {
+            "currencies": services.settings.cashier_currency_list,
+            "wallets": await client_wallets(services.database, signed_in(request).user.id),
+            "money": await money_formatter(request),
+            **extra,
+        }
+
+    @get("/convert", name="portal.funding.convert")
+    async def convert_form(self, request: Request[Any, Any, Any]) -> Template:
+        return Template("funding/convert.html", context=await self._convert_context(request))
+
+    @post("/convert/quote", name="portal.funding.convert.quote")
+    async def convert_quote(self, request: Request[Any, Any, Any]) -> Template:
+        """Show the rate, the spread and both amounts before anything moves."""
+        form = await form_fields(request)
+        services = app_services(request.app)
+        try:
+            sell, amount = await parse_money(request, form.get("amount", ""), form.get("sell", ""))
+            buy = require_currency(services.settings, form.get("buy", ""))
+            priced = await conversions.quote_conversion(
+                services.database, sell_currency=sell, buy_currency=buy, sell_amount=amount
+            )
+        except CashierError as exc:
+            context = await self._convert_context(request, error=str(exc))
+            return Template("funding/convert.html", context=context, status_code=400)
+        context = await self._convert_context(
+            request, priced=priced, amount_text=form.get("amount", ""), idempotency_key=new_idempotency_key()
+        )
+        return Template("funding/convert.html", context=context)
+
+    @post("/convert", name="portal.funding.convert.submit")
+    async def convert(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        form = await form_fields(request)
+        if await over_money_limit(request, "convert"):
+            return Template(
+                "funding/convert.html",
+                context=await self._convert_context(request, error=TOO_MANY),
+                status_code=429,
+            )
+        services = app_services(request.app)
+        me = signed_in(request)
+        try:
+            sell, amount = await parse_money(request, form.get("amount", ""), form.get("sell", ""))
+            buy = require_currency(services.settings, form.get("buy", ""))
+            raw_rate = form.get("rate_id", "")
+            done = await conversions.convert(
+                services.database,
+                client_id=me.user.id,
+                sell_currency=sell,
+                buy_currency=buy,
+                sell_amount=amount,
+                rate_id=int(raw_rate) if raw_rate.isdigit() else 0,
+                idempotency_key=form.get("idempotency_key", ""),
+                actor=actor_for(request, me.user),
+            )
+        except CashierError as exc:
+            context = await self._convert_context(request, error=str(exc))
+            return Template("funding/convert.html", context=context, status_code=400)
+        money = await money_formatter(request)
+        flash(
+            request,
+            f"Converted {money(done.from_amount, done.from_currency)}"
+            f" to {money(done.to_amount, done.to_currency)}"
+            f" at {done.rate} (spread {done.spread}).",
+            category="success",
+        )
         return Redirect("/funding", status_code=303)
 
     @get("/bank-accounts", name="portal.funding.bank_accounts")

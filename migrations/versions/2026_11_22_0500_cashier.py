@@ -1,8 +1,8 @@
-"""cashier: deposits, withdrawals, saved bank accounts and the PSP webhook log.
+"""cashier: deposits, withdrawals, internal transfers, saved bank accounts and the PSP webhook log.
 
 Revision ID: 0500
 Revises: 0100
-Create Date: 2026-11-22 12:04:31.641911
+Create Date: 2026-11-22 12:23:22.033138
 """
 
 from collections.abc import Sequence
@@ -89,6 +89,35 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "cashier_transfers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("from_currency", sa.String(length=8), nullable=False),
+        sa.Column("from_amount", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("to_currency", sa.String(length=8), nullable=False),
+        sa.Column("to_amount", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("spread_amount", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("rate_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("rate", sa.String(length=40), nullable=True),
+        sa.Column("spread", sa.String(length=40), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "from_amount > 0 AND to_amount > 0", name=op.f("ck_cashier_transfers_amounts_positive")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cashier_transfers")),
+        sa.UniqueConstraint(
+            "client_id", "idempotency_key", name=op.f("uq_cashier_transfers_client_id_idempotency_key")
+        ),
+    )
+    with op.batch_alter_table("cashier_transfers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_cashier_transfers_client_created", ["client_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "cashier_withdrawals",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -132,6 +161,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_cashier_withdrawals_client_currency_created")
 
     op.drop_table("cashier_withdrawals")
+    with op.batch_alter_table("cashier_transfers", schema=None) as batch_op:
+        batch_op.drop_index("ix_cashier_transfers_client_created")
+
+    op.drop_table("cashier_transfers")
     op.drop_table("cashier_psp_webhook_events")
     with op.batch_alter_table("cashier_deposits", schema=None) as batch_op:
         batch_op.drop_index("ix_cashier_deposits_status_created")

@@ -277,3 +277,36 @@ async def test_finance_pages_need_their_permission(office_settings: Settings, db
         await support.__aexit__(None, None, None)
     async with db.session() as session:
         assert await session.scalar(select(Deposit.id)) is None
+
+
+async def test_transfers_queue_shows_rate_and_spread(
+    office_settings: Settings,
+    db: Database,
+    finance_pair: tuple[AsyncTestClient, AsyncTestClient],
+    tmp_path: Path,
+) -> None:
+    from decimal import Decimal
+
+    from cashier import conversions
+    from cashier.rates import RateInput, enter_rate
+    from core.storage import EncryptedFileStore
+
+    fiona, _george = finance_pair
+    await fund_by_wire(db, EncryptedFileStore(tmp_path / "x", b"k" * 32), GRACE, 50_000)
+    rate = await enter_rate(db, RateInput("EUR", "USD", Decimal("1.0850"), Decimal("0.002")), CLIENT)
+    await conversions.convert(
+        db,
+        client_id=GRACE,
+        sell_currency="USD",
+        buy_currency="EUR",
+        sell_amount=10_850,
+        rate_id=rate.id,
+        idempotency_key="queue-convert-1",
+        actor=CLIENT,
+    )
+    page = (await fiona.get("/finance/transfers/")).text
+    assert "108.50 USD" in page
+    assert "99.80 EUR" in page
+    assert "1.0850" in page
+    export = await fiona.get(f"/finance/transfers/export.csv?client_id={GRACE}")
+    assert f",{GRACE},conversion,10850,USD,9980,EUR,20,{rate.id},1.0850,0.002,done," in export.text
