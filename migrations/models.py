@@ -15,6 +15,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.mail.models",
     "ledger.models",
     "kyc.models",
+    "mt_bridge.models",
     "cashier.models",
 )
 

@@ -97,3 +97,15 @@ def error_for_retcode(retcode: int, text: str = "", endpoint: str = "") -> Platf
     """The most precise error for a non-zero retcode; unknown codes give the generic one."""
     error_class = ERRORS_BY_RETCODE.get(retcode, PlatformRejectedError)
     return error_class(retcode, text, endpoint)
+
+
+class InvalidProductError(MtBridgeError):
+    """Raised when a server, group, account type or symbol definition breaks a product rule."""
+
+
+class AccountRequestError(MtBridgeError):
+    """Raised when a trading-account request (open, leverage, password) is not allowed."""
+
+
+class CommandStateError(MtBridgeError):
+    """Raised when an outbox command is asked to do something its status does not allow."""

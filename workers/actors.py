@@ -11,7 +11,9 @@ import logging
 import dramatiq
 
 from cashier import sweeps as cashier_sweeps
+from core.jobs import send_now
 from core.mail.delivery import deliver_mail
+from mt_bridge import command_worker, reconciliation, sync
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -48,3 +50,59 @@ async def flag_overdue_withdrawals() -> None:
 async def load_rates() -> None:
     """Load exchange rates from the configured source (the demo: a local file)."""
     await cashier_sweeps.load_configured_rates(runtime.database(), runtime.runtime().settings)
+
+
+@dramatiq.actor(actor_name="mt_bridge.process_command", max_retries=3, min_backoff=1000)
+async def process_command(command_id: int) -> None:
+    """Send one outbox command to its server (exactly once; see mt_bridge.command_worker)."""
+    await command_worker.process_command(
+        runtime.database(), runtime.platforms().platform, runtime.secrets_box(), command_id
+    )
+
+
+@dramatiq.actor(actor_name="mt_bridge.process_due_commands", max_retries=0)
+async def process_due_commands() -> None:
+    """Pick up commands whose backoff has passed or whose worker died holding them."""
+    await command_worker.process_due_commands(
+        runtime.database(), runtime.platforms().platform, runtime.secrets_box(), concurrency=4
+    )
+
+
+@dramatiq.actor(actor_name="mt_bridge.sync_all_servers", max_retries=0)
+async def sync_all_servers() -> None:
+    """Fan out one sync job per enabled server, so each server has its own consumer."""
+    for server_id in await sync.enabled_server_ids(runtime.database()):
+        send_now("mt_bridge.sync_server", server_id)
+
+
+@dramatiq.actor(actor_name="mt_bridge.sync_server", max_retries=0, time_limit=300_000)
+async def sync_server(server_id: int) -> None:
+    """Pull one server's deals, positions and balances and post its deals to the ledger."""
+    try:
+        await sync.sync_server(runtime.database(), runtime.platforms().platform, server_id)
+    except sync.SyncBusyError:
+        logger.debug("server %s is already being synced", server_id)
+
+
+@dramatiq.actor(actor_name="mt_bridge.rescan_deals", max_retries=0, time_limit=900_000)
+async def rescan_deals(server_id: int) -> None:
+    """Re-read one server's trailing days for dealers' edits and deletes."""
+    await sync.rescan_deals(runtime.database(), runtime.platforms().platform, server_id)
+
+
+@dramatiq.actor(actor_name="mt_bridge.rescan_all_servers", max_retries=0)
+async def rescan_all_servers() -> None:
+    for server_id in await sync.enabled_server_ids(runtime.database()):
+        send_now("mt_bridge.rescan_deals", server_id)
+
+
+@dramatiq.actor(actor_name="mt_bridge.reconcile_server", max_retries=0, time_limit=900_000)
+async def reconcile_server(server_id: int) -> None:
+    """Compare every live login's ledger balance with the server's and store the differences."""
+    await reconciliation.reconcile_server(runtime.database(), runtime.platforms().platform, server_id)
+
+
+@dramatiq.actor(actor_name="mt_bridge.reconcile_all_servers", max_retries=0)
+async def reconcile_all_servers() -> None:
+    for server_id in await sync.enabled_server_ids(runtime.database()):
+        send_now("mt_bridge.reconcile_server", server_id)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.db import Database
+from core.secrets_box import SecretsBox
 from core.settings import Settings
+from mt_bridge.connect import PlatformDirectory
 
 
 @dataclass
@@ -33,3 +35,18 @@ def runtime() -> WorkerRuntime:
 
 def database() -> Database:
     return runtime().database
+
+
+_platforms: PlatformDirectory | None = None
+
+
+def platforms() -> PlatformDirectory:
+    """This process's clients to the trading servers: one keep-alive session per server."""
+    global _platforms
+    if _platforms is None:
+        _platforms = PlatformDirectory(database(), SecretsBox.from_settings(runtime().settings))
+    return _platforms
+
+
+def secrets_box() -> SecretsBox:
+    return SecretsBox.from_settings(runtime().settings)

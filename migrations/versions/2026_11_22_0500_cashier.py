@@ -1,7 +1,7 @@
 """cashier: deposits, withdrawals, internal transfers, saved bank accounts and the PSP webhook log.
 
 Revision ID: 0500
-Revises: 0100
+Revises: 0300
 Create Date: 2026-11-22 12:23:22.033138
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0500"
-down_revision: str | Sequence[str] | None = "0100"
+down_revision: str | Sequence[str] | None = "0300"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -98,9 +98,11 @@ class ApiRequest:
 class ApiReply:
     """The answer to send, and the fault to inflict while sending it."""
 
-    payload: dict[str, Any]
+    payload: Any
     status: int = 200
     fault: Fault | None = None
+    raw: bool = False
+    """True for MT4 gateway answers: sent as plain JSON, numbers not turned into strings."""
 
 
 def refusal_payload(retcode: int) -> dict[str, Any]:

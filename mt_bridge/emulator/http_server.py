@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,9 @@ import h11
 
 from mt_bridge.emulator.api import ApiReply, ApiRequest, Mt5Api
 from mt_bridge.emulator.config import EmulatorConfig
-from mt_bridge.emulator.faults import FaultInjector, FaultKind
+from mt_bridge.emulator.faults import Fault, FaultInjector, FaultKind
+from mt_bridge.emulator.mt4_gateway import PREFIX as MT4_PREFIX
+from mt_bridge.emulator.mt4_gateway import Mt4Gateway
 from mt_bridge.emulator.session import Session
 from mt_bridge.emulator.simulator import TradeSimulator
 from mt_bridge.emulator.state import TradeServer
@@ -53,6 +56,7 @@ class Emulator:
         self.simulator = TradeSimulator(self.server, self.config.simulator, self.config.seed + 2)
         self.faults = FaultInjector(self.config.faults, self.config.seed + 3)
         self.api = Mt5Api(self.server, self.faults, self.config)
+        self.mt4_gateway = Mt4Gateway(self.server, self.faults, self.config)
         self._listener: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -147,15 +151,18 @@ class Emulator:
             request = await self._read_request(reader, connection)
             if request is None:
                 return
-            method, target, body = request
-            reply = self._dispatch(session, method, target, body)
+            method, target, body, authorization = request
+            if urlsplit(target).path.startswith(MT4_PREFIX):
+                reply = self._dispatch_mt4(method, target, body, authorization)
+            else:
+                reply = self._dispatch(session, method, target, body)
             fault = reply.fault
             if fault is not None and fault.kind in (FaultKind.DROP_AFTER_APPLY, FaultKind.DROP_BEFORE_APPLY):
                 writer.transport.abort()
                 return
             if fault is not None and fault.kind == FaultKind.DELAY:
                 await asyncio.sleep(fault.delay_seconds)
-            payload = encode(reply.payload)
+            payload = json.dumps(reply.payload, default=str).encode() if reply.raw else encode(reply.payload)
             headers = [
                 ("Content-Type", "application/json; charset=utf-8"),
                 ("Content-Length", str(len(payload))),
@@ -171,9 +178,9 @@ class Emulator:
 
     async def _read_request(
         self, reader: asyncio.StreamReader, connection: h11.Connection
-    ) -> tuple[str, str, bytes] | None:
+    ) -> tuple[str, str, bytes, str] | None:
         """The next request on the connection, or None when it closed or stayed idle too long."""
-        method = target = ""
+        method = target = authorization = ""
         body = bytearray()
         while True:
             event = connection.next_event()
@@ -189,12 +196,15 @@ class Emulator:
             if isinstance(event, h11.Request):
                 method = event.method.decode("ascii")
                 target = event.target.decode("ascii")
+                authorization = next(
+                    (value.decode("latin-1") for name, value in event.headers if name == b"authorization"), ""
+                )
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY_BYTES:
                     return None
             elif isinstance(event, h11.EndOfMessage):
-                return method, target, bytes(body)
+                return method, target, bytes(body), authorization
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 return None
 
@@ -215,6 +225,26 @@ class Emulator:
             # A bug in the emulator must not look like a network fault to the client under test.
             logger.exception("emulator failed on %s %s", method, parts.path)
             return ApiReply({"retcode": format_retcode(Retcode.ERR_COMMON)}, status=500)
+
+    def _dispatch_mt4(self, method: str, target: str, body: bytes, authorization: str) -> ApiReply:
+        """An MT4 gateway request: plain JSON numbers, HTTP status codes, Basic auth per request."""
+        parts = urlsplit(target)
+        query = {key.lower(): value for key, value in parse_qsl(parts.query, keep_blank_values=True)}
+        try:
+            parsed = parse_json(body) if body.strip() else None
+        except ProtocolError:
+            return ApiReply({"error": {"code": Retcode.ERR_PARAMS, "message": "invalid JSON"}}, status=400)
+        try:
+            answer = self.mt4_gateway.handle(method, parts.path, query, parsed, authorization)
+        except Exception:
+            logger.exception("emulator MT4 gateway failed on %s %s", method, parts.path)
+            return ApiReply({"error": {"code": Retcode.ERR_COMMON, "message": "internal"}}, status=500)
+        fault = (
+            Fault(answer.fault_kind, delay_seconds=self.config.faults.delay_seconds)
+            if answer.fault_kind
+            else None
+        )
+        return ApiReply(answer.payload, status=answer.status, fault=fault, raw=True)
 
     def _handle(self, session: Session, path: str, query: dict[str, str], parsed: Any) -> ApiReply:
         return self.api.handle(session, ApiRequest(path=path.rstrip("/") or "/", query=query, body=parsed))

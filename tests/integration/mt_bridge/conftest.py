@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from core.db import Database
 from mt_bridge.emulator.config import EmulatorConfig, load_config
 from mt_bridge.emulator.http_server import Emulator
 from mt_bridge.mt5.client import Mt5WebApiPlatform
 from mt_bridge.mt5.settings import Mt5ServerSettings
 from mt_bridge.records import BalanceOperation, BalanceOperationType, NewAccount
 from mt_bridge.symbols import SymbolAliases
+from tests.integration.mt_bridge.bridge_setup import Crm, build_crm
 
 MANAGER_LOGIN = 1000
 MANAGER_PASSWORD = "Manager1!"
@@ -109,3 +111,17 @@ async def open_funded_account(
             )
         )
     return account.login
+
+
+@pytest.fixture
+async def crm_emulator(start_emulator: EmulatorFactory) -> Emulator:
+    """A plain-HTTP emulator for the CRM tests (the TLS path is covered by the client's tests)."""
+    return await start_emulator(tls=False)
+
+
+@pytest.fixture
+async def crm(db: Database, crm_emulator: Emulator) -> AsyncIterator[Crm]:
+    """The CRM (database, ledger, outbox, sync) wired to ``crm_emulator``."""
+    built = await build_crm(db, crm_emulator)
+    yield built
+    await built.directory.close()
