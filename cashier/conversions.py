@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cashier.errors import InsufficientFundsError, InvalidAmountError, InvalidStateError, RateError
-from cashier.models import InternalTransfer, TransferKind
+from cashier.models import InternalTransfer, TransferKind, TransferStatus
 from cashier.requests import clean_key
 from cashier.transactions import lock_account, money_transaction
 from cashier.wallets import house_accounts, wallet_account
@@ -143,7 +143,7 @@ async def convert(
                 rate_id=priced.rate.id,
                 rate=str(priced.rate.rate),
                 spread=str(priced.rate.spread),
-                status="done",
+                status=TransferStatus.DONE,
                 idempotency_key=key,
             )
             session.add(transfer)

@@ -187,6 +187,22 @@ class PspWebhookEvent(Base):
 class TransferKind(enum.StrEnum):
     CONVERSION = "conversion"
     """Between two of the client's wallets in different currencies, through the ledger's FX."""
+    TO_TRADING = "to_trading"
+    FROM_TRADING = "from_trading"
+    BETWEEN_TRADING = "between_trading"
+
+
+class TransferStatus(enum.StrEnum):
+    DONE = "done"
+    SENT = "sent"
+    """The ledger side is posted (or nothing is yet, for money leaving a trading account) and the
+    MT balance operation waits in the bridge's outbox."""
+    UNWOUND = "unwound"
+    """The server refused the operation; the ledger side was reversed back to the wallet."""
+    FAILED = "failed"
+    """The server refused taking money off the trading account; nothing moved."""
+    REFUNDED_TO_WALLET = "refunded_to_wallet"
+    """Between trading accounts: the second account refused, so the money went to the wallet."""
 
 
 class InternalTransfer(Base):
@@ -212,4 +228,11 @@ class InternalTransfer(Base):
     spread: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(24))
     idempotency_key: Mapped[str] = mapped_column(KEY)
+    from_trading_account_id: Mapped[int | None]
+    to_trading_account_id: Mapped[int | None]
+    command_id: Mapped[int | None]
+    """The bridge outbox command of the first MT balance operation."""
+    second_command_id: Mapped[int | None]
+    """Between trading accounts: the deposit into the second account, written once the first is done."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

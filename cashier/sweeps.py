@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from cashier import deposits, withdrawals
+from cashier import deposits, internal_transfers, withdrawals
 from cashier.config import payment_providers
 from cashier.errors import CashierError
 from cashier.models import Deposit
@@ -52,3 +52,8 @@ async def load_configured_rates(db: Database, settings: Settings) -> int:
     if not settings.rates_file:
         return 0
     return len(await load_rates_file(db, Path(settings.rates_file), SYSTEM))
+
+
+async def settle_internal_transfers(db: Database) -> dict[str, int]:
+    """Finish transfers whose MT balance operation has a final answer (completed or unwound)."""
+    return await internal_transfers.settle_transfers(db)

@@ -46,6 +46,12 @@ async def flag_overdue_withdrawals() -> None:
     await cashier_sweeps.flag_overdue_withdrawals(runtime.database())
 
 
+@dramatiq.actor(actor_name="cashier.settle_transfers", max_retries=0)
+async def settle_transfers() -> None:
+    """Complete or unwind wallet/trading-account transfers from their outbox commands' outcomes."""
+    await cashier_sweeps.settle_internal_transfers(runtime.database())
+
+
 @dramatiq.actor(actor_name="cashier.load_rates", max_retries=3, min_backoff=10_000)
 async def load_rates() -> None:
     """Load exchange rates from the configured source (the demo: a local file)."""

@@ -30,6 +30,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("cashier.poll_stale_deposits", 60.0),
     Schedule("cashier.flag_overdue_withdrawals", 300.0),
     Schedule("cashier.load_rates", 3600.0),
+    Schedule("cashier.settle_transfers", 5.0),
     Schedule("mt_bridge.process_due_commands", 5.0),
     Schedule("mt_bridge.sync_all_servers", 10.0),
     Schedule("mt_bridge.rescan_all_servers", 3600.0),

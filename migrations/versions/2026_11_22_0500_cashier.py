@@ -2,7 +2,7 @@
 
 Revision ID: 0500
 Revises: 0300
-Create Date: 2026-11-22 12:23:22.033138
+Create Date: 2026-11-22 12:28:16.377095
 """
 
 from collections.abc import Sequence
@@ -103,7 +103,16 @@ def upgrade() -> None:
         sa.Column("spread", sa.String(length=40), nullable=True),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("idempotency_key", sa.String(length=128), nullable=False),
+        sa.Column(
+            "from_trading_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "to_trading_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("command_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("second_command_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "from_amount > 0 AND to_amount > 0", name=op.f("ck_cashier_transfers_amounts_positive")
         ),
