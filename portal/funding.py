@@ -15,11 +15,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
-from cashier import bank_accounts, conversions, deposits, withdrawals
+from cashier import bank_accounts, conversions, deposits, internal_transfers, withdrawals
 from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError, NotFoundError
 from cashier.history import funding_history
-from cashier.models import DestinationKind
+from cashier.models import DestinationKind, TransferKind
 from cashier.money import format_amount, parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
@@ -84,6 +84,8 @@ class FundingController(Controller):
         db = app_services(request.app).database
         return {
             "wallets": await client_wallets(db, me.user.id),
+            "trading_accounts": await internal_transfers.client_trading_accounts(db, me.user.id),
+            "transfers": await conversions.transfer_queue(db, me.user.id, limit=50),
             "history": await funding_history(db, me.user.id),
             "money": await money_formatter(request),
             "currencies": app_services(request.app).settings.cashier_currency_list,
@@ -328,6 +330,72 @@ class FundingController(Controller):
             f"Converted {money(done.from_amount, done.from_currency)}"
             f" to {money(done.to_amount, done.to_currency)}"
             f" at {done.rate} (spread {done.spread}).",
+            category="success",
+        )
+        return Redirect("/funding", status_code=303)
+
+    async def _transfer_context(self, request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
+        db = app_services(request.app).database
+        me = signed_in(request)
+        accounts = await internal_transfers.client_trading_accounts(db, me.user.id)
+        return {
+            "accounts": [a for a in accounts if a.status == "active" and not a.is_demo],
+            "wallets": await client_wallets(db, me.user.id),
+            "money": await money_formatter(request),
+            "idempotency_key": new_idempotency_key(),
+            **extra,
+        }
+
+    @get("/transfer", name="portal.funding.transfer")
+    async def transfer_form(self, request: Request[Any, Any, Any]) -> Template:
+        return Template("funding/transfer.html", context=await self._transfer_context(request))
+
+    @post("/transfer", name="portal.funding.transfer.submit")
+    async def transfer(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        """``from``/``to``: ``wallet`` or ``account:<id>``; the wallet side uses the account currency."""
+        form = await form_fields(request)
+        if await over_money_limit(request, "transfer"):
+            context = await self._transfer_context(request, error=TOO_MANY)
+            return Template("funding/transfer.html", context=context, status_code=429)
+        services = app_services(request.app)
+        me = signed_in(request)
+        source, target = form.get("from", ""), form.get("to", "")
+        source_id = int(source[8:]) if source.startswith("account:") and source[8:].isdigit() else None
+        target_id = int(target[8:]) if target.startswith("account:") and target[8:].isdigit() else None
+        kind = (
+            TransferKind.BETWEEN_TRADING
+            if source_id and target_id
+            else TransferKind.FROM_TRADING
+            if source_id
+            else TransferKind.TO_TRADING
+        )
+        try:
+            account_id = source_id or target_id
+            currency = next(
+                (
+                    a.currency
+                    for a in await internal_transfers.client_trading_accounts(services.database, me.user.id)
+                    if a.id == account_id
+                ),
+                "",
+            )
+            _currency, amount = await parse_money(request, form.get("amount", ""), currency)
+            await internal_transfers.request_transfer(
+                services.database,
+                client_id=me.user.id,
+                kind=kind,
+                amount=amount,
+                idempotency_key=form.get("idempotency_key", ""),
+                actor=actor_for(request, me.user),
+                from_trading_account_id=source_id,
+                to_trading_account_id=target_id,
+            )
+        except CashierError as exc:
+            context = await self._transfer_context(request, error=str(exc), amount=form.get("amount", ""))
+            return Template("funding/transfer.html", context=context, status_code=400)
+        flash(
+            request,
+            "Your transfer is on its way; it completes as soon as the trading server confirms it.",
             category="success",
         )
         return Redirect("/funding", status_code=303)

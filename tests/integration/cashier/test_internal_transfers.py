@@ -189,3 +189,45 @@ async def test_checks_before_anything_moves(crm: Crm, tmp_path: Path) -> None:
         )
     assert await wallet(crm.db) == (5_000, 5_000)
     assert await internal_transfers_list(crm.db) == []
+
+
+async def test_portal_transfer_to_a_trading_account(
+    crm: Crm, tmp_path: Path, settings: object, portal_client: object
+) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from tests.helpers import client_sign_in, make_client
+    from tests.integration.cashier.web import post_form
+
+    assert isinstance(portal_client, AsyncTestClient)
+    client_id = await make_client(crm.db, settings, "trader@example.test")
+    (account,) = await crm.open_live_accounts(1)
+    async with crm.db.transaction() as session:
+        row = await session.get(TradingAccount, account.id)
+        assert row is not None
+        row.client_id = client_id
+    await fund_by_wire(crm.db, EncryptedFileStore(tmp_path, b"k" * 32), client_id, 25_000)
+    await client_sign_in(portal_client, "trader@example.test")
+    page = (await portal_client.get("/funding")).text
+    assert f'class="trading-account" data-id="{account.id}"' in page
+    refused = await post_form(
+        portal_client,
+        "/funding/transfer",
+        "/funding/transfer",
+        {"from": "wallet", "to": f"account:{account.id}", "amount": "500.00"},
+    )
+    assert refused.status_code == 400
+    assert "available balance is not enough" in refused.text
+    sent = await post_form(
+        portal_client,
+        "/funding/transfer",
+        "/funding/transfer",
+        {"from": "wallet", "to": f"account:{account.id}", "amount": "100.00"},
+    )
+    assert sent.status_code == 303
+    assert 'data-kind="to_trading" data-status="sent"' in (await portal_client.get("/funding")).text
+    await settle_and_sync(crm)
+    page = (await portal_client.get("/funding")).text
+    assert 'data-kind="to_trading" data-status="done"' in page
+    assert crm.server_balances([account.login or 0]) == {account.login: 10_000}
+    assert await crm.ledger_balances() == {account.login: 10_000}
