@@ -245,3 +245,13 @@ async def test_funding_api_takes_the_idempotency_key_header(
     assert wallets == [
         {"currency": "USD", "scale": 2, "posted": 50_000, "reserved": 2_500, "available": 47_500}
     ]
+
+
+async def test_funding_page_in_chinese(
+    db: Database, settings: Settings, portal_client: AsyncTestClient
+) -> None:
+    await signed_in_client(db, settings, portal_client, "li@example.test")
+    await post_form(portal_client, "/funding", "/language", {"language": "zh_Hans", "next": "/funding"})
+    page = (await portal_client.get("/funding")).text
+    assert "出入金记录" in page
+    assert "尚无钱包" in page
