@@ -154,12 +154,19 @@ class PostgresStore:
     per-statement overhead on the hottest path of the product.
     """
 
-    # the f-strings below only join constant column names; every value is a bound parameter
-    LOAD_BY_ID = f"SELECT {TRANSFER_SELECT} FROM transfers WHERE id = ANY($1::TEXT::BIGINT[])"  # noqa: S608
-    LOAD_BY_KEY = f"SELECT {TRANSFER_SELECT} FROM transfers WHERE idempotency_key = ANY($1::TEXT::VARCHAR[])"  # noqa: S608
-    LOCK = f"SELECT {ACCOUNT_SELECT} FROM accounts WHERE id = ANY($1::TEXT::BIGINT[]) ORDER BY id FOR UPDATE"  # noqa: S608
-    RESOLVED = "SELECT pending_id FROM transfers WHERE pending_id = ANY($1::TEXT::BIGINT[])"
-    REVERSED = "SELECT reverses_id FROM transfers WHERE reverses_id = ANY($1::TEXT::BIGINT[])"
+    # The f-strings below only join constant column names; every value is a bound parameter.
+    # ``IN (SELECT unnest(...))`` rather than ``= ANY(...)``: the array is expanded once, where a
+    # cast array inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch).
+    LOAD_BY_ID = f"SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
+    LOAD_BY_KEY = (
+        f"SELECT {TRANSFER_SELECT} FROM transfers WHERE idempotency_key IN (SELECT unnest($1::TEXT::TEXT[]))"  # noqa: S608
+    )
+    LOCK = (
+        f"SELECT {ACCOUNT_SELECT} FROM accounts WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
+        " ORDER BY id FOR UPDATE"
+    )
+    RESOLVED = "SELECT pending_id FROM transfers WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
+    REVERSED = "SELECT reverses_id FROM transfers WHERE reverses_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
     ALLOCATE = (
         "SELECT ARRAY(SELECT nextval('journal_ids') FROM generate_series(1, $1::INT)),"
         " ARRAY(SELECT nextval('transfers_id_seq') FROM generate_series(1, $2::INT))"
@@ -259,9 +266,9 @@ class PostgresStore:
             text_array(column) if index == ENTRY_SIDE_COLUMN else int_array(column)
             for index, column in enumerate(e)
         ]
-        await self._fetch(
-            self.WRITE, now, *transfer_arrays, *entry_arrays, *(int_array(column) for column in a)
-        )
+        # through SQLAlchemy, so a constraint violation arrives as sqlalchemy.exc.IntegrityError
+        parameters = (now, *transfer_arrays, *entry_arrays, *(int_array(column) for column in a))
+        await self.connection.exec_driver_sql(self.WRITE, parameters)
 
 
 class SqliteStore:

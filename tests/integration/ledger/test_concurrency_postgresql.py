@@ -189,3 +189,33 @@ async def test_a_poster_killed_mid_batch_leaves_nothing_and_a_replay_applies_onc
         await get_balance(book.db, book.bob)
     ).posted == total
     await assert_ledger_invariants(book.db)
+
+
+async def test_one_key_raced_by_two_different_requests_applies_once(book: Book, wide_db: Database) -> None:
+    """Disjoint accounts don't serialize on locks, so the unique key is the referee: the loser's
+    transaction is retried and answers with an idempotency refusal."""
+    async with book.db.transaction() as session:
+        carol = await chart.open_owner_account(session, Purpose.CLIENT_WALLET, "carol", "USD")
+        dave = await chart.open_owner_account(session, Purpose.CLIENT_WALLET, "dave", "USD")
+    other_clearing = book.usd.house[Purpose.SUSPENSE]
+    start = asyncio.Event()
+
+    async def race(key: str, debit: int, credit: int) -> Refusal | None:
+        await start.wait()
+        [result] = await posting.post(
+            wide_db, [Journal([posted(key, debit=debit, credit=credit, amount=7, currency="USD")])]
+        )
+        return result.refusal
+
+    tasks = []
+    for n in range(10):
+        tasks.append(asyncio.create_task(race(f"race-{n}", book.clearing, book.alice)))
+        tasks.append(asyncio.create_task(race(f"race-{n}", other_clearing, carol if n % 2 else dave)))
+    await asyncio.sleep(0.05)
+    start.set()
+    refusals = await asyncio.gather(*tasks)
+    for n in range(10):
+        pair = refusals[2 * n : 2 * n + 2]
+        assert sorted(pair, key=str) == sorted([None, Refusal.IDEMPOTENCY_CONFLICT], key=str), pair
+    assert await count_rows(book.db, "transfers") == 10
+    await assert_ledger_invariants(book.db)
