@@ -11,6 +11,8 @@ per server.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +37,7 @@ from mt_bridge.models import (
     table_of,
 )
 from mt_bridge.platform import DealQuery, PositionQuery
+from mt_bridge.records import Deal
 
 SYNC_DEALS_ACTOR = "mt_bridge.sync_server"
 RESCAN_DEALS_ACTOR = "mt_bridge.rescan_deals"
@@ -146,23 +149,41 @@ async def pull_deals(
     since = watermark - policy.overlap if watermark is not None else now - policy.initial_backfill
     seen = 0
     s = table_of(SyncState).c
-    for start, end in _windows(since, now + policy.future_margin, policy.chunk):
-        deals = await platform.fetch_deals(DealQuery(since=start, until=end, group=ALL_GROUPS))
-        if not deals:
-            continue
-        newest = max(deal.time for deal in deals) - policy.safety_lag
-        async with db.engine.begin() as connection:
-            await upsert_deals(connection, server_id, deals, utcnow())
-            if watermark is None or newest > watermark:
-                watermark = newest
-                advanced = await connection.execute(
-                    update(table_of(SyncState))
-                    .where(s.server_id == server_id, s.lease_owner == owner)
-                    .values(watermark=watermark, lease_until=utcnow() + policy.lease)
-                )
-                if advanced.rowcount != 1:
-                    raise SyncBusyError(f"server {server_id}: sync lease lost")
-        seen += len(deals)
+    windows = _windows(since, now + policy.future_margin, policy.chunk)
+
+    def fetch(index: int) -> asyncio.Task[list[Deal]] | None:
+        if index >= len(windows):
+            return None
+        start, end = windows[index]
+        return asyncio.create_task(platform.fetch_deals(DealQuery(since=start, until=end, group=ALL_GROUPS)))
+
+    # The next window is fetched while this one is stored: the network and the database overlap.
+    pending = fetch(0)
+    try:
+        for index in range(len(windows)):
+            assert pending is not None
+            deals = await pending
+            pending = fetch(index + 1)
+            if not deals:
+                continue
+            newest = max(deal.time for deal in deals) - policy.safety_lag
+            async with db.engine.begin() as connection:
+                await upsert_deals(connection, server_id, deals, utcnow())
+                if watermark is None or newest > watermark:
+                    watermark = newest
+                    advanced = await connection.execute(
+                        update(table_of(SyncState))
+                        .where(s.server_id == server_id, s.lease_owner == owner)
+                        .values(watermark=watermark, lease_until=utcnow() + policy.lease)
+                    )
+                    if advanced.rowcount != 1:
+                        raise SyncBusyError(f"server {server_id}: sync lease lost")
+            seen += len(deals)
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
     return seen, watermark
 
 

@@ -462,13 +462,13 @@ class TradeServer:
                 continue
             if wanted_logins is not None and deal.login not in wanted_logins:
                 continue
-            if group_mask and not (
-                deal.login in self.users and matches_mask(self.users[deal.login].group, group_mask)
-            ):
+            if wanted_tickets is None and not since_seconds <= deal.time_msc // 1000 <= until_seconds:
                 continue
             if symbol and deal.symbol != symbol:
                 continue
-            if wanted_tickets is None and not since_seconds <= deal.time_msc // 1000 <= until_seconds:
+            if group_mask and not (
+                deal.login in self.users and matches_mask(self.users[deal.login].group, group_mask)
+            ):
                 continue
             found.append(deal)
         return sorted(found, key=lambda d: (d.time_msc, d.ticket))

@@ -68,14 +68,9 @@ async def test_a_live_account_needs_kyc_and_approval_when_its_type_asks(crm: Crm
 
     async with crm.db.transaction() as session:
         opened = await accounts.request_account(
-            session,
-            crm.box,
-            client_id=4,
-            account_type_id=crm.approval_type_id,
-            name="Pro Trader",
-            leverage=200,
+            session, crm.box, client_id=4, account_type_id=crm.approval_type_id, name="Pro", leverage=200,
             kyc_check=allow_everyone,
-        )
+        )  # fmt: skip
     await crm.run_outbox()
     assert (await load(crm, opened.account.id)).status is TradingAccountStatus.AWAITING_APPROVAL
     assert crm.emulator.server.users == {}
