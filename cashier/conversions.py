@@ -8,7 +8,7 @@ A quote older than :data:`QUOTE_VALIDITY` must be renewed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cashier.errors import InsufficientFundsError, InvalidAmountError, InvalidStateError, RateError
 from cashier.models import InternalTransfer, TransferKind, TransferStatus
+from cashier.rates import plain
 from cashier.requests import clean_key
 from cashier.transactions import lock_account, money_transaction
 from cashier.wallets import house_accounts, wallet_account
@@ -53,9 +54,10 @@ async def _rate_for(db: Database, sell: str, buy: str, rate_id: int | None) -> F
         if rate_id is None:
             for base, quote in ((sell, buy), (buy, sell)):
                 try:
-                    return await latest_rate(session, base, quote)
+                    found = await latest_rate(session, base, quote)
                 except RateNotFoundError:
                     continue
+                return replace(found, rate=plain(found.rate), spread=plain(found.spread))
             raise RateError(f"No exchange rate for {sell}/{buy} yet.")
         r = rates_table.c
         row = (
@@ -71,8 +73,8 @@ async def _rate_for(db: Database, sell: str, buy: str, rate_id: int | None) -> F
         row.id,
         row.base,
         row.quote,
-        Decimal(str(row.rate)),
-        Decimal(str(row.spread)),
+        plain(Decimal(str(row.rate))),
+        plain(Decimal(str(row.spread))),
         row.source,
         as_utc(row.observed_at),
     )

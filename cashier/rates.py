@@ -23,6 +23,12 @@ from ledger.errors import LedgerError
 from ledger.fx import FxRate, rates_table, record_rate
 
 
+def plain(value: Decimal) -> Decimal:
+    """A rate as people write it: no padding zeros (PostgreSQL's NUMERIC adds them), no exponent."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal
+
+
 @dataclass(frozen=True)
 class RateInput:
     base: str
@@ -125,8 +131,8 @@ async def recent_rates(db: Database, limit: int = 200) -> list[FxRate]:
             row.id,
             row.base,
             row.quote,
-            Decimal(str(row.rate)),
-            Decimal(str(row.spread)),
+            plain(Decimal(str(row.rate))),
+            plain(Decimal(str(row.spread))),
             row.source,
             row.observed_at,
         )

@@ -85,7 +85,7 @@ async def test_conversion_uses_the_quoted_rate_and_books_the_spread(
         actor=CLIENT,
     )
     assert again.id == done.id
-    assert (done.rate, done.spread, done.to_amount, done.spread_amount) == ("1.0850", "0.002", 9_980, 20)
+    assert (done.rate, done.spread, done.to_amount, done.spread_amount) == ("1.085", "0.002", 9_980, 20)
     assert await wallets(db) == {"USD": (89_150, 89_150), "EUR": (9_980, 9_980)}
     async with db.session() as session:
         house = await house_accounts(session, "EUR")
@@ -147,7 +147,7 @@ async def test_portal_shows_the_rate_before_converting(
         {"sell": "USD", "buy": "EUR", "amount": "108.50"},
     )
     assert quote.status_code == 200
-    assert "EUR/USD 1.0850" in quote.text
+    assert "EUR/USD 1.085</span>" in quote.text
     assert '<span class="spread">0.002</span>' in quote.text
     assert "99.80 EUR" in quote.text
     from tests.helpers import csrf_from
@@ -165,7 +165,7 @@ async def test_portal_shows_the_rate_before_converting(
     assert done.status_code == 303
     page = (await portal_client.get("/funding")).text
     assert "99.80 EUR" in page
-    assert "at 1.0850 (spread 0.002)" in page
+    assert "at 1.085 (spread 0.002)" in page
     assert await wallets(db, client_id) == {"USD": (39_150, 39_150), "EUR": (9_980, 9_980)}
 
 

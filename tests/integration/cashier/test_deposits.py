@@ -306,3 +306,45 @@ async def test_wire_proof_is_checked_by_content(
             idempotency_key="wire-key-0003",
             actor=CLIENT,
         )
+
+
+async def test_chargeback_webhook_blocks_withdrawals_until_closed(
+    db: Database, sandbox: tuple[PspSandbox, SandboxPsp]
+) -> None:
+    from cashier import withdrawals
+    from cashier.errors import ChargebackOpenError
+    from cashier.models import DestinationKind
+    from cashier.withdrawals import Destination
+    from tests.integration.cashier.conftest import POLICY
+
+    psp_sandbox, psp = sandbox
+    deposit = await open_payment(db, psp)
+    await decide(psp_sandbox, psp, deposit.psp_payment_id or "", "approve")
+    payment = psp_sandbox.payments[deposit.psp_payment_id or ""]
+    headers, body = psp_sandbox.webhook(payment, "payment.succeeded")
+    assert (await deposits.receive_webhook(db, psp, headers, body, utcnow())).outcome == "credited"
+    headers, body = psp_sandbox.webhook(payment, "chargeback.opened")
+    assert (await deposits.receive_webhook(db, psp, headers, body, utcnow())).outcome == "chargeback_opened"
+
+    async def ask(key: str) -> object:
+        return await withdrawals.request_withdrawal(
+            db,
+            Gates(),
+            POLICY,
+            client_id=ALICE,
+            currency="USD",
+            amount=1_000,
+            destination=Destination(DestinationKind.PSP, psp="sandbox"),
+            idempotency_key=key,
+            actor=CLIENT,
+        )
+
+    with pytest.raises(ChargebackOpenError):
+        await ask("chargeback-wd-1")
+    headers, body = psp_sandbox.webhook(payment, "chargeback.closed")
+    assert (await deposits.receive_webhook(db, psp, headers, body, utcnow())).outcome == "chargeback_closed"
+    await ask("chargeback-wd-2")
+    assert await wallet_balance(db, ALICE) == (25_000, 24_000)
+    async with db.session() as session:
+        actions = set(await session.scalars(select(AuditEvent.action)))
+    assert {"cashier.chargeback_opened", "cashier.chargeback_closed"} <= actions
