@@ -33,7 +33,9 @@ from ledger import storage
 from ledger.errors import ConcurrentPostingError, InvalidBatchError
 from ledger.requests import (
     MAX_AMOUNT,
+    MAX_CODE_LENGTH,
     MAX_KEY_LENGTH,
+    MAX_REFERENCE_LENGTH,
     NEW_MOVEMENT_KINDS,
     RESOLVING_KINDS,
     REVERSIBLE_KINDS,
@@ -208,6 +210,20 @@ def _utc_naive(moment: datetime | None) -> datetime | None:
 
 def _is_id(value: object) -> TypeGuard[int]:
     return type(value) is int and value > 0
+
+
+def _fields_valid(request: TransferRequest) -> bool:
+    """Everything besides accounts and amount that reaches the database must have its type and size."""
+    if type(request.code) is not str or len(request.code) > MAX_CODE_LENGTH:
+        return False
+    reference = request.reference
+    if reference is not None and (type(reference) is not str or len(reference) > MAX_REFERENCE_LENGTH):
+        return False
+    if request.rate_id is not None and not _is_id(request.rate_id):
+        return False
+    return request.timeout_at is None or (
+        isinstance(request.timeout_at, datetime) and request.timeout_at.tzinfo is not None
+    )
 
 
 def _valid_amount(value: object) -> int:
@@ -405,6 +421,8 @@ class _Batch:
         self, request: TransferRequest, touched: dict[int, tuple[int, int, int, int, int, bool]] | None
     ) -> _Staged:
         kind = request.kind
+        if not _fields_valid(request):
+            raise _Refused(Refusal.INVALID_FIELD)
         if kind in NEW_MOVEMENT_KINDS:
             return self._apply_new(request, touched)
         if kind in RESOLVING_KINDS:

@@ -17,6 +17,8 @@ MAX_AMOUNT = 2**63 - 1
 """The largest amount a BIGINT counter can hold; anything that would pass it is refused."""
 
 MAX_KEY_LENGTH = 128
+MAX_CODE_LENGTH = 32
+MAX_REFERENCE_LENGTH = 128
 
 
 class TransferKind(StrEnum):
@@ -58,6 +60,8 @@ class Refusal(StrEnum):
     ALREADY_REVERSED = "already_reversed"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     DUPLICATE_KEY_IN_JOURNAL = "duplicate_key_in_journal"
+    INVALID_FIELD = "invalid_field"
+    """A code, reference, rate id or timeout of the wrong type or too long."""
     JOURNAL_FAILED = "journal_failed"
     """Another transfer of the same journal was refused, so this one was not applied either."""
 

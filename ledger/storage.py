@@ -1,7 +1,8 @@
 """SQL for the posting path, in bulk, with one flavour per backend.
 
-PostgreSQL gets array parameters (``= ANY(:ids)``, ``unnest``) so a batch of any size is a fixed
-handful of statements, and the four writes travel as one statement of data-modifying CTEs.
+PostgreSQL gets arrays (sent as text literals, expanded with ``unnest``) so a batch of any size is
+a fixed handful of statements, and the three writes (transfers, entries, account counters) travel
+as one statement of data-modifying CTEs.
 SQLite gets chunked ``IN`` lists and ``executemany``; it runs under ``BEGIN IMMEDIATE``, so it can
 hand out ids from ``MAX(id)``.
 """
@@ -120,10 +121,13 @@ TRANSFER_SELECT = ", ".join(StoredTransfer._fields)
 ACCOUNT_SELECT = ", ".join(AccountRow._fields)
 
 
-def int_array(values: Iterable[int | None]) -> str:
+def int_array(values: Iterable[int] | Iterable[int | None]) -> str:
     """A PostgreSQL array literal of integers. Sent as one text parameter and cast by the server,
     it costs a ``join`` instead of the driver's per-element encoding (the dominant client cost)."""
-    return "{" + ",".join("NULL" if value is None else str(int(value)) for value in values) + "}"
+    values = list(values)
+    if None not in values:
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
 
 
 def text_array(values: Iterable[str | None]) -> str:

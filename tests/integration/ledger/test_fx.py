@@ -55,20 +55,31 @@ async def test_rates_are_immutable_rows_and_the_latest_one_applies(book: Book) -
                 await connection.execute(text(statement))
 
 
-@pytest.mark.parametrize(
-    ("rate", "spread"),
-    [
-        (Decimal("0"), Decimal("0")),
-        (Decimal("-1"), Decimal("0")),
-        (Decimal("1"), Decimal("1")),
-        (Decimal("NaN"), Decimal("0")),
-    ],
-)
-async def test_invalid_rates_are_refused(book: Book, rate: Decimal, spread: Decimal) -> None:
+INVALID_RATES = [
+    (Decimal("0"), Decimal("0")),
+    (Decimal("-1"), Decimal("0")),
+    (Decimal("1"), Decimal("1")),
+    (Decimal("NaN"), Decimal("0")),
+    (Decimal("Infinity"), Decimal("0")),
+]
+
+
+async def test_invalid_rates_are_refused(book: Book) -> None:
     async with book.db.transaction() as session:
+        for rate, spread in INVALID_RATES:
+            with pytest.raises(InvalidRateError):
+                await fx.record_rate(
+                    session, base="EUR", quote="USD", rate=rate, spread=spread, source="x", observed_at=T0
+                )
         with pytest.raises(InvalidRateError):
             await fx.record_rate(
-                session, base="EUR", quote="USD", rate=rate, spread=spread, source="x", observed_at=T0
+                session,
+                base="EUR",
+                quote="EUR",
+                rate=Decimal(1),
+                spread=Decimal(0),
+                source="x",
+                observed_at=T0,
             )
 
 
