@@ -113,14 +113,14 @@ class Crm:
         return (await get_balances(self.db, [account_id]))[account_id].posted
 
 
-async def build_crm(db: Database, emulator: Emulator) -> Crm:
+async def build_crm(db: Database, emulator: Emulator, platform: Platform = Platform.MT5) -> Crm:
     box = SecretsBox(b"k" * 32)
     async with db.transaction() as session:
         server = await products.add_server(
             session,
             box,
             name="emulator",
-            platform=Platform.MT5,
+            platform=platform,
             address=emulator.base_url,
             manager_login=MANAGER_LOGIN,
             manager_password=MANAGER_PASSWORD,
