@@ -6,7 +6,7 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, kyc, mailbox, pages, roles, signin, staff
+from backoffice import account, api, audit, finance, kyc, mailbox, pages, rates, roles, signin, staff
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
@@ -20,6 +20,11 @@ NAVIGATION = (
     NavItem("Dashboard", "/"),
     NavItem("Compliance queue", "/kyc"),
     NavItem("KYC settings", "/settings/kyc"),
+    NavItem("Deposits", "/finance/deposits"),
+    NavItem("Withdrawals", "/finance/withdrawals"),
+    NavItem("Transfers", "/finance/transfers"),
+    NavItem("Bank accounts", "/finance/bank-accounts"),
+    NavItem("Rates", "/finance/rates"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -40,6 +45,11 @@ def protected_router() -> Router:
             mailbox.MailboxController,
             kyc.KycReviewController,
             kyc.KycSettingsController,
+            finance.DepositQueueController,
+            finance.WithdrawalQueueController,
+            finance.BankAccountQueueController,
+            finance.TransferQueueController,
+            rates.RatesController,
             api.router,
         ],
         guards=[requires_permission],

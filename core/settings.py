@@ -16,6 +16,7 @@ from core.errors import SettingsError
 
 PRODUCTION = "production"
 DEMO_SECRET_KEY = "demo-secret-key-not-for-production"  # noqa: S105 - a published demo value
+DEMO_PSP_SECRET = "demo-psp-webhook-secret"  # noqa: S105 - a published demo value
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,52 @@ class Settings:
     reset_token_minutes: int = field(default=60, metadata={"env": "BROKERDESK_RESET_TOKEN_MINUTES"})
     """How long a password reset link stays valid."""
 
+    psp_sandbox_url: str = field(
+        default="http://127.0.0.1:8802", metadata={"env": "BROKERDESK_PSP_SANDBOX_URL"}
+    )
+    """Base URL of the PSP sandbox (the demo payment provider), served on loopback by the demo."""
+
+    psp_webhook_secret: str = field(default="", metadata={"env": "BROKERDESK_PSP_WEBHOOK_SECRET"})
+    """HMAC secret shared with the PSP for webhook signatures. Empty: a published demo value."""
+
+    cashier_currencies: str = field(default="USD,EUR", metadata={"env": "BROKERDESK_CASHIER_CURRENCIES"})
+    """Comma-separated currencies clients may hold wallets in, deposit and withdraw."""
+
+    bank_beneficiary: str = field(
+        default="BrokerDesk Demo Ltd client account", metadata={"env": "BROKERDESK_BANK_BENEFICIARY"}
+    )
+    """Beneficiary name shown to clients who deposit by bank wire."""
+
+    bank_name: str = field(default="Demo Bank plc", metadata={"env": "BROKERDESK_BANK_NAME"})
+    """Bank name shown to clients who deposit by bank wire."""
+
+    bank_iban: str = field(default="GB82WEST12345698765432", metadata={"env": "BROKERDESK_BANK_IBAN"})
+    """IBAN of the client-money account shown to clients who deposit by bank wire."""
+
+    bank_bic: str = field(default="WESTGB2L", metadata={"env": "BROKERDESK_BANK_BIC"})
+    """SWIFT/BIC of the client-money account shown to clients who deposit by bank wire."""
+
+    withdrawal_four_eyes_minor: int = field(
+        default=100_000, metadata={"env": "BROKERDESK_WITHDRAWAL_FOUR_EYES_MINOR"}
+    )
+    """Withdrawals of at least this many minor units need two different approvers."""
+
+    withdrawal_max_minor: int = field(default=5_000_000, metadata={"env": "BROKERDESK_WITHDRAWAL_MAX_MINOR"})
+    """Largest single withdrawal, in minor units of its currency."""
+
+    withdrawal_daily_max_minor: int = field(
+        default=10_000_000, metadata={"env": "BROKERDESK_WITHDRAWAL_DAILY_MAX_MINOR"}
+    )
+    """Most a client may request to withdraw per currency per UTC day, in minor units."""
+
+    withdrawal_deadline_hours: int = field(
+        default=48, metadata={"env": "BROKERDESK_WITHDRAWAL_DEADLINE_HOURS"}
+    )
+    """Withdrawal requests still open this long after they were made are flagged as overdue."""
+
+    rates_file: str = field(default="", metadata={"env": "BROKERDESK_RATES_FILE"})
+    """JSON file of exchange rates loaded by the scheduled rates job. Empty: no automatic loading."""
+
     @property
     def is_production(self) -> bool:
         return self.env == PRODUCTION
@@ -168,6 +215,14 @@ class Settings:
     @property
     def effective_secret_key(self) -> str:
         return self.secret_key or DEMO_SECRET_KEY
+
+    @property
+    def effective_psp_webhook_secret(self) -> str:
+        return self.psp_webhook_secret or DEMO_PSP_SECRET
+
+    @property
+    def cashier_currency_list(self) -> tuple[str, ...]:
+        return tuple(code.strip().upper() for code in self.cashier_currencies.split(",") if code.strip())
 
     @property
     def json_logs(self) -> bool:

@@ -13,10 +13,12 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.identity.models",
     "core.audit.models",
     "core.mail.models",
+    "ledger.models",
     "kyc.models",
     "ledger.models",
     "ib.models",
     "mt_bridge.models",
+    "cashier.models",
 )
 
 

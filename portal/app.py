@@ -10,11 +10,16 @@ from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from kyc.notifications import KYC_LOCALES
-from portal import accounts, api, kyc, kyc_webhooks, pages, security
+from portal import accounts, api, funding, funding_api, kyc, kyc_webhooks, pages, psp_webhooks, security
 
 HERE = Path(__file__).parent
 
-NAVIGATION = (NavItem("Home", "/"), NavItem("Verification", "/kyc"), NavItem("My account", "/account"))
+NAVIGATION = (
+    NavItem("Home", "/"),
+    NavItem("Verification", "/kyc"),
+    NavItem("Funding", "/funding"),
+    NavItem("My account", "/account"),
+)
 
 
 def portal_spec() -> AppSpec:
@@ -27,7 +32,10 @@ def portal_spec() -> AppSpec:
             security.SecurityController,
             kyc.KycController,
             kyc_webhooks.KycWebhookController,
+            funding.FundingController,
+            psp_webhooks.PspWebhookController,
             api.router,
+            funding_api.router,
         ],
         template_dir=HERE / "templates",
         nav=NAVIGATION,

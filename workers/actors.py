@@ -10,6 +10,7 @@ import logging
 
 import dramatiq
 
+from cashier import sweeps as cashier_sweeps
 from core import clock
 from core.jobs import send_now
 from core.mail.delivery import deliver_mail
@@ -76,6 +77,32 @@ async def publish_recompute(run_id: int) -> None:
 async def recompute_deals(deal_ids: list[int]) -> None:
     """Recompute stored deals by id (after a correction) and post the differences."""
     await engine.recompute_stored_deals(runtime.database(), deal_ids)
+
+
+@dramatiq.actor(actor_name="cashier.poll_stale_deposits", max_retries=0)
+async def poll_stale_deposits() -> None:
+    """Ask the PSP about deposits whose final webhook is late; credits exactly once either way."""
+    outcomes = await cashier_sweeps.poll_stale_deposits(runtime.database(), runtime.runtime().settings)
+    if outcomes:
+        logger.info("polled stale deposits: %s", outcomes)
+
+
+@dramatiq.actor(actor_name="cashier.flag_overdue_withdrawals", max_retries=0)
+async def flag_overdue_withdrawals() -> None:
+    """Flag withdrawal requests left unhandled past their deadline."""
+    await cashier_sweeps.flag_overdue_withdrawals(runtime.database())
+
+
+@dramatiq.actor(actor_name="cashier.settle_transfers", max_retries=0)
+async def settle_transfers() -> None:
+    """Complete or unwind wallet/trading-account transfers from their outbox commands' outcomes."""
+    await cashier_sweeps.settle_internal_transfers(runtime.database())
+
+
+@dramatiq.actor(actor_name="cashier.load_rates", max_retries=3, min_backoff=10_000)
+async def load_rates() -> None:
+    """Load exchange rates from the configured source (the demo: a local file)."""
+    await cashier_sweeps.load_configured_rates(runtime.database(), runtime.runtime().settings)
 
 
 @dramatiq.actor(actor_name="mt_bridge.process_command", max_retries=3, min_backoff=1000)

@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from backoffice.app import create_app as create_backoffice
+from cli.commands.psp_sandbox import DEMO_RATES_FILE, build_sandbox, sandbox_port
 from cli.seed import seed_demo
 from core.db import Database, migrate
 from core.errors import SettingsError
@@ -79,6 +80,7 @@ def banner(settings: Settings, seeded: list[str]) -> str:
         f"  back office   : {settings.public_backoffice_url}/",
         f"  portal API    : {settings.public_portal_url}/api/schema",
         f"  staff API     : {settings.public_backoffice_url}/api/schema",
+        f"  PSP sandbox   : {settings.psp_sandbox_url}/",
         f"  database      : {settings.database_url}",
         f"  KYC sandbox   : {settings.kyc_sandbox_url or 'off (manual review only)'}",
     ]
@@ -113,6 +115,17 @@ async def _serve(settings: Settings, sandbox_socket: socket.socket | None = None
         sandbox = _Server(uvicorn.Config(vendor, log_config=None, server_header=False, lifespan="off"))
         servers.append(sandbox)
         running.append(sandbox.serve(sockets=[sandbox_socket]))
+    psp = _Server(
+        uvicorn.Config(
+            build_sandbox(settings),
+            host="127.0.0.1",
+            port=sandbox_port(settings),
+            log_config=None,
+            server_header=False,
+        )
+    )
+    servers.append(psp)
+    running.append(psp.serve())
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -126,6 +139,8 @@ async def _serve(settings: Settings, sandbox_socket: socket.socket | None = None
 
 def run_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
+    if not settings.rates_file:  # the demo's rate source is a local file
+        settings = dataclasses.replace(settings, rates_file=str(DEMO_RATES_FILE))
     _loopback_only(settings)
     migrate.upgrade(settings.database_url)
     database = Database.from_url(settings.database_url)

@@ -1,0 +1,1 @@
+"""Payment service providers: the adapter interface, signatures, and the loopback sandbox."""

@@ -1,0 +1,42 @@
+"""One transaction for a cashier change and the ledger posting that goes with it.
+
+The request row, its status, the audit event and the ledger transfer commit together or not at
+all. The connection comes from :func:`ledger.posting.write_transaction`, so SQLite takes its write
+lock at ``BEGIN`` (no lock upgrade can fail half-way) and PostgreSQL rows are locked explicitly.
+No network call is ever made inside one of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from ledger.posting import write_transaction
+from ledger.storage import accounts_table
+
+
+@asynccontextmanager
+async def money_transaction(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session on a write transaction; commits when the block ends without an error."""
+    async with write_transaction(db) as connection:
+        session = AsyncSession(bind=connection, expire_on_commit=False)
+        try:
+            yield session
+            await session.flush()
+        finally:
+            await session.close()
+
+
+async def lock_account(session: AsyncSession, account_id: int) -> None:
+    """Serialise requests on one wallet (PostgreSQL ``FOR UPDATE``; SQLite already holds its lock).
+
+    Taken before a limit is summed, so two concurrent requests can't both fit under a daily limit.
+    """
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.execute(
+            select(accounts_table.c.id).where(accounts_table.c.id == account_id).with_for_update()
+        )

@@ -1,0 +1,46 @@
+"""USD equivalents for KYC deposit limits, which are stated in USD."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cashier.models import Deposit, DepositStatus
+from ledger.errors import RateNotFoundError
+from ledger.fx import currency_scales, latest_rate, quote_sell
+
+USD = "USD"
+
+
+async def usd_equivalent(session: AsyncSession, amount: int, currency: str) -> int:
+    """``amount`` of ``currency`` in USD minor units at the latest rate (mid, before spread).
+
+    Without any rate for the pair the amount is taken at par after adjusting the scale, which
+    errs towards the limit for the usual currencies (EUR, GBP, CHF are worth more than a dollar).
+    """
+    if currency == USD:
+        return amount
+    scales = await currency_scales(session, currency, USD)
+    for base, quote in ((currency, USD), (USD, currency)):
+        try:
+            rate = await latest_rate(session, base, quote)
+        except RateNotFoundError:
+            continue
+        return quote_sell(
+            rate, sell_currency=currency, sell_amount=amount, buy_currency=USD, scales=scales
+        ).mid_amount
+    shift = scales[USD] - scales[currency]
+    factor = int(10 ** abs(shift))
+    return amount * factor if shift >= 0 else amount // factor
+
+
+async def deposited_usd(session: AsyncSession, client_id: int) -> int:
+    """Everything the client deposited so far, in USD minor units."""
+    rows = (
+        await session.execute(
+            select(Deposit.currency, func.sum(Deposit.credited_amount))
+            .where(Deposit.client_id == client_id, Deposit.status == DepositStatus.CREDITED)
+            .group_by(Deposit.currency)
+        )
+    ).all()
+    return sum([await usd_equivalent(session, int(total or 0), code) for code, total in rows])
