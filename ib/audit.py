@@ -1,7 +1,8 @@
-"""The IB audit trail: every change made to partners, the tree, attribution, schemes and payouts.
+"""The IB audit trail: every change to partners, the tree, attribution, schemes and payouts goes
+into the shared audit log (:mod:`core.audit`), in the same transaction as the change itself.
 
-There is no shared audit log in ``core`` yet, so IB keeps its own append-only table; the service
-that makes a change writes its event in the same transaction, so a change never goes unrecorded.
+IB services name their actor as ``"<kind>:<id>"`` (``"staff:7"``, ``"client:3"``, ``"system"``)
+and their subject as ``"<type>:<id>"`` (``"partner:3"``); both are split into the log's columns.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ib.models import AuditEvent
+from core.audit.service import Actor, audit_event
+
+
+def _actor(label: str) -> Actor:
+    kind, _, raw_id = label.partition(":")
+    return Actor(id=int(raw_id) if raw_id.isdigit() else None, kind=kind or "system")
 
 
 def record(
@@ -26,14 +32,10 @@ def record(
     reason: str = "",
 ) -> None:
     """Add one event (``actor`` like ``"staff:7"``, ``subject`` like ``"partner:3"``)."""
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            subject=subject,
-            before=before,
-            after=after,
-            reason=reason,
-            created_at=now,
-        )
+    target_type, _, target_id = subject.partition(":")
+    details = {**(after or {}), "reason": reason} if reason else after
+    event = audit_event(
+        _actor(actor), action, target_type=target_type, target_id=target_id, before=before, after=details
     )
+    event.occurred_at = now
+    session.add(event)

@@ -361,18 +361,3 @@ class Payout(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]
     reason: Mapped[str] = mapped_column(Text, default="")
-
-
-class AuditEvent(Base):
-    """Who did what to which IB object, with the state before and after and the stated reason."""
-
-    __tablename__ = "ib_audit_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(64), index=True)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

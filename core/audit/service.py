@@ -60,8 +60,7 @@ def mask_secrets(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return masked
 
 
-async def record_audit(
-    session: AsyncSession,
+def audit_event(
     actor: Actor,
     action: str,
     *,
@@ -70,8 +69,8 @@ async def record_audit(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. ``action`` is dotted: ``staff.role_granted``."""
-    event = AuditEvent(
+    """Build one event, secrets masked; the caller adds it to its session (its transaction)."""
+    return AuditEvent(
         occurred_at=clock.utcnow(),
         actor_id=actor.id,
         actor_email=actor.email,
@@ -83,6 +82,22 @@ async def record_audit(
         after=mask_secrets(after),
         ip=actor.ip,
         user_agent=actor.user_agent[:USER_AGENT_LIMIT],
+    )
+
+
+async def record_audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str = "",
+    target_id: object = "",
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction. ``action`` is dotted: ``staff.role_granted``."""
+    event = audit_event(
+        actor, action, target_type=target_type, target_id=target_id, before=before, after=after
     )
     session.add(event)
     await session.flush()

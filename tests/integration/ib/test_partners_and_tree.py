@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.audit.models import AuditEvent
 from core.db import Database
 from ib import partners
 from ib.engine import process_deals
 from ib.errors import ApplicationStateError, CycleError, EffectiveDateError
 from ib.hierarchy import move_partner, tree_at
-from ib.models import AuditEvent, PartnerEdge, PartnerTerms
+from ib.models import PartnerEdge, PartnerTerms
 from tests.integration.ib.world import DAY1, SERVER, STAFF, T0, build_world, deal
 
 FIXED = {"code": "fixed", "kind": "fixed", "params": {"amount_per_lot": 700}}
@@ -36,7 +37,9 @@ async def test_application_approved_with_scheme_and_rank_and_audited(db: Databas
         edge = await session.scalar(select(PartnerEdge).where(PartnerEdge.partner_id == partner.id))
         events = (
             await session.scalars(
-                select(AuditEvent.action).where(AuditEvent.subject == f"application:{application.id}")
+                select(AuditEvent.action)
+                .where(AuditEvent.target_type == "application", AuditEvent.target_id == str(application.id))
+                .order_by(AuditEvent.id)
             )
         ).all()
     assert (terms.scheme_id, terms.rank_code) == (world.scheme_id, "silver")
