@@ -13,7 +13,7 @@ from core.identity.two_factor import enrolment_for
 from core.web.auth import STAGE_ENROL, STAGE_TOTP, pending_user_id
 from core.web.forms import form_fields
 from core.web.language import safe_next
-from core.web.signin import DONE, enrol_step, password_step, pending_enrolment_user, second_factor_step
+from core.web.signin import DONE, enrol_step, login_from_form, pending_enrolment_user, second_factor_step
 
 ENROL_INTRO = "Staff must use two-factor authentication. Set it up now to continue."
 
@@ -27,17 +27,10 @@ class StaffSignInController(Controller):
 
     @post("/login", name="backoffice.login.submit")
     async def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        form = await form_fields(request)
-        target = safe_next(form.get("next"))
-        step = await password_step(request, STAFF, form.get("email", ""), form.get("password", ""))
+        attempt = await login_from_form(request, STAFF)
+        step, target = attempt.step, attempt.target
         if not step.ok:
-            context = {
-                "next": target,
-                "email": form.get("email", ""),
-                "error": step.error,
-                "error_args": step.error_args,
-            }
-            return Template("auth/login.html", context=context, status_code=step.status_code)
+            return attempt.form_again()
         if step.next_stage == STAGE_ENROL:
             return Redirect("/enrol-2fa", status_code=303)
         return Redirect(f"/login/2fa?next={target}", status_code=303)

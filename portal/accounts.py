@@ -18,7 +18,7 @@ from core.identity.models import CLIENT
 from core.web.auth import STAGE_TOTP, actor_for, client_of, pending_user_id, throttle_for
 from core.web.forms import form_fields
 from core.web.language import safe_next
-from core.web.signin import DONE, limited, password_step, second_factor_step
+from core.web.signin import DONE, limited, login_from_form, second_factor_step
 from core.web.state import app_services
 
 CHECK_INBOX = "If this address can receive mail from us, we have sent you a message. Please check your inbox."
@@ -100,17 +100,10 @@ class AccountController(Controller):
 
     @post("/login", name="portal.login.submit")
     async def login(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        form = await form_fields(request)
-        target = safe_next(form.get("next"))
-        step = await password_step(request, CLIENT, form.get("email", ""), form.get("password", ""))
+        attempt = await login_from_form(request, CLIENT)
+        step, target = attempt.step, attempt.target
         if not step.ok:
-            context = {
-                "next": target,
-                "email": form.get("email", ""),
-                "error": step.error,
-                "error_args": step.error_args,
-            }
-            return Template("auth/login.html", context=context, status_code=step.status_code)
+            return attempt.form_again()
         if step.next_stage == STAGE_TOTP:
             return Redirect(f"/login/2fa?next={target}", status_code=303)
         return Redirect(target, status_code=303)

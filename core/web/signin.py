@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
+from litestar.response import Template
 
 from core.audit.service import record_audit
 from core.identity import accounts, two_factor
@@ -33,6 +34,8 @@ from core.web.auth import (
     pending_user_id,
     throttle_for,
 )
+from core.web.forms import form_fields
+from core.web.language import safe_next
 from core.web.state import app_services
 
 WRONG_PASSWORD = "Wrong email or password."  # noqa: S105 - a message, not a secret
@@ -117,6 +120,33 @@ async def password_step(request: Request[Any, Any, Any], kind: str, email: str, 
         begin_pending(request, user, STAGE_ENROL)
         return Step(next_stage=STAGE_ENROL, user=user)
     return await _finish(request, user, method="password")
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The sign-in form as submitted: where to go afterwards, the email typed, the password step."""
+
+    target: str
+    email: str
+    step: Step
+
+    def form_again(self) -> Template:
+        """The sign-in page once more, with the step's error and the email kept."""
+        context = {
+            "next": self.target,
+            "email": self.email,
+            "error": self.step.error,
+            "error_args": self.step.error_args,
+        }
+        return Template("auth/login.html", context=context, status_code=self.step.status_code)
+
+
+async def login_from_form(request: Request[Any, Any, Any], kind: str) -> LoginAttempt:
+    """Read the sign-in form of either app and run the password step for ``kind``."""
+    form = await form_fields(request)
+    email = form.get("email", "")
+    step = await password_step(request, kind, email, form.get("password", ""))
+    return LoginAttempt(target=safe_next(form.get("next")), email=email, step=step)
 
 
 async def _finish(request: Request[Any, Any, Any], user: User, method: str) -> Step:
