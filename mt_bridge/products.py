@@ -51,6 +51,7 @@ async def add_server(
     login_range_start: int,
     time_offset_minutes: int = 0,
     is_demo: bool = False,
+    enabled: bool = True,
 ) -> TradingServer:
     """Register a server; its manager password is sealed before it touches the database."""
     _check_server(platform, address, manager_login, time_offset_minutes, login_range_start)
@@ -66,6 +67,7 @@ async def add_server(
         login_range_start=login_range_start,
         time_offset_minutes=time_offset_minutes,
         is_demo=is_demo,
+        enabled=enabled,
     )
     session.add(server)
     await session.flush()
@@ -120,6 +122,7 @@ async def add_account_type(
     demo_deposit: int = 0,
     is_demo: bool = False,
     needs_approval: bool = False,
+    enabled: bool = True,
 ) -> AccountType:
     """An account type on a group; every leverage option must fit the group's range."""
     group = await _get(session, TradingGroup, group_id)
@@ -139,6 +142,7 @@ async def add_account_type(
         demo_deposit=demo_deposit,
         is_demo=is_demo,
         needs_approval=needs_approval,
+        enabled=enabled,
     )
     session.add(account_type)
     await session.flush()
