@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import clock
 from core.db import Database
@@ -71,19 +71,24 @@ async def deliver_mail(database: Database, settings: Settings, mail_id: int) -> 
         try:
             await anyio.to_thread.run_sync(send_over_smtp, settings, build_message(mail, settings.mail_from))
         except (OSError, smtplib.SMTPException) as exc:
-            async with database.transaction() as session:
-                row = await session.get_one(OutboxMail, mail_id)
-                row.status = FAILED
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+            await _record(
+                database, mail_id, status=FAILED, last_error=f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+            )
             logger.warning("mail %s not sent (%s); will retry", mail_id, type(exc).__name__)
             raise
         status = SENT
 
-    async with database.transaction() as session:
-        row = await session.get_one(OutboxMail, mail_id)
-        row.status = status
-        row.attempts += 1
-        row.sent_at = clock.utcnow()
-        row.last_error = ""
+    await _record(database, mail_id, status=status, sent_at=clock.utcnow(), last_error="")
     return status
+
+
+async def _record(database: Database, mail_id: int, **values: object) -> None:
+    """Write the outcome with one UPDATE and no read before it: on SQLite a transaction that reads
+    first can't take the write lock while another worker writes (it fails instead of waiting)."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id)
+            .values(attempts=OutboxMail.attempts + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
