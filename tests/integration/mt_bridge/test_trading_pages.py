@@ -384,3 +384,25 @@ async def test_failed_commands_are_listed_with_retry_and_cancel(
     assert "emulator" in report
     assert "logins compared: 1 · differences: 0" in report
     assert "No differences." in report
+
+
+async def test_the_pages_and_the_credentials_mail_speak_simplified_chinese(
+    db: Database, web_crm: Crm, trader: tuple[AsyncTestClient, int], dealer: AsyncTestClient
+) -> None:
+    client, client_id = trader
+    async with db.transaction() as session:
+        from core.identity.models import User
+
+        user = await session.get(User, client_id)
+        assert user is not None
+        user.language = "zh_Hans"
+    chinese = {"Accept-Language": "zh-CN"}
+    page = await client.get("/trading", headers=chinese)
+    assert "开立模拟账户" in page.text
+    assert "交易账户" in page.text
+    await open_account(client, web_crm.demo_type_id, 100)
+    mail = await latest_mail(db, TRADER)
+    assert mail.subject == "您的新交易账户"
+    assert "主密码" in mail.text_body
+    for path, text in (("/products/account-types", "账户类型"), ("/dealing/approvals", "账户审批")):
+        assert text in (await dealer.get(path, headers=chinese)).text, path
