@@ -11,8 +11,18 @@ from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
-from portal import accounts, api, funding, funding_api, kyc, kyc_webhooks, pages, psp_webhooks, security
-from portal import trading
+from portal import (
+    accounts,
+    api,
+    funding,
+    funding_api,
+    kyc,
+    kyc_webhooks,
+    pages,
+    psp_webhooks,
+    security,
+    trading,
+)
 
 HERE = Path(__file__).parent
 

@@ -118,7 +118,8 @@ def _open_a_demo_account_and_see_it_synced(portal: str) -> None:
         assert signed_in.status_code == 303, signed_in.text
         page = client.get("/trading").text
         form = re.search(
-            r'data-type="demo">.*?name="account_type_id" value="(\d+)">.*?name="idempotency_key" value="([^"]+)"',
+            r'data-type="demo">.*?name="account_type_id" value="(\d+)">'
+            r'.*?name="idempotency_key" value="([^"]+)"',
             page,
             re.S,
         )
@@ -144,7 +145,8 @@ def _open_a_demo_account_and_see_it_synced(portal: str) -> None:
             if 'class="balance">10,000.00 USD<' in row:
                 break
             time.sleep(1)
-        assert login.group(1) in row and 'class="balance">10,000.00 USD<' in row, row
+        assert login.group(1) in row, row
+        assert 'class="balance">10,000.00 USD<' in row, row
 
 
 def test_readme_configuration_table_is_current() -> None:

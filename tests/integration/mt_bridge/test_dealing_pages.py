@@ -145,7 +145,8 @@ async def test_a_server_is_added_audited_and_its_password_sealed_never_shown(
         box.open(server.manager_password_sealed, manager_password_context(server.id)) == "Sealed-Manager-9!"
     )
     [updated] = await audit_rows(db, "dealing.server_updated")
-    assert updated.before is not None and updated.after is not None
+    assert updated.before is not None
+    assert updated.after is not None
     assert (updated.before["address"], updated.after["address"]) == (
         "https://127.0.0.1:4443",
         "https://127.0.0.1:4444",
@@ -253,7 +254,9 @@ async def test_groups_account_types_and_symbols_are_managed_with_audit_and_check
     )  # fmt: skip
     assert (account_type.currency, account_type.needs_approval, account_type.is_demo) == ("USD", True, False)
     listing = await dealer.get("/products/account-types")
-    assert "250.50" in listing.text and "MT5" in listing.text and "1:50, 1:100, 1:200" in listing.text
+    assert "250.50" in listing.text
+    assert "MT5" in listing.text
+    assert "1:50, 1:100, 1:200" in listing.text
     edit_page = await dealer.get(f"/products/account-types/{account_type.id}")
     assert 'value="250.50"' in edit_page.text
 
@@ -274,7 +277,8 @@ async def test_groups_account_types_and_symbols_are_managed_with_audit_and_check
     )
     assert edited.status_code == 303
     [updated] = await audit_rows(db, "dealing.account_type_updated")
-    assert updated.before is not None and updated.after is not None
+    assert updated.before is not None
+    assert updated.after is not None
     assert (updated.before["name"], updated.after["name"]) == ("Standard", "Standard Plus")
     assert (updated.before["needs_approval"], updated.after["needs_approval"]) == (True, False)
     assert updated.after["leverage_options"] == [100, 200]
@@ -319,7 +323,9 @@ async def test_groups_account_types_and_symbols_are_managed_with_audit_and_check
     )
     assert renamed.status_code == 303
     listing = await dealer.get("/products/symbols")
-    assert "Metals" in listing.text and "XAUUSD.m" in listing.text and "GOLD" not in listing.text
+    assert "Metals" in listing.text
+    assert "XAUUSD.m" in listing.text
+    assert "GOLD" not in listing.text
     actions = {event.action for event in await audit_rows(db, "dealing.symbol_updated")}
     assert actions == {"dealing.symbol_updated"}
     assert len(await audit_rows(db, "dealing.group_created")) == 1

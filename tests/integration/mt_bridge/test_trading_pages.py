@@ -79,7 +79,8 @@ async def dealer(settings: Settings, db: Database) -> AsyncIterator[AsyncTestCli
 def open_form(html: str, type_id: int) -> dict[str, str]:
     """The CSRF token and idempotency key of the open-account form for one account type."""
     match = re.search(
-        rf'name="account_type_id" value="{type_id}">\s*<input type="hidden" name="idempotency_key" value="([^"]+)"',
+        rf'name="account_type_id" value="{type_id}">\s*'
+        r'<input type="hidden" name="idempotency_key" value="([^"]+)"',
         html,
     )
     assert match, "no open form for this account type"
@@ -139,7 +140,9 @@ async def test_a_demo_account_opens_on_the_emulator_with_credentials_shown_once_
     main, investor = shown(page, "main-password"), shown(page, "investor-password")
     mail = await latest_mail(db, TRADER)
     assert mail.template == "trading_account_opened"
-    assert str(login) in mail.text_body and main in mail.text_body and investor in mail.text_body
+    assert str(login) in mail.text_body
+    assert main in mail.text_body
+    assert investor in mail.text_body
 
     await web_crm.run_outbox()
     user = web_crm.emulator.server.user(login)
@@ -149,11 +152,13 @@ async def test_a_demo_account_opens_on_the_emulator_with_credentials_shown_once_
     listing = (await client.get("/trading")).text
     row = re.search(r'<tr class="trading-account".*?</tr>', listing, re.S)
     assert row
-    assert str(login) in row.group(0) and "(demo)" in row.group(0)
+    assert str(login) in row.group(0)
+    assert "(demo)" in row.group(0)
     assert shown(row.group(0), "balance") == "10,000.00 USD"
     assert shown(row.group(0), "equity") == "10,000.00 USD"
     assert shown(row.group(0), "free-margin") == "10,000.00 USD"
-    assert main not in listing and investor not in listing
+    assert main not in listing
+    assert investor not in listing
 
     # the same form sent again opens nothing and shows nothing
     again = await client.post("/trading/open", data=fields, follow_redirects=False)
@@ -203,7 +208,8 @@ async def test_approval_of_live_accounts_and_leverage_changes_auto_or_by_staff(
     command_id = int(
         re.search(r'class="approval-row" data-id="(\d+)" data-kind="create_account"', queue).group(1)
     )  # type: ignore[union-attr]
-    assert TRADER in queue and "Pro" in queue
+    assert TRADER in queue
+    assert "Pro" in queue
     approved = await dealer.post(
         f"/dealing/approvals/{command_id}/approve",
         data={"_csrf_token": csrf_from(queue)},
@@ -230,7 +236,8 @@ async def test_approval_of_live_accounts_and_leverage_changes_auto_or_by_staff(
         assert web_crm.emulator.server.user(login).leverage == 200
         queue = (await dealer.get("/dealing/approvals")).text
         pending = re.search(r'class="approval-row" data-id="(\d+)" data-kind="change_leverage"', queue)
-        assert pending and "1:200 → 1:500" in queue
+        assert pending
+        assert "1:200 → 1:500" in queue
         decided = await dealer.post(
             f"/dealing/approvals/{pending.group(1)}/{decision}",
             data={"_csrf_token": csrf_from(queue), "reason": "too risky for now"},
@@ -251,7 +258,8 @@ async def test_approval_of_live_accounts_and_leverage_changes_auto_or_by_staff(
     ]
     assert all(e.actor_email == "dealer@staff.test" for e in events)
     assert events[1].before == {"status": "awaiting_approval", "maybe_applied": False}
-    assert events[1].after is not None and events[1].after["status"] == "rejected"
+    assert events[1].after is not None
+    assert events[1].after["status"] == "rejected"
     # a leverage the account type doesn't offer is refused with a message
     refused = await account_action(client, account.id, "leverage", {"leverage": "300"})
     assert refused.status_code == 303  # type: ignore[attr-defined]
@@ -348,7 +356,8 @@ async def test_failed_commands_are_listed_with_retry_and_cancel(
         doomed = await accounts.request_balance_operation(session, account.id, -7_000, request_key="w2")
     await web_crm.run_outbox()
     page = (await dealer.get("/dealing/commands")).text
-    assert f'data-id="{too_much.id}"' in page and f'data-id="{doomed.id}"' in page
+    assert f'data-id="{too_much.id}"' in page
+    assert f'data-id="{doomed.id}"' in page
     assert "NotEnoughMoneyError" in page
     token = csrf_from(page)
     cancelled = await dealer.post(
@@ -376,7 +385,8 @@ async def test_failed_commands_are_listed_with_retry_and_cancel(
         ("dealing.command_cancelled", str(doomed.id)),
         ("dealing.command_retried", str(too_much.id)),
     ]
-    assert events[0].after is not None and "client withdrew it" in events[0].after["last_error"]
+    assert events[0].after is not None
+    assert "client withdrew it" in events[0].after["last_error"]
 
     await sync_server(db, web_crm.directory.platform, web_crm.server_id, FAST_SYNC)
     await reconciliation.reconcile_server(db, web_crm.directory.platform, web_crm.server_id, FAST_SYNC)
