@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.dealing_catalogue import CATALOGUES, Catalogue, load_names
 from backoffice.dealing_forms import PASSWORD, field_choices, parse_form, shown_value
 from backoffice.guards import permission
-from cashier.money import format_amount
+from cashier.money import amount_formatter, format_amount
 from core.audit.service import record_audit
 from core.errors import NotFoundError
 from core.identity.models import User
@@ -340,9 +340,5 @@ class ReconciliationController(Controller):
             runs = await latest_runs(session)
             servers = {s.id: s.name for s in await session.scalars(select(TradingServer))}
             scales = await currency_scales(session, *{d.currency for run in runs for d in run.differences})
-
-        def money(minor: int, currency: str) -> str:
-            return f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
-        context = {"runs": runs, "servers": servers, "money": money}
+        context = {"runs": runs, "servers": servers, "money": amount_formatter(scales)}
         return Template("dealing/reconciliation.html", context=context)

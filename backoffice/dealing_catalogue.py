@@ -75,6 +75,16 @@ class Catalogue:
     """Values the edit form shows differently from the stored ones (money in currency units)."""
 
 
+def without_box(add: Callable[..., Awaitable[Base]]) -> Create:
+    """A product service that seals nothing, as a catalogue's ``create``."""
+    return lambda session, _box, values: add(session, **values)
+
+
+def by_id_without_box(change: Callable[..., Awaitable[Base]]) -> Update:
+    """A product service that seals nothing, as a catalogue's ``update``."""
+    return lambda session, _box, item_id, values: change(session, item_id, **values)
+
+
 async def _platforms(_session: AsyncSession) -> list[tuple[str, str]]:
     return [(platform.value, platform.value.upper()) for platform in products.SERVER_PLATFORMS]
 
@@ -126,16 +136,6 @@ SERVER_FIELDS = (
 )
 
 
-async def _add_server(session: AsyncSession, box: SecretsBox, values: dict[str, Any]) -> Base:
-    return await products.add_server(session, box, **values)
-
-
-async def _update_server(
-    session: AsyncSession, box: SecretsBox, server_id: int, values: dict[str, Any]
-) -> Base:
-    return await products.update_server(session, box, server_id, **values)
-
-
 SERVERS = Catalogue(
     slug="servers",
     title="Trading servers",
@@ -152,8 +152,8 @@ SERVERS = Catalogue(
         ("Demo server", lambda s, _n: _yes(s.is_demo)),
         ("Enabled", lambda s, _n: _yes(s.enabled)),
     ),
-    create=_add_server,
-    update=_update_server,
+    create=lambda session, box, values: products.add_server(session, box, **values),
+    update=lambda session, box, item_id, values: products.update_server(session, box, item_id, **values),
     order_by=TradingServer.name,
 )
 
@@ -299,16 +299,6 @@ SYMBOL_GROUP_FIELDS = (
 )
 
 
-async def _add_symbol_group(session: AsyncSession, _box: SecretsBox, values: dict[str, Any]) -> Base:
-    return await products.add_symbol_group(session, **values)
-
-
-async def _update_symbol_group(
-    session: AsyncSession, _box: SecretsBox, group_id: int, values: dict[str, Any]
-) -> Base:
-    return await products.update_symbol_group(session, group_id, **values)
-
-
 SYMBOL_GROUPS = Catalogue(
     slug="symbol-groups",
     title="Symbol groups",
@@ -316,8 +306,8 @@ SYMBOL_GROUPS = Catalogue(
     model=SymbolGroup,
     fields=SYMBOL_GROUP_FIELDS,
     columns=(("Name", lambda g, _n: g.name), ("Description", lambda g, _n: g.description)),
-    create=_add_symbol_group,
-    update=_update_symbol_group,
+    create=without_box(products.add_symbol_group),
+    update=by_id_without_box(products.update_symbol_group),
     order_by=SymbolGroup.name,
 )
 
@@ -330,16 +320,6 @@ SYMBOL_FIELDS = (
         "aliases", "Aliases", TEXT_LIST, required=False, hint="Names servers use for it, e.g. XAUUSD.m"
     ),
 )
-
-
-async def _add_symbol(session: AsyncSession, _box: SecretsBox, values: dict[str, Any]) -> Base:
-    return await products.add_symbol(session, **values)
-
-
-async def _update_symbol(
-    session: AsyncSession, _box: SecretsBox, symbol_id: int, values: dict[str, Any]
-) -> Base:
-    return await products.update_symbol(session, symbol_id, **values)
 
 
 SYMBOLS = Catalogue(
@@ -355,8 +335,8 @@ SYMBOLS = Catalogue(
         ("Digits", lambda s, _n: s.digits),
         ("Aliases", lambda s, _n: ", ".join(s.aliases or ())),
     ),
-    create=_add_symbol,
-    update=_update_symbol,
+    create=without_box(products.add_symbol),
+    update=by_id_without_box(products.update_symbol),
     order_by=TradingSymbol.name,
 )
 

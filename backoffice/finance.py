@@ -27,7 +27,7 @@ from cashier.history import (
     withdrawals_csv,
 )
 from cashier.models import BankAccount, BankAccountStatus, Deposit
-from cashier.money import format_amount, parse_amount
+from cashier.money import amount_formatter, parse_amount
 from cashier.wallets import scale_of, wallet_balances_of
 from core.audit.service import record_audit
 from core.db import Database
@@ -70,14 +70,11 @@ async def queue_context(request: Request[Any, Any, Any], rows: list[Any]) -> dic
     async with services.database.session() as session:
         scales = await currency_scales(session, *services.settings.cashier_currency_list)
 
-    def money(minor: int | None, currency: str) -> str:
-        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
     return {
         "rows": rows,
         "balances": await wallet_balances_of(services.database, client_ids),
         "kyc": await kyc_levels(services.database, client_ids),
-        "money": money,
+        "money": amount_formatter(scales),
         "raw": dict(request.query_params),
         "query": request.url.query or "",
         "currencies": services.settings.cashier_currency_list,

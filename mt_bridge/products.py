@@ -125,25 +125,11 @@ async def add_account_type(
     enabled: bool = True,
 ) -> AccountType:
     """An account type on a group; every leverage option must fit the group's range."""
-    group = await _get(session, TradingGroup, group_id)
-    options = _check_account_type(
-        code, name, group, leverage_options, auto_leverage_max, min_deposit, demo_deposit, is_demo
-    )
-    await _refuse_taken(session, AccountType.code, code, "an account type")
-    account_type = AccountType(
-        code=code,
-        name=name,
-        server_id=group.server_id,
-        group_id=group.id,
-        currency=group.currency,
-        leverage_options=options,
-        auto_leverage_max=auto_leverage_max if auto_leverage_max is not None else max(options),
-        min_deposit=min_deposit,
-        demo_deposit=demo_deposit,
-        is_demo=is_demo,
-        needs_approval=needs_approval,
-        enabled=enabled,
-    )
+    account_type = AccountType()
+    await _define_account_type(
+        session, account_type, code, name, group_id, leverage_options, auto_leverage_max,
+        min_deposit, demo_deposit, is_demo, needs_approval, enabled,
+    )  # fmt: skip
     session.add(account_type)
     await session.flush()
     return account_type
@@ -264,11 +250,35 @@ async def update_account_type(
 ) -> AccountType:
     """Change an account type; accounts already opened keep their group, currency and leverage."""
     account_type = await _get(session, AccountType, account_type_id)
+    await _define_account_type(
+        session, account_type, code, name, group_id, leverage_options, auto_leverage_max,
+        min_deposit, demo_deposit, is_demo, needs_approval, enabled,
+    )  # fmt: skip
+    return account_type
+
+
+async def _define_account_type(
+    session: AsyncSession,
+    account_type: AccountType,
+    code: str,
+    name: str,
+    group_id: int,
+    leverage_options: Sequence[int],
+    auto_leverage_max: int | None,
+    min_deposit: int,
+    demo_deposit: int,
+    is_demo: bool,
+    needs_approval: bool,
+    enabled: bool,
+) -> None:
+    """Check and set every field of a new or existing account type (server and currency come
+    from its group)."""
     group = await _get(session, TradingGroup, group_id)
     options = _check_account_type(
         code, name, group, leverage_options, auto_leverage_max, min_deposit, demo_deposit, is_demo
     )
-    await _refuse_taken(session, AccountType.code, code, "an account type", AccountType.id != account_type_id)
+    others = () if account_type.id is None else (AccountType.id != account_type.id,)
+    await _refuse_taken(session, AccountType.code, code, "an account type", *others)
     account_type.code, account_type.name = code, name
     account_type.server_id, account_type.group_id, account_type.currency = (
         group.server_id,
@@ -279,7 +289,6 @@ async def update_account_type(
     account_type.auto_leverage_max = auto_leverage_max if auto_leverage_max is not None else max(options)
     account_type.min_deposit, account_type.demo_deposit = min_deposit, demo_deposit
     account_type.is_demo, account_type.needs_approval, account_type.enabled = is_demo, needs_approval, enabled
-    return account_type
 
 
 async def update_symbol_group(

@@ -72,6 +72,24 @@ async def _mail(session: AsyncSession, user: User, template: str, context: dict[
     await queue_mail(session, user.email, template, user.language, {"email": user.email, **context})
 
 
+async def _audit(
+    session: AsyncSession,
+    request: Request[Any, Any, Any],
+    action: str,
+    account_id: int,
+    after: dict[str, Any],
+) -> None:
+    """The client's request, in the audit log with the transaction that wrote it (no passwords)."""
+    await record_audit(
+        session,
+        actor_for(request, signed_in(request).user),
+        f"trading.{action}",
+        target_type="mt_trading_account",
+        target_id=account_id,
+        after=after,
+    )
+
+
 class TradingAccountController(Controller):
     """Signed-in clients only; every account id is checked against the signed-in client (404)."""
 
@@ -125,14 +143,13 @@ class TradingAccountController(Controller):
                     "investor_password": opened.investor_password,
                 }
                 await _mail(session, me, OPENED_MAIL, credentials)
-                await record_audit(
+                shown_once = {k: v for k, v in credentials.items() if not k.endswith("password")}
+                await _audit(
                     session,
-                    actor_for(request, me),
-                    "trading.account_requested",
-                    target_type="mt_trading_account",
-                    target_id=opened.account.id,
-                    after={k: v for k, v in credentials.items() if not k.endswith("password")}
-                    | {"leverage": leverage},
+                    request,
+                    "account_requested",
+                    opened.account.id,
+                    {**shown_once, "leverage": leverage},
                 )
         except RepeatedRequestError:
             flash(
@@ -162,14 +179,8 @@ class TradingAccountController(Controller):
                     client_id=me.id,
                     request_key=_request_key(me, "leverage", form),
                 )
-                await record_audit(
-                    session,
-                    actor_for(request, me),
-                    "trading.leverage_change_requested",
-                    target_type="mt_trading_account",
-                    target_id=account_id,
-                    after={"leverage": leverage, "status": command.status.value},
-                )
+                after = {"leverage": leverage, "status": command.status.value}
+                await _audit(session, request, "leverage_change_requested", account_id, after)
         except AccountRequestError as exc:
             flash(request, error_text(exc), category="error")
         else:
@@ -215,14 +226,7 @@ class TradingAccountController(Controller):
                     "password": password,
                 }
                 await _mail(session, me, NEW_PASSWORD_MAIL, credentials)
-                await record_audit(
-                    session,
-                    actor_for(request, me),
-                    "trading.password_reset_requested",
-                    target_type="mt_trading_account",
-                    target_id=account_id,
-                    after={"kind": kind.value},
-                )
+                await _audit(session, request, "password_reset_requested", account_id, {"kind": kind.value})
         except RepeatedRequestError:
             flash(request, "This request was already submitted; its password was shown and mailed.", "info")
             return Redirect("/trading", status_code=303)

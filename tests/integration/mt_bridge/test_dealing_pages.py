@@ -19,7 +19,8 @@ from core.secrets_box import SecretsBox
 from core.settings import Settings
 from mt_bridge.connect import manager_password_context
 from mt_bridge.models import AccountType, SymbolGroup, TradingGroup, TradingServer, TradingSymbol
-from tests.helpers import make_staff, staff_sign_in, submit
+from tests.helpers import submit
+from tests.integration.mt_bridge.web import signed_in_staff
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,22 +45,10 @@ SERVER_FORM = {
 }
 
 
-async def signed_in_staff(settings: Settings, db: Database, email: str, roles: list[str]) -> AsyncTestClient:
-    from backoffice.app import create_app
-
-    _id, secret = await make_staff(db, settings, email, roles)
-    assert secret
-    client = AsyncTestClient(app=create_app(settings, database=db))
-    await client.__aenter__()
-    await staff_sign_in(client, email, secret)
-    return client
-
-
 @pytest.fixture
 async def dealer(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
-    client = await signed_in_staff(settings, db, "dealer@staff.test", ["dealing"])
-    yield client
-    await client.__aexit__(None, None, None)
+    async with signed_in_staff(settings, db, "dealer@staff.test", ["dealing"]) as client:
+        yield client
 
 
 async def audit_rows(db: Database, action: str) -> list[AuditEvent]:
@@ -78,22 +67,16 @@ async def test_each_page_opens_with_its_permission_and_is_refused_without(
     for path in (*PAGES, "/dealing/approvals"):
         page = await dealer.get(path)
         assert page.status_code == 200, path
-    finance = await signed_in_staff(settings, db, "finance@staff.test", ["finance"])
-    try:
+    async with signed_in_staff(settings, db, "finance@staff.test", ["finance"]) as finance:
         for path in (*PAGES, "/dealing/approvals"):
             refused = await finance.get(path, follow_redirects=False)
             assert refused.status_code == 403, path
             assert "You do not have permission" in refused.text
-    finally:
-        await finance.__aexit__(None, None, None)
     async with db.transaction() as session:
         await create_role(session, "approver", "approvals only", {"accounts.approve"}, SYSTEM)
-    approver = await signed_in_staff(settings, db, "approver@staff.test", ["approver"])
-    try:
+    async with signed_in_staff(settings, db, "approver@staff.test", ["approver"]) as approver:
         assert (await approver.get("/dealing/approvals")).status_code == 200
         assert (await approver.get("/products/servers", follow_redirects=False)).status_code == 403
-    finally:
-        await approver.__aexit__(None, None, None)
 
 
 async def test_a_server_is_added_audited_and_its_password_sealed_never_shown(

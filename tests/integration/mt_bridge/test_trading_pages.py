@@ -23,9 +23,10 @@ from mt_bridge import accounts, reconciliation
 from mt_bridge.emulator.http_server import Emulator
 from mt_bridge.models import Command, CommandStatus, TradingAccount, TradingAccountStatus
 from mt_bridge.sync import sync_server
-from tests.helpers import client_sign_in, csrf_from, latest_mail, make_client, make_staff, staff_sign_in
+from tests.helpers import client_sign_in, csrf_from, latest_mail, make_client
 from tests.integration.cashier.web import grant_kyc
 from tests.integration.mt_bridge.bridge_setup import FAST_SYNC, Crm, build_crm
+from tests.integration.mt_bridge.web import signed_in_staff
 
 pytestmark = pytest.mark.asyncio
 
@@ -65,15 +66,8 @@ async def trader(
 
 @pytest.fixture
 async def dealer(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
-    from backoffice.app import create_app
-
-    _id, secret = await make_staff(db, settings, "dealer@staff.test", ["dealing"])
-    assert secret
-    client = AsyncTestClient(app=create_app(settings, database=db))
-    await client.__aenter__()
-    await staff_sign_in(client, "dealer@staff.test", secret)
-    yield client
-    await client.__aexit__(None, None, None)
+    async with signed_in_staff(settings, db, "dealer@staff.test", ["dealing"]) as client:
+        yield client
 
 
 def open_form(html: str, type_id: int) -> dict[str, str]:
