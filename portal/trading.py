@@ -69,7 +69,9 @@ async def _account_page(session: AsyncSession, client_id: int) -> dict[str, Any]
 
 
 async def _mail(session: AsyncSession, user: User, template: str, context: dict[str, Any]) -> None:
-    await queue_mail(session, user.email, template, user.language, {"email": user.email, **context})
+    await queue_mail(
+        session, user.email, template, user.language, {"email": user.email, **context}, holds_secret=True
+    )
 
 
 async def _audit(

@@ -22,6 +22,7 @@ from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 ERROR_LIMIT = 500
+BODY_REMOVED = "(Removed once sent: this mail held a one-time password.)"
 
 
 def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
@@ -78,7 +79,12 @@ async def deliver_mail(database: Database, settings: Settings, mail_id: int) -> 
             raise
         status = SENT
 
-    await _record(database, mail_id, status=status, sent_at=clock.utcnow(), last_error="")
+    blanked = (
+        {"text_body": BODY_REMOVED, "html_body": BODY_REMOVED}
+        if mail.holds_secret and status == SENT
+        else {}
+    )
+    await _record(database, mail_id, status=status, sent_at=clock.utcnow(), last_error="", **blanked)
     return status
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,8 @@ from sqlalchemy import func, select
 from core import jobs
 from core.audit.models import AuditEvent
 from core.db import Database
-from core.mail.models import OutboxMail
+from core.mail.delivery import BODY_REMOVED, deliver_mail
+from core.mail.models import SENT, OutboxMail
 from core.secrets_box import SecretsBox
 from core.settings import Settings
 from kyc.models import KycLevel
@@ -27,6 +29,7 @@ from tests.helpers import client_sign_in, csrf_from, latest_mail, make_client
 from tests.integration.cashier.web import grant_kyc
 from tests.integration.mt_bridge.bridge_setup import FAST_SYNC, Crm, build_crm
 from tests.integration.mt_bridge.web import signed_in_staff
+from tests.integration.test_mail import Inbox, smtp_server  # noqa: F401 - the SMTP fixture
 
 pytestmark = pytest.mark.asyncio
 
@@ -410,3 +413,28 @@ async def test_the_pages_and_the_credentials_mail_speak_simplified_chinese(
     assert "主密码" in mail.text_body
     for path, text in (("/products/account-types", "账户类型"), ("/dealing/approvals", "账户审批")):
         assert text in (await dealer.get(path, headers=chinese)).text, path
+
+
+async def test_a_credentials_mail_is_sent_over_smtp_then_blanked_in_the_outbox(
+    db: Database,
+    settings: Settings,
+    web_crm: Crm,
+    trader: tuple[AsyncTestClient, int],
+    smtp_server: tuple[Inbox, int],  # noqa: F811 - the fixture imported above
+) -> None:
+    client, _client_id = trader
+    opened, _fields = await open_account(client, web_crm.demo_type_id, 100)
+    main = shown(opened.text, "main-password")  # type: ignore[attr-defined]
+    mail = await latest_mail(db, TRADER)
+    assert main in mail.text_body  # kept until it is sent
+    inbox, port = smtp_server
+    smtp = replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
+    assert await deliver_mail(db, smtp, mail.id) == SENT
+    [received] = inbox.messages
+    assert main in received.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    async with db.session() as session:
+        stored = await session.get(OutboxMail, mail.id)
+    assert stored is not None
+    assert main not in stored.text_body
+    assert main not in stored.html_body
+    assert stored.text_body == BODY_REMOVED
