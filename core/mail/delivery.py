@@ -80,9 +80,7 @@ async def deliver_mail(database: Database, settings: Settings, mail_id: int) -> 
         status = SENT
 
     blanked = (
-        {"text_body": BODY_REMOVED, "html_body": BODY_REMOVED}
-        if mail.holds_secret and status == SENT
-        else {}
+        {"text_body": BODY_REMOVED, "html_body": BODY_REMOVED} if mail.holds_secret and status == SENT else {}
     )
     await _record(database, mail_id, status=status, sent_at=clock.utcnow(), last_error="", **blanked)
     return status
