@@ -22,6 +22,7 @@ from cashier.money import amount_formatter, format_amount
 from core.audit.service import record_audit
 from core.errors import NotFoundError
 from core.identity.models import User
+from core.mail.outbox import queue_mail
 from core.secrets_box import SecretsBox
 from core.web.auth import actor_for, signed_in
 from core.web.forms import error_text, form_fields
@@ -29,11 +30,12 @@ from core.web.state import app_services
 from ledger.fx import currency_scales
 from mt_bridge import accounts, command_admin
 from mt_bridge.errors import MtBridgeError
-from mt_bridge.models import AccountType, Command, CommandStatus, TradingAccount, TradingServer
+from mt_bridge.models import AccountType, Command, CommandKind, CommandStatus, TradingAccount, TradingServer
 from mt_bridge.products import product_snapshot
 from mt_bridge.reconciliation import latest_runs
 
 DEALING = "dealing.manage"
+DECISION_MAIL = "trading_request_decided"
 APPROVE_ACCOUNTS = "accounts.approve"
 
 
@@ -225,6 +227,27 @@ async def act_on_command(
     return Redirect(back_to, status_code=303)
 
 
+async def tell_client(session: AsyncSession, command: Command, *, approved: bool, reason: str = "") -> None:
+    """Mail the client the decision on their account opening or leverage change, in their language."""
+    account = await session.get(TradingAccount, command.trading_account_id or 0)
+    client = await session.get(User, account.client_id) if account is not None else None
+    if account is None or client is None:
+        return
+    await queue_mail(
+        session,
+        client.email,
+        DECISION_MAIL,
+        client.language,
+        {
+            "approved": approved,
+            "opening": command.kind is CommandKind.CREATE_ACCOUNT,
+            "login": command.payload.get("login", account.login),
+            "leverage": command.payload.get("leverage", account.leverage),
+            "reason": reason,
+        },
+    )
+
+
 async def command_rows(session: AsyncSession, commands: list[Command]) -> list[dict[str, Any]]:
     """Each command with its trading account, account type, server and client, for the queues."""
     account_ids = {c.trading_account_id for c in commands if c.trading_account_id is not None}
@@ -279,7 +302,9 @@ class AccountApprovalController(Controller):
         staff_id = signed_in(request).user.id
 
         async def change(session: AsyncSession, command: Command) -> object:
-            return await accounts.approve_command(session, command.id, staff_id)
+            await accounts.approve_command(session, command.id, staff_id)
+            await tell_client(session, command, approved=True)
+            return command
 
         return await act_on_command(request, command_id, "approved", change, "/dealing/approvals")
 
@@ -292,7 +317,9 @@ class AccountApprovalController(Controller):
             return Redirect("/dealing/approvals", status_code=303)
 
         async def change(session: AsyncSession, command: Command) -> object:
-            return await accounts.reject_command(session, command.id, staff_id, reason)
+            await accounts.reject_command(session, command.id, staff_id, reason)
+            await tell_client(session, command, approved=False, reason=reason)
+            return command
 
         return await act_on_command(request, command_id, "rejected", change, "/dealing/approvals")
 

@@ -244,6 +244,14 @@ async def test_approval_of_live_accounts_and_leverage_changes_auto_or_by_staff(
         await web_crm.run_outbox()
     assert web_crm.emulator.server.user(login).leverage == 500
     assert (await the_account(db, client_id)).leverage == 500
+    decisions = [m for m in await mails_to(db, TRADER) if m.template == "trading_request_decided"]
+    assert [m.subject for m in decisions] == [
+        "Your trading account request was approved",
+        "Your trading account request was declined",
+        "Your trading account request was approved",
+    ]
+    assert "too risky for now" in decisions[1].text_body
+    assert f"leverage change to 1:500 on login {login} was declined" in decisions[1].text_body
     async with db.session() as session:
         events = list(
             await session.scalars(select(AuditEvent).where(AuditEvent.action.like("dealing.command_%")))
@@ -287,6 +295,10 @@ async def test_a_rejected_live_account_never_reaches_the_server(
     assert (await the_account(db, client_id)).status is TradingAccountStatus.REJECTED
     assert web_crm.emulator.server.users == {}
     assert shown((await client.get("/trading")).text, "status") == "rejected"
+    decision = await latest_mail(db, TRADER)
+    assert decision.template == "trading_request_decided"
+    assert "was declined" in decision.text_body
+    assert "Reason: incomplete profile" in decision.text_body
 
 
 async def test_a_password_reset_is_shown_once_mailed_and_set_on_the_server(
