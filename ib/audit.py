@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor, audit_event
 
-
 _acting: ContextVar[Actor | None] = ContextVar("ib_acting_as", default=None)
 
 

@@ -52,7 +52,7 @@ async def commission_report(
     granularity: str = "month",
     partner_id: int | None = None,
 ) -> list[ReportRow]:
-    """Lines and amount per IB × period × level × currency for deals in [start, end)."""
+    """Lines and amount per IB, period, level and currency for deals in [start, end)."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}")
     period = _period(session.get_bind().dialect.name, granularity).label("period")

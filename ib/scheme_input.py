@@ -61,15 +61,20 @@ def rule_from_row(row: Mapping[str, str], number: int) -> dict[str, Any] | None:
     return rule
 
 
-def rules_from_form(form: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every non-empty ``rule-<n>-…`` row of the form, in row order."""
+def form_rows(form: Mapping[str, str]) -> list[dict[str, str]]:
+    """The form's ``rule-<n>-<field>`` fields as one mapping per row, in row order."""
     rows: dict[int, dict[str, str]] = {}
     for key, value in form.items():
         prefix, _, rest = key.partition("-")
         number, _, name = rest.partition("-")
         if prefix == "rule" and number.isdigit() and name:
             rows.setdefault(int(number), {})[name] = value
-    rules = [rule_from_row(rows[n], n + 1) for n in sorted(rows)]
+    return [rows[n] for n in sorted(rows)]
+
+
+def rules_from_form(form: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Every non-empty rule row of the form, in row order."""
+    rules = [rule_from_row(row, number) for number, row in enumerate(form_rows(form), start=1)]
     found = [rule for rule in rules if rule is not None]
     if not found:
         raise SchemeError("a scheme version needs at least one rule")

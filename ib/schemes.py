@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ib import audit
 from ib.errors import AllocationError, SchemeError
 from ib.models import Allocation, PartnerEdge, PartnerTerms, Rank, Rule, Scheme, SchemeVersion
-from ib.rules import RULE_KINDS
 from ib.rounding import as_decimal, as_minor
+from ib.rules import RULE_KINDS
 from ib.rules.base import Conditions
 from ib.timeutil import aware
 

@@ -109,9 +109,7 @@ async def payouts(session: AsyncSession, status: str = "held") -> Sequence[Payou
 
 
 async def recompute_runs(session: AsyncSession, limit: int = 20) -> Sequence[RecomputeRun]:
-    return (
-        await session.scalars(select(RecomputeRun).order_by(RecomputeRun.id.desc()).limit(limit))
-    ).all()
+    return (await session.scalars(select(RecomputeRun).order_by(RecomputeRun.id.desc()).limit(limit))).all()
 
 
 async def client_of_partner(session: AsyncSession, partner_ids: Sequence[int]) -> dict[int, int]:
