@@ -97,7 +97,7 @@ async def draft_versions(session: AsyncSession) -> list[tuple[SchemeVersion, Sch
         .where(SchemeVersion.status == "draft")
         .order_by(Scheme.name, SchemeVersion.version)
     )
-    return [(version, scheme) for version, scheme in rows.tuples()]
+    return [(version, scheme) for version, scheme in rows.all()]
 
 
 async def payouts(session: AsyncSession, status: str = "held") -> Sequence[Payout]:
@@ -119,4 +119,4 @@ async def client_of_partner(session: AsyncSession, partner_ids: Sequence[int]) -
     rows = await session.execute(
         select(Partner.id, Partner.client_id).where(Partner.id.in_(set(partner_ids)))
     )
-    return {int(pid): int(client) for pid, client in rows.tuples()}
+    return {int(pid): int(client) for pid, client in rows.all()}

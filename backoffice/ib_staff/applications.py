@@ -35,7 +35,7 @@ async def client_emails(session: AsyncSession, client_ids: list[int]) -> dict[in
     rows = await session.execute(
         select(User.id, User.email).where(User.kind == CLIENT, User.id.in_(set(client_ids)))
     )
-    return {int(user_id): str(email) for user_id, email in rows.tuples()}
+    return {int(user_id): str(email) for user_id, email in rows.all()}
 
 
 async def find_client(session: AsyncSession, raw: str) -> int:
