@@ -57,12 +57,7 @@ class IbPayoutsController(Controller):
             with acting(request) as actor:
                 await payouts.decide(database(request), payout_id, approve=approve, actor=actor, reason=why)
 
-        done = (
-            "Payout released to the IB's wallet."
-            if approve
-            else "Payout rejected; the money is back in payable."
-        )
-        return await staff_action(request, change, done=done, back=BACK)
+        return await staff_action(request, change, done=RELEASED if approve else REJECTED, back=BACK)
 
     @post("/{payout_id:int}/release", name="backoffice.ib.payouts.release")
     async def release(self, request: Request[Any, Any, Any], payout_id: FromPath[int]) -> Redirect:
