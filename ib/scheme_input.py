@@ -56,8 +56,7 @@ def rule_from_row(row: Mapping[str, str], number: int) -> dict[str, Any] | None:
         conditions["account_types"] = types
     rule: dict[str, Any] = {"code": code, "kind": kind, "params": params, "conditions": conditions}
     for target in TARGETS:
-        value = row.get(target, "").strip()
-        rule[target] = value or None
+        rule[target] = row.get(target, "").strip() or None
     return rule
 
 

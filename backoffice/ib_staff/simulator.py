@@ -54,8 +54,8 @@ class IbSimulatorController(Controller):
                 raise ScenarioError("paste a scenario or choose a file")
             result = simulate(load(text))
         except ScenarioError as exc:
-            context = {"scenario": text, "result": None, "error": str(exc)}
-            return Template("ib/simulator.html", context=context, status_code=400)
+            refused: dict[str, Any] = {"scenario": text, "result": None, "error": str(exc)}
+            return Template("ib/simulator.html", context=refused, status_code=400)
         async with database(request).transaction() as session:
             await record_audit(
                 session,
