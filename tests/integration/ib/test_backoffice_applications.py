@@ -14,9 +14,11 @@ from core.db import Database
 from core.settings import Settings
 from ib import partners
 from ib.models import Application, Partner, PartnerTerms, RecomputeRun
-from tests.helpers import make_client, make_staff, staff_sign_in
+from tests.helpers import make_client, make_staff, staff_sign_in, submit
 from tests.integration.ib.staff_desk import IB_MANAGER, flashes, post_form, sign_in_ib_manager
 from tests.integration.ib.world import DAY1, STAFF, T0, World, build_world
+
+pytestmark = pytest.mark.asyncio
 
 FIXED = {"code": "fixed", "kind": "fixed", "params": {"amount_per_lot": 700}}
 
@@ -196,4 +198,24 @@ async def test_staff_make_an_existing_client_an_ib(
     assert flashes(twice.text) == [f"client {client_id} is already an IB"]
 
 
-pytestmark = pytest.mark.asyncio
+async def test_ib_pages_and_their_messages_speak_chinese(
+    backoffice_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    world = await small_world(db)
+    await sign_in_ib_manager(backoffice_client, db, settings)
+    switched = await submit(
+        backoffice_client, "/ib/tree", "/language", {"language": "zh_Hans", "next": "/ib/tree"}
+    )
+    assert switched.status_code == 303
+    tree = await backoffice_client.get("/ib/tree")
+    assert "<h1>IB 层级结构</h1>" in tree.text
+    assert "调整下级 IB" in tree.text
+    page = await post_form(
+        backoffice_client,
+        "/ib/applications",
+        "/ib/applications/make-partner",
+        {"client": "", "scheme_id": str(world.scheme_id)},
+    )
+    assert flashes(page.text) == ["请填写客户编号或邮箱。"]
+    schemes = await backoffice_client.get("/ib/schemes")
+    assert "方案与级别" in schemes.text
