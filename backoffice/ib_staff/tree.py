@@ -1,6 +1,6 @@
-"""The IB tree editor: the tree as it stood at any moment; move a sub-IB or reassign a client from
-an effective date, with a reason. Moves never touch published commission lines; cycles are
-refused by :mod:`ib.hierarchy` before anything is written."""
+"""The IB tree editor: the tree as it stood at any moment; move a sub-IB, reassign a client or
+change an IB's scheme or rank from an effective date, with a reason. Moves never touch published
+commission lines; cycles are refused by :mod:`ib.hierarchy` before anything is written."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
-from backoffice.ib_staff.applications import client_emails
+from backoffice.ib_staff.applications import client_emails, terms_from
 from backoffice.ib_staff.common import (
     IB_MANAGE,
     FormError,
@@ -24,7 +24,7 @@ from backoffice.ib_staff.common import (
     whole,
 )
 from core.web.forms import form_fields
-from ib import attribution, hierarchy
+from ib import attribution, hierarchy, partners, staff_views
 from ib.hierarchy import TreeNode
 
 
@@ -59,6 +59,8 @@ class IbTreeController(Controller):
                 "raw_at": raw,
                 "error": error,
                 "emails": await client_emails(session, clients),
+                "schemes": await staff_views.schemes(session),
+                "ranks": await staff_views.ranks(session),
             }
         return Template("ib/tree.html", context=context)
 
@@ -107,3 +109,28 @@ class IbTreeController(Controller):
                 )
 
         return await staff_action(request, change, done="The client was reassigned.", back=_back(form))
+
+    @post("/terms", name="backoffice.ib.tree.terms")
+    async def terms(self, request: Request[Any, Any, Any]) -> Redirect:
+        """A new scheme or rank for an IB from a date (a promotion, say); earlier deals keep theirs."""
+        form = await form_fields(request)
+
+        async def change() -> None:
+            partner_id = whole(form.get("partner", ""), "IB")
+            scheme_id, rank = terms_from(form)
+            start = moment(form.get("effective_from", ""), "effective date")
+            reason = required(form.get("reason", ""), "reason for the change")
+            assert partner_id is not None
+            async with staff_transaction(request) as (session, actor):
+                await partners.change_terms(
+                    session,
+                    partner_id,
+                    scheme_id=scheme_id,
+                    rank_code=rank,
+                    effective_from=start,
+                    actor=actor,
+                    now=now(),
+                    reason=reason,
+                )
+
+        return await staff_action(request, change, done="The IB's terms were changed.", back=_back(form))

@@ -230,3 +230,16 @@ async def test_the_simulator_page_shows_what_the_cli_prints(
         )
     assert len(runs) == 2
     assert {run.actor_email for run in runs} == {IB_MANAGER}
+
+
+async def test_payout_decisions_are_rate_limited(
+    backoffice_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    _world, held = await held_for_review(db)
+    await sign_in_ib_manager(backoffice_client, db, settings)
+    for _ in range(10):
+        page = await post_form(backoffice_client, "/ib/payouts", "/ib/payouts/999999/release", {})
+        assert flashes(page.text) == ["no payout 999999"]
+    limited = await post_form(backoffice_client, "/ib/payouts", f"/ib/payouts/{held.id}/release", {})
+    assert flashes(limited.text) == ["Too many requests. Please wait a minute and try again."]
+    assert await wallet_of(db, 9001) == 0

@@ -12,7 +12,7 @@ from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
 from ib.engine import process_deals
-from ib.models import ClientLink, PartnerEdge
+from ib.models import ClientLink, PartnerEdge, PartnerTerms
 from tests.integration.ib.staff_desk import IB_MANAGER, flashes, post_form, sign_in_ib_manager, tree_shown
 from tests.integration.ib.world import SERVER, World, build_world, deal
 
@@ -140,5 +140,38 @@ async def test_reassigning_a_client_from_a_date(
     assert sorted((link.partner_id, link.valid_to is None) for link in links) == sorted(
         [(b, False), (c, True)]
     )
+    assert event is not None
+    assert event.actor_email == IB_MANAGER
+
+
+async def test_changing_an_ibs_rank_from_a_date(
+    backoffice_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    world = await three_ibs(db)
+    b = world.ids["B"]
+    await sign_in_ib_manager(backoffice_client, db, settings)
+    form = {"partner": str(b), "scheme_id": str(world.scheme_id), "rank": "gold", "reason": "promotion"}
+    done = await post_form(
+        backoffice_client, "/ib/tree", "/ib/tree/terms", {**form, "effective_from": "2026-11-15"}
+    )
+    assert flashes(done.text) == ["The IB's terms were changed."]
+    earlier = await backoffice_client.get("/ib/tree?at=2026-11-14")
+    later = await backoffice_client.get("/ib/tree?at=2026-11-15")
+    assert f'data-partner="{b}" data-rank=""' in earlier.text
+    assert f'data-partner="{b}" data-rank="gold"' in later.text
+    # Terms can't be changed before the current ones start: refused, nothing written.
+    refused = await post_form(
+        backoffice_client, "/ib/tree", "/ib/tree/terms", {**form, "effective_from": "2026-11-01"}
+    )
+    assert flashes(refused.text) == ["new terms must start after the current ones"]
+    async with db.session() as session:
+        ranks = [
+            t.rank_code
+            for t in await session.scalars(
+                select(PartnerTerms).where(PartnerTerms.partner_id == b).order_by(PartnerTerms.effective_from)
+            )
+        ]
+        event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "ib.terms_changed"))
+    assert ranks == [None, "gold"]
     assert event is not None
     assert event.actor_email == IB_MANAGER
