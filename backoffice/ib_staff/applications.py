@@ -16,12 +16,12 @@ from backoffice.ib_staff.common import (
     IB_MANAGE,
     FormError,
     database,
-    now,
     required,
     staff_action,
     staff_transaction,
     whole,
 )
+from core.clock import utcnow
 from core.identity.models import CLIENT, User
 from core.web.forms import form_fields
 from ib import partners, staff_views
@@ -93,7 +93,7 @@ class IbApplicationsController(Controller):
                     scheme_id=scheme_id,
                     rank_code=rank,
                     actor=actor,
-                    now=now(),
+                    now=utcnow(),
                     reason=form.get("reason", "").strip(),
                 )
 
@@ -106,7 +106,7 @@ class IbApplicationsController(Controller):
         async def change() -> None:
             reason = required(form.get("reason", ""), "reason for the rejection")
             async with staff_transaction(request) as (session, actor):
-                await partners.reject(session, application_id, actor=actor, now=now(), reason=reason)
+                await partners.reject(session, application_id, actor=actor, now=utcnow(), reason=reason)
 
         return await staff_action(request, change, done="Application rejected.", back=BACK)
 
@@ -124,7 +124,7 @@ class IbApplicationsController(Controller):
                     scheme_id=scheme_id,
                     rank_code=rank,
                     actor=actor,
-                    now=now(),
+                    now=utcnow(),
                     reason=form.get("reason", "").strip(),
                 )
 

@@ -18,7 +18,6 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor
-from core.clock import utcnow
 from core.db import Database
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
@@ -95,7 +94,3 @@ async def staff_action(
     else:
         flash(request, done, category="success")
     return Redirect(back, status_code=303)
-
-
-def now() -> datetime:
-    return utcnow()

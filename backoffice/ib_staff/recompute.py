@@ -20,12 +20,12 @@ from backoffice.ib_staff.common import (
     acting,
     database,
     moment,
-    now,
     staff_action,
     staff_transaction,
     whole,
 )
 from backoffice.money import money_formatter
+from core.clock import utcnow
 from core.web.auth import TOO_MANY, over_money_limit
 from core.web.forms import form_fields
 from ib import recompute, staff_views
@@ -91,7 +91,7 @@ class IbRecomputeController(Controller):
 
         async def change() -> None:
             async with staff_transaction(request) as (session, actor):
-                await recompute.request_publish(session, run_id, actor=actor, now=now())
+                await recompute.request_publish(session, run_id, actor=actor, now=utcnow())
 
         done = "Publishing: only the differences are posted, in a moment."
         return await staff_action(request, change, done=done, back=back)

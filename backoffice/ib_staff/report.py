@@ -12,10 +12,11 @@ from litestar.response import Template
 
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission
-from backoffice.ib_staff.common import IB_MANAGE, FormError, database, moment, now, staff_actor, whole
+from backoffice.ib_staff.common import IB_MANAGE, FormError, database, moment, staff_actor, whole
 from backoffice.money import money_formatter
 from cashier.history import rows_csv
 from core.audit.service import record_audit
+from core.clock import utcnow
 from ib.report import GRANULARITIES, HEADER, ReportRow, commission_report, totals_by_partner
 
 
@@ -39,7 +40,7 @@ class ReportQuery:
 def report_query(request: Request[Any, Any, Any]) -> ReportQuery:
     """The filters from the query string; by default this calendar month. ``to`` is inclusive."""
     query = request.query_params
-    today = now()
+    today = utcnow()
     month_start = datetime(today.year, today.month, 1, tzinfo=UTC)
     start, end = month_start, (month_start + timedelta(days=32)).replace(day=1)
     granularity = query.get("by") if query.get("by") in GRANULARITIES else "month"

@@ -20,7 +20,6 @@ from backoffice.ib_staff.common import (
     FormError,
     database,
     moment,
-    now,
     required,
     staff_action,
     staff_actor,
@@ -28,6 +27,7 @@ from backoffice.ib_staff.common import (
     whole,
 )
 from core.audit.service import record_audit
+from core.clock import utcnow
 from core.web.forms import form_fields
 from ib import schemes, staff_views
 from ib.errors import IbError
@@ -61,7 +61,7 @@ class IbSchemesController(Controller):
             async with staff_transaction(request) as (session, actor):
                 if await session.scalar(select(Scheme.id).where(Scheme.name == name)):
                     raise FormError(f"A scheme named {name!r} exists already.")
-                await schemes.create_scheme(session, name, currency=currency, actor=actor, now=now())
+                await schemes.create_scheme(session, name, currency=currency, actor=actor, now=utcnow())
 
         return await staff_action(request, change, done="Scheme created.", back=BACK)
 
@@ -129,7 +129,7 @@ class IbSchemesController(Controller):
             rules = rules_from_form(form)
             async with staff_transaction(request) as (session, actor):
                 version = await schemes.add_version(
-                    session, scheme_id, effective_from=start, rules=rules, actor=actor, now=now()
+                    session, scheme_id, effective_from=start, rules=rules, actor=actor, now=utcnow()
                 )
         except (IbError, FormError) as exc:
             return await self._version_form(
@@ -146,6 +146,6 @@ class IbSchemesController(Controller):
     async def publish(self, request: Request[Any, Any, Any], version_id: FromPath[int]) -> Redirect:
         async def change() -> None:
             async with staff_transaction(request) as (session, actor):
-                await schemes.publish_version(session, version_id, actor=actor, now=now())
+                await schemes.publish_version(session, version_id, actor=actor, now=utcnow())
 
         return await staff_action(request, change, done="Version published.", back=BACK)

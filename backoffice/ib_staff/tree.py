@@ -17,12 +17,12 @@ from backoffice.ib_staff.common import (
     FormError,
     database,
     moment,
-    now,
     required,
     staff_action,
     staff_transaction,
     whole,
 )
+from core.clock import utcnow
 from core.web.forms import form_fields
 from ib import attribution, hierarchy, partners, staff_views
 from ib.hierarchy import TreeNode
@@ -46,9 +46,9 @@ class IbTreeController(Controller):
         raw = (request.query_params.get("at") or "").strip()
         error = ""
         try:
-            at = moment(raw, "date") if raw else now()
+            at = moment(raw, "date") if raw else utcnow()
         except FormError as exc:
-            error, at = str(exc), now()
+            error, at = str(exc), utcnow()
         async with database(request).session() as session:
             roots = await hierarchy.tree_at(session, at)
             everyone = _walk(roots)
@@ -81,7 +81,7 @@ class IbTreeController(Controller):
                     parent_id,
                     effective_from=start,
                     actor=actor,
-                    now=now(),
+                    now=utcnow(),
                     reason=reason,
                 )
 
@@ -105,7 +105,7 @@ class IbTreeController(Controller):
                     effective_from=start,
                     reason=reason,
                     actor=actor,
-                    now=now(),
+                    now=utcnow(),
                 )
 
         return await staff_action(request, change, done="The client was reassigned.", back=_back(form))
@@ -129,7 +129,7 @@ class IbTreeController(Controller):
                     rank_code=rank,
                     effective_from=start,
                     actor=actor,
-                    now=now(),
+                    now=utcnow(),
                     reason=reason,
                 )
 
