@@ -32,15 +32,12 @@ async def test_every_ib_page_opens_for_ib_managers_and_is_refused_to_others(
 ) -> None:
     world = await small_world(db)
     async with db.transaction() as session:
-        session.add(
-            RecomputeRun(
-                period_start=T0,
-                period_end=DAY1,
-                status="dry_run",
-                diff={"deals": 0, "ibs": []},
-                created_by=STAFF,
-            )
+        run = RecomputeRun(
+            period_start=T0, period_end=DAY1, status="dry_run", diff={"deals": 0, "ibs": []}, created_by=STAFF
         )
+        session.add(run)
+        await session.flush()
+        run_id = run.id
     pages = [
         "/ib/applications",
         "/ib/tree",
@@ -48,7 +45,7 @@ async def test_every_ib_page_opens_for_ib_managers_and_is_refused_to_others(
         "/ib/schemes",
         f"/ib/schemes/{world.scheme_id}/versions/new",
         "/ib/recompute",
-        "/ib/recompute/1",
+        f"/ib/recompute/{run_id}",
         "/ib/payouts",
         "/ib/report",
         "/ib/simulator",
@@ -65,8 +62,8 @@ async def test_every_ib_page_opens_for_ib_managers_and_is_refused_to_others(
         page = await backoffice_client.get(path)
         assert page.status_code == 200, path
         assert 'href="/ib/simulator"' in page.text  # the IB pages' own navigation
-    assert (await backoffice_client.get("/ib/recompute/999")).status_code == 404
-    assert (await backoffice_client.get("/ib/schemes/999/versions/new")).status_code == 404
+    assert (await backoffice_client.get(f"/ib/recompute/{run_id + 1}")).status_code == 404
+    assert (await backoffice_client.get(f"/ib/schemes/{world.scheme_id + 1}/versions/new")).status_code == 404
 
 
 async def test_approving_an_application_creates_the_partner_with_scheme_rank_and_audit(

@@ -312,13 +312,14 @@ async def test_dry_run_shows_the_per_ib_diff_and_publish_posts_exactly_it(
 async def test_a_bad_period_is_refused(
     backoffice_client: AsyncTestClient, db: Database, settings: Settings
 ) -> None:
-    await two_levels(db)
+    world = await two_levels(db)
     await sign_in_ib_manager(backoffice_client, db, settings)
+    published = str(world.version_id)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"period_start": "2026-11-10", "period_end": "2026-11-01"}, "the period must end after it starts"),
         ({"period_start": "yesterday", "period_end": "2026-11-01"}, "The start of the period must be a date"),
         (
-            {"period_start": "2026-10-01", "period_end": "2026-11-01", "draft_version_id": "1"},
+            {"period_start": "2026-10-01", "period_end": "2026-11-01", "draft_version_id": published},
             "is not a draft",
         ),
     ]
