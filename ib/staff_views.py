@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ib.models import Application, Partner, Payout, Rank, RecomputeRun, Rule, Scheme, SchemeVersion
+from ib.models import (
+    Application,
+    Partner,
+    Payout,
+    PayoutPolicy,
+    Rank,
+    RecomputeRun,
+    Rule,
+    Scheme,
+    SchemeVersion,
+)
 
 LIST_LIMIT = 500
 
@@ -106,6 +116,10 @@ async def payouts(session: AsyncSession, status: str = "held") -> Sequence[Payou
             select(Payout).where(Payout.status == status).order_by(Payout.id.desc()).limit(LIST_LIMIT)
         )
     ).all()
+
+
+async def payout_policies(session: AsyncSession) -> Sequence[PayoutPolicy]:
+    return (await session.scalars(select(PayoutPolicy).order_by(PayoutPolicy.partner_id))).all()
 
 
 async def recompute_runs(session: AsyncSession, limit: int = 20) -> Sequence[RecomputeRun]:

@@ -53,13 +53,14 @@ def moment(raw: str, what: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def whole(raw: str, what: str, *, optional: bool = False) -> int | None:
-    """A positive id from a form field; empty is ``None`` only when ``optional``."""
+def whole(raw: str, what: str, *, optional: bool = False, zero: bool = False) -> int | None:
+    """A positive whole number (an id) from a form field, or zero when ``zero`` allows it; empty is
+    ``None`` only when ``optional``."""
     text = raw.strip().lstrip("#")
     if not text and optional:
         return None
-    if not text.isdigit() or int(text) <= 0:
-        raise FormError(f"The {what} must be a number.")
+    if not text.isdigit() or (int(text) == 0 and not zero):
+        raise FormError(f"The {what} must be a whole number.")
     return int(text)
 
 

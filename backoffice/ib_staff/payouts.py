@@ -1,5 +1,6 @@
-"""Held IB payouts: staff release one (the pending ledger transfer from commission payable to the
-IB's wallet is posted) or reject it with a reason (voided: the money goes back to payable)."""
+"""IB payouts: staff release a held one (the pending ledger transfer from commission payable to
+the IB's wallet is posted) or reject it with a reason (voided: the money goes back to payable),
+and set each IB's payout policy (how often, the minimum, whether payouts wait for review)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
-from backoffice.ib_staff.common import IB_MANAGE, acting, database, required, staff_action
+from backoffice.ib_staff.common import (
+    IB_MANAGE,
+    acting,
+    database,
+    required,
+    staff_action,
+    staff_transaction,
+    whole,
+)
 from backoffice.money import money_formatter
+from core.clock import utcnow
 from core.web.auth import TOO_MANY, over_money_limit
 from core.web.forms import form_fields
 from ib import payouts, staff_views
@@ -35,11 +45,16 @@ class IbPayoutsController(Controller):
         db = database(request)
         async with db.session() as session:
             rows = list(await staff_views.payouts(session, status))
-            clients = await staff_views.client_of_partner(session, [row.partner_id for row in rows])
+            policies = list(await staff_views.payout_policies(session))
+            clients = await staff_views.client_of_partner(
+                session, [row.partner_id for row in [*rows, *policies]]
+            )
         context = {
             "rows": rows,
             "status": status,
             "statuses": STATUSES,
+            "policies": policies,
+            "frequencies": payouts.FREQUENCIES,
             "clients": clients,
             "money": await money_formatter(db, {row.currency for row in rows}),
         }
@@ -66,3 +81,24 @@ class IbPayoutsController(Controller):
     @post("/{payout_id:int}/reject", name="backoffice.ib.payouts.reject")
     async def reject(self, request: Request[Any, Any, Any], payout_id: FromPath[int]) -> Redirect:
         return await self._decide(request, payout_id, approve=False)
+
+    @post("/policy", name="backoffice.ib.payouts.policy")
+    async def policy(self, request: Request[Any, Any, Any]) -> Redirect:
+        form = await form_fields(request)
+
+        async def change() -> None:
+            partner_id = whole(form.get("partner", ""), "IB")
+            minimum = whole(form.get("minimum_amount", "") or "0", "minimum payout", zero=True)
+            assert partner_id is not None
+            async with staff_transaction(request) as (session, actor):
+                await payouts.set_policy(
+                    session,
+                    partner_id,
+                    frequency=form.get("frequency", ""),
+                    minimum_amount=minimum or 0,
+                    hold_for_review=form.get("hold_for_review") == "1",
+                    actor=actor,
+                    now=utcnow(),
+                )
+
+        return await staff_action(request, change, done="Payout policy saved.", back=BACK)

@@ -243,3 +243,32 @@ async def test_payout_decisions_are_rate_limited(
     limited = await post_form(backoffice_client, "/ib/payouts", f"/ib/payouts/{held.id}/release", {})
     assert flashes(limited.text) == ["Too many requests. Please wait a minute and try again."]
     assert await wallet_of(db, 9001) == 0
+
+
+async def test_staff_set_an_ibs_payout_policy(
+    backoffice_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    world, _held = await held_for_review(db)
+    b = world.ids["B"]
+    await sign_in_ib_manager(backoffice_client, db, settings)
+    form = {"partner": str(b), "frequency": "daily", "minimum_amount": "2500", "hold_for_review": "1"}
+    saved = await post_form(backoffice_client, "/ib/payouts", "/ib/payouts/policy", form)
+    assert flashes(saved.text) == ["Payout policy saved."]
+    policies = {row["partner"]: row for row in data_rows(saved.text, "policy-row")}
+    assert policies[str(b)] == {"partner": str(b), "frequency": "daily", "minimum": "2500", "hold": "1"}
+    for bad, message in [
+        ({**form, "frequency": "weekly"}, "frequency must be one of instant, daily, monthly"),
+        ({**form, "minimum_amount": "-5"}, "The minimum payout must be a whole number."),
+    ]:
+        page = await post_form(backoffice_client, "/ib/payouts", "/ib/payouts/policy", bad)
+        assert flashes(page.text) == [message]
+    unchanged = {row["partner"]: row for row in data_rows(page.text, "policy-row")}
+    assert unchanged[str(b)]["frequency"] == "daily"
+    async with db.session() as session:
+        event = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "ib.payout_policy_set", AuditEvent.actor_email == IB_MANAGER
+            )
+        )
+    assert event is not None
+    assert event.after == {"frequency": "daily", "minimum": 2500, "hold": True}
