@@ -46,9 +46,8 @@ class IbPayoutsController(Controller):
         async with db.session() as session:
             rows = list(await staff_views.payouts(session, status))
             policies = list(await staff_views.payout_policies(session))
-            clients = await staff_views.client_of_partner(
-                session, [row.partner_id for row in [*rows, *policies]]
-            )
+            partner_ids = [row.partner_id for row in rows] + [policy.partner_id for policy in policies]
+            clients = await staff_views.client_of_partner(session, partner_ids)
         context = {
             "rows": rows,
             "status": status,
