@@ -148,6 +148,15 @@ async def test_a_new_version_with_every_rule_kind_and_condition_is_a_draft(
         {"rank": "gold"},
     ]
     assert f'action="/ib/schemes/versions/{version.id}/publish"' in overview.text
+    published = await post_form(
+        backoffice_client, "/ib/schemes", f"/ib/schemes/versions/{version.id}/publish", {}
+    )
+    assert flashes(published.text) == ["Version published."]
+    assert f'data-version="{version.id}" data-status="published"' in published.text
+    again = await post_form(
+        backoffice_client, "/ib/schemes", f"/ib/schemes/versions/{version.id}/publish", {}
+    )
+    assert flashes(again.text) == [f"scheme version {version.id} is already published"]
 
 
 @pytest.mark.parametrize(
