@@ -6,7 +6,21 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, dealing, finance, kyc, mailbox, pages, rates, roles, signin, staff
+from backoffice import (
+    account,
+    api,
+    audit,
+    dealing,
+    finance,
+    ib_staff,
+    kyc,
+    mailbox,
+    pages,
+    rates,
+    roles,
+    signin,
+    staff,
+)
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
@@ -30,6 +44,7 @@ NAVIGATION = (
     NavItem("Account approvals", "/dealing/approvals"),
     NavItem("Bridge commands", "/dealing/commands"),
     NavItem("Reconciliation", "/dealing/reconciliation"),
+    NavItem("IB", "/ib/applications"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -59,6 +74,7 @@ def protected_router() -> Router:
             dealing.AccountApprovalController,
             dealing.BridgeCommandController,
             dealing.ReconciliationController,
+            *ib_staff.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.dealing_catalogue import CATALOGUES, Catalogue, load_names
 from backoffice.dealing_forms import PASSWORD, field_choices, parse_form, shown_value
 from backoffice.guards import permission
-from cashier.money import amount_formatter, format_amount
+from backoffice.money import money_formatter
+from cashier.money import format_amount
 from core.audit.service import record_audit
 from core.errors import NotFoundError
 from core.identity.models import User
@@ -27,7 +28,6 @@ from core.secrets_box import SecretsBox
 from core.web.auth import actor_for, signed_in
 from core.web.forms import error_text, form_fields
 from core.web.state import app_services
-from ledger.fx import currency_scales
 from mt_bridge import accounts, command_admin
 from mt_bridge.errors import MtBridgeError
 from mt_bridge.models import AccountType, Command, CommandKind, CommandStatus, TradingAccount, TradingServer
@@ -363,9 +363,10 @@ class ReconciliationController(Controller):
 
     @get("/", name="backoffice.dealing.reconciliation")
     async def differences(self, request: Request[Any, Any, Any]) -> Template:
-        async with app_services(request.app).database.session() as session:
+        db = app_services(request.app).database
+        async with db.session() as session:
             runs = await latest_runs(session)
             servers = {s.id: s.name for s in await session.scalars(select(TradingServer))}
-            scales = await currency_scales(session, *{d.currency for run in runs for d in run.differences})
-        context = {"runs": runs, "servers": servers, "money": amount_formatter(scales)}
+        money = await money_formatter(db, {d.currency for run in runs for d in run.differences})
+        context = {"runs": runs, "servers": servers, "money": money}
         return Template("dealing/reconciliation.html", context=context)
