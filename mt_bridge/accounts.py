@@ -34,6 +34,7 @@ from mt_bridge.models import (
     TradingAccount,
     TradingAccountStatus,
     TradingGroup,
+    TradingServer,
 )
 from mt_bridge.records import BalanceOperationType, PasswordKind
 
@@ -98,7 +99,8 @@ async def request_account(
     """Ask for a new account: demo opens at once; live needs KYC, and approval if the type says so."""
     await refuse_repeated_request(session, request_key)
     account_type = await _get(session, AccountType, account_type_id)
-    if not account_type.enabled:
+    server = await _get(session, TradingServer, account_type.server_id)
+    if not (account_type.enabled and server.enabled):
         raise AccountRequestError("this account type is not offered")
     if leverage not in account_type.leverage_options:
         raise AccountRequestError(f"leverage {leverage} is not offered for this account type")

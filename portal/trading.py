@@ -54,13 +54,15 @@ def _request_key(user: User, action: str, form: dict[str, str]) -> str | None:
 async def _account_page(session: AsyncSession, client_id: int) -> dict[str, Any]:
     mine = await accounts.list_accounts(session, client_id)
     types = {t.id: t for t in await session.scalars(select(AccountType).order_by(AccountType.id))}
-    servers = {s.id: s.name for s in await session.scalars(select(TradingServer))}
+    found = list(await session.scalars(select(TradingServer)))
+    servers = {s.id: s.name for s in found}
+    open_servers = {s.id for s in found if s.enabled}
     digits = {g.id: g.currency_digits for g in await session.scalars(select(TradingGroup))}
     return {
         "accounts": mine,
         "types": types,
         "servers": servers,
-        "offered": [t for t in types.values() if t.enabled],
+        "offered": [t for t in types.values() if t.enabled and t.server_id in open_servers],
         "keys": {account.id: new_idempotency_key() for account in mine},
         "open_keys": {t.id: new_idempotency_key() for t in types.values()},
         "money": lambda minor, account: f"{format_amount(minor, account.currency_digits)} {account.currency}",

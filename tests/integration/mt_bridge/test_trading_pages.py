@@ -23,7 +23,7 @@ from core.settings import Settings
 from kyc.models import KycLevel
 from mt_bridge import accounts, reconciliation
 from mt_bridge.emulator.http_server import Emulator
-from mt_bridge.models import Command, CommandStatus, TradingAccount, TradingAccountStatus
+from mt_bridge.models import Command, CommandStatus, TradingAccount, TradingAccountStatus, TradingServer
 from mt_bridge.sync import sync_server
 from tests.helpers import client_sign_in, csrf_from, latest_mail, make_client
 from tests.integration.cashier.web import grant_kyc
@@ -450,3 +450,21 @@ async def test_a_credentials_mail_is_sent_over_smtp_then_blanked_in_the_outbox(
     assert main not in stored.text_body
     assert main not in stored.html_body
     assert stored.text_body == BODY_REMOVED
+
+
+async def test_account_types_of_a_disabled_server_are_not_offered(
+    db: Database, web_crm: Crm, trader: tuple[AsyncTestClient, int]
+) -> None:
+    client, _client_id = trader
+    html = (await client.get("/trading")).text
+    fields = {**open_form(html, web_crm.demo_type_id), "leverage": "100"}
+    async with db.transaction() as session:
+        server = await session.get(TradingServer, web_crm.server_id)
+        assert server is not None
+        server.enabled = False
+    assert 'name="account_type_id"' not in (await client.get("/trading")).text
+    refused = await client.post("/trading/open", data=fields, follow_redirects=False)
+    assert refused.status_code == 400
+    assert "this account type is not offered" in refused.text
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(TradingAccount)) == 0
