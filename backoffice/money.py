@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from cashier.money import format_amount
+from cashier.money import amount_formatter
 from core.db import Database
 from ledger.fx import currency_scales
 
@@ -15,8 +15,4 @@ async def money_formatter(db: Database, currencies: Iterable[str]) -> MoneyForma
     """``money(123456, "USD")`` → ``"1,234.56 USD"``; an unknown currency shows two decimals."""
     async with db.session() as session:
         scales = await currency_scales(session, *currencies)
-
-    def money(minor: int | None, currency: str) -> str:
-        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
-    return money
+    return amount_formatter(scales)

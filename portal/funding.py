@@ -20,7 +20,7 @@ from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError, NotFoundError
 from cashier.history import funding_history
 from cashier.models import DestinationKind, TransferKind
-from cashier.money import format_amount, parse_amount
+from cashier.money import amount_formatter, parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
 from cashier.withdrawals import Destination
@@ -48,10 +48,7 @@ async def money_formatter(request: Request[Any, Any, Any]) -> Any:
     async with app_services(request.app).database.session() as session:
         scales = await currency_scales(session, *settings.cashier_currency_list)
 
-    def money(minor: int | None, currency: str) -> str:
-        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
-    return money
+    return amount_formatter(scales)
 
 
 async def parse_money(request: Request[Any, Any, Any], raw_amount: str, raw_currency: str) -> tuple[str, int]:
