@@ -2,14 +2,20 @@
 
 Steps (DESIGN.md §4):
 
-1. read what the batch refers to that can't change (pending transfers, transfers to reverse);
+1. read, in one statement, the transfers the batch names: by idempotency key (keys used before)
+   and by id (pending transfers to resolve, transfers to reverse: rows that can't change);
 2. lock every account the batch touches, once, in ascending id order (PostgreSQL
    ``SELECT … ORDER BY id FOR UPDATE``; on SQLite the transaction began with ``BEGIN IMMEDIATE``,
    which already holds the single write lock);
-3. detect idempotency keys already used, and pending transfers already resolved (after the lock,
-   so a concurrent poster of the same accounts has committed or not started);
+3. detect pending transfers already resolved and transfers already reversed (after the lock, so a
+   concurrent poster of the same accounts has committed or not started);
 4. apply each journal in memory, all or nothing;
-5. write transfers, entries and account counters in one bulk statement (PostgreSQL).
+5. write ids, transfers, entries and account counters in one bulk statement (PostgreSQL).
+
+Keys are read before the lock, not after: a concurrent transaction may commit one of our keys
+while we wait for the lock, and then the unique index refuses our insert, which surfaces as
+:class:`ConcurrentPostingError` and :func:`post` retries in a fresh transaction that sees the key.
+The common case (no such race) saves a round trip on every post.
 
 Sorting once per batch, not per transfer, is what keeps concurrent batches from deadlocking.
 Nothing here makes a network call. Only this module writes account counters.
@@ -621,8 +627,15 @@ async def post_batch(
         for target in (request.pending_id, request.reverses_id)
         if _is_id(target)
     }
+    keys = {request.key for request in requests if isinstance(request.key, str)}
     store = storage.posting_store(connection)
-    referenced = await store.load_transfers_by_id(referenced_ids)
+    referenced: dict[int, StoredTransfer] = {}
+    existing: dict[str, StoredTransfer] = {}
+    for stored in await store.load_transfers(referenced_ids, keys):
+        if stored.id in referenced_ids:
+            referenced[stored.id] = stored
+        if stored.idempotency_key in keys:
+            existing[stored.idempotency_key] = stored
     account_ids: set[int] = set()
     for request in requests:
         for account_id in (request.debit_account_id, request.credit_account_id):
@@ -633,8 +646,6 @@ async def post_batch(
         account_ids.add(target.credit_account_id)
 
     locked = await store.lock_accounts(sorted(account_ids))
-    keys = {request.key for request in requests if isinstance(request.key, str)}
-    existing = await store.load_transfers_by_key(keys)
     pending_ids = {t.id for t in referenced.values() if t.kind == TransferKind.PENDING}
     reversible_ids = {t.id for t in referenced.values() if t.kind in REVERSIBLE_KINDS}
     resolved = await store.resolved_pending_ids(pending_ids)
@@ -667,15 +678,12 @@ def _as_result(answer: object) -> TransferResult:
 
 
 async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> None:
-    journal_ids, transfer_ids = await store.allocate_ids(len(batch.new_journals), len(batch.staged))
     transfers: list[TransferRow] = []
     entries: list[EntryRow] = []
-    for staged, transfer_id in zip(batch.staged, transfer_ids, strict=True):
-        staged.transfer_id = transfer_id
+    for number, staged in enumerate(batch.staged, start=1):
         transfers.append(
             TransferRow(
-                transfer_id,
-                journal_ids[staged.journal_slot],
+                staged.journal_slot + 1,
                 staged.key,
                 str(staged.kind),
                 staged.debit,
@@ -692,7 +700,7 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
         )
         for account_id, side, posted_delta, pending_delta, balance_after, version in staged.entries:
             entries.append(
-                EntryRow(account_id, version, transfer_id, side, posted_delta, pending_delta, balance_after)
+                EntryRow(account_id, version, number, side, posted_delta, pending_delta, balance_after)
             )
     accounts = [
         (a.row.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, a.version)
@@ -700,11 +708,13 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
         if a.dirty
     ]
     try:
-        await store.write(transfers, entries, accounts, now)
+        transfer_ids = await store.write(len(batch.new_journals), transfers, entries, accounts, now)
     except IntegrityError as exc:
         if IDEMPOTENCY_KEY_CONSTRAINT in str(exc.orig):
             raise ConcurrentPostingError("another transaction posted one of these keys first") from exc
         raise
+    for staged, transfer_id in zip(batch.staged, transfer_ids, strict=True):
+        staged.transfer_id = transfer_id
 
 
 @asynccontextmanager
