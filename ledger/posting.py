@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeGuard
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
@@ -720,7 +720,13 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
 @asynccontextmanager
 async def write_transaction(db: Database) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction fit for posting: on SQLite it begins with ``BEGIN IMMEDIATE``."""
-    async with db.engine.connect() as connection:
+    async with _write_transaction_on(db.engine) as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def _write_transaction_on(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with connection.begin():
@@ -732,14 +738,24 @@ async def post(
 ) -> list[TransferResult]:
     """Post ``journals`` in a transaction of their own and commit.
 
-    A lost race on an idempotency key (two processes posting the same key at once) is retried in a
-    fresh transaction, which then answers with the original result or an idempotency refusal.
+    Retried in a fresh transaction, up to ``POST_ATTEMPTS`` times:
+
+    * a lost race on an idempotency key (two processes posting the same key at once); the retry
+      answers with the original result or an idempotency refusal;
+    * a lost connection. Posting runs on :attr:`Database.unpinged_engine`, whose pool skips the
+      three-round-trip liveness test at checkout, so a connection the server dropped shows up
+      here instead; the pool then discards its stale connections. The keys make the retry safe
+      even when the connection died during COMMIT: a transfer that did commit is answered as a
+      replay, never posted twice.
     """
     for attempt in range(POST_ATTEMPTS):
         try:
-            async with write_transaction(db) as connection:
+            async with _write_transaction_on(db.unpinged_engine) as connection:
                 return await post_batch(connection, journals, now=now)
         except ConcurrentPostingError:
             if attempt == POST_ATTEMPTS - 1:
+                raise
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == POST_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
