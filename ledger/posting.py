@@ -2,20 +2,22 @@
 
 Steps (DESIGN.md §4):
 
-1. read, in one statement, the transfers the batch names: by idempotency key (keys used before)
-   and by id (pending transfers to resolve, transfers to reverse: rows that can't change);
-2. lock every account the batch touches, once, in ascending id order (PostgreSQL
+1. lock every account the batch touches (those it names and those of the pending transfers it
+   resolves or the transfers it reverses), once, in ascending id order (PostgreSQL
    ``SELECT … ORDER BY id FOR UPDATE``; on SQLite the transaction began with ``BEGIN IMMEDIATE``,
-   which already holds the single write lock);
-3. detect pending transfers already resolved and transfers already reversed (after the lock, so a
-   concurrent poster of the same accounts has committed or not started);
-4. apply each journal in memory, all or nothing;
-5. write ids, transfers, entries and account counters in one bulk statement (PostgreSQL).
+   which already holds the single write lock), and in the same statement read the transfers the
+   batch names: by idempotency key (keys used before) and by id (rows that can't change);
+2. when the batch resolves or reverses something, detect pending transfers already resolved and
+   transfers already reversed (after the lock, so a concurrent poster of the same accounts has
+   committed or not started);
+3. apply each journal in memory, all or nothing;
+4. write ids, transfers, entries and account counters in one bulk statement (PostgreSQL).
 
-Keys are read before the lock, not after: a concurrent transaction may commit one of our keys
-while we wait for the lock, and then the unique index refuses our insert, which surfaces as
-:class:`ConcurrentPostingError` and :func:`post` retries in a fresh transaction that sees the key.
-The common case (no such race) saves a round trip on every post.
+Keys are read with the lock, in its statement's snapshot, which is taken before the lock is
+granted. A concurrent transaction may commit one of our keys while we wait for the lock; then the
+unique index refuses our insert, which surfaces as :class:`ConcurrentPostingError`, and :func:`post`
+retries in a fresh transaction that sees the key. The common case (no such race) saves a round
+trip on every post.
 
 Sorting once per batch, not per transfer, is what keeps concurrent batches from deadlocking.
 Nothing here makes a network call. Only this module writes account counters.
@@ -628,32 +630,28 @@ async def post_batch(
         if _is_id(target)
     }
     keys = {request.key for request in requests if isinstance(request.key, str)}
+    account_ids = {
+        account_id
+        for request in requests
+        for account_id in (request.debit_account_id, request.credit_account_id)
+        if _is_id(account_id)
+    }
     store = storage.posting_store(connection)
+    locked = await store.lock(sorted(account_ids), sorted(referenced_ids), keys)
     referenced: dict[int, StoredTransfer] = {}
     existing: dict[str, StoredTransfer] = {}
-    for stored in await store.load_transfers(referenced_ids, keys):
+    for stored in locked.transfers:
         if stored.id in referenced_ids:
             referenced[stored.id] = stored
         if stored.idempotency_key in keys:
             existing[stored.idempotency_key] = stored
-    account_ids: set[int] = set()
-    for request in requests:
-        for account_id in (request.debit_account_id, request.credit_account_id):
-            if _is_id(account_id):
-                account_ids.add(account_id)
-    for target in referenced.values():
-        account_ids.add(target.debit_account_id)
-        account_ids.add(target.credit_account_id)
-
-    locked = await store.lock_accounts(sorted(account_ids))
     pending_ids = {t.id for t in referenced.values() if t.kind == TransferKind.PENDING}
     reversible_ids = {t.id for t in referenced.values() if t.kind in REVERSIBLE_KINDS}
-    resolved = await store.resolved_pending_ids(pending_ids)
-    reversed_ids = await store.reversed_transfer_ids(reversible_ids)
+    resolved, reversed_ids = await store.claimed(pending_ids, reversible_ids)
 
     batch = _Batch(
         journals,
-        {row.id: _Account.from_row(row) for row in locked},
+        {row.id: _Account.from_row(row) for row in locked.accounts},
         referenced,
         existing,
         resolved,

@@ -1,11 +1,15 @@
 """SQL for the posting path, in bulk, with one flavour per backend.
 
 PostgreSQL gets arrays (sent as text literals, expanded with ``unnest``) so a batch of any size is
-a fixed handful of statements: one read of the transfers it names (by key, and by id for the ones
-it resolves or reverses), one lock of its accounts, and one write. The write draws the journal and
-transfer ids from their sequences and inserts transfers, entries and account counters as one
-statement of data-modifying CTEs, so a batch costs three round trips between ``BEGIN`` and
-``COMMIT`` (more only when it resolves or reverses something).
+two statements between ``BEGIN`` and ``COMMIT`` (three when it resolves or reverses something):
+
+* one locks the batch's accounts (with those of the transfers it resolves or reverses) and reads
+  the transfers it names, by id and by idempotency key;
+* one draws the journal and transfer ids from their sequences and inserts transfers, entries and
+  account counters, as data-modifying CTEs.
+
+Round trips, not rows, are what a small batch pays for; the pool's pre-ping is off for the same
+reason (see :attr:`core.db.Database.unpinged_engine`).
 SQLite gets chunked ``IN`` lists and ``executemany``; it runs under ``BEGIN IMMEDIATE``, so it can
 hand out ids from ``MAX(id)``.
 """
@@ -18,6 +22,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import Database
@@ -100,16 +105,29 @@ def _chunks(values: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterator[Sequenc
         yield values[start : start + size]
 
 
+class Locked(NamedTuple):
+    """What :meth:`PostingStore.lock` answers."""
+
+    accounts: list[AccountRow]
+    """Every account locked, in ascending id order."""
+    transfers: list[StoredTransfer]
+    """The stored transfers with one of the ids or keys asked for (one may come twice)."""
+
+
 class PostingStore(Protocol):
     """What the posting path needs from the database, in bulk."""
 
-    async def load_transfers(self, ids: Iterable[int], keys: Iterable[str]) -> list[StoredTransfer]:
-        """The stored transfers with any of these ids or idempotency keys (one may come twice)."""
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
+        """Lock ``account_ids`` and the accounts of the transfers ``transfer_ids``, and read those
+        transfers and the ones with an idempotency key in ``keys``."""
         ...
 
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]: ...
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]: ...
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]: ...
+    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+        """Which of ``pending_ids`` are resolved already, and which of ``reversible_ids`` reversed."""
+        ...
+
     async def write(
         self,
         journal_count: int,
@@ -131,6 +149,9 @@ def posting_store(connection: AsyncConnection) -> PostingStore:
 
 TRANSFER_SELECT = ", ".join(StoredTransfer._fields)
 ACCOUNT_SELECT = ", ".join(AccountRow._fields)
+ACCOUNT_NULLS = ", ".join(f"NULL::{column.type.compile(dialect=postgresql.dialect())}" for column in ACCOUNT_COLUMNS)
+TRANSFER_NULLS = ", ".join(f"NULL::{column.type.compile(dialect=postgresql.dialect())}" for column in TRANSFER_COLUMNS)
+"""Typed NULLs in the shape of an account row and of a transfer row, to pad a UNION ALL branch."""
 
 
 def int_array(values: Iterable[int] | Iterable[int | None]) -> str:
@@ -173,18 +194,32 @@ class PostgresStore:
     # The f-strings below only join constant column names; every value is a bound parameter.
     # ``IN (SELECT unnest(...))`` rather than ``= ANY(...)``: the array is expanded once, where a
     # cast array inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch).
-    # UNION ALL rather than one WHERE with OR, which would turn two index lookups into a scan
-    LOAD = (
-        f"SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
-        f" UNION ALL SELECT {TRANSFER_SELECT} FROM transfers"  # noqa: S608
-        " WHERE idempotency_key IN (SELECT unnest($2::TEXT::TEXT[]))"
+    # One statement, one round trip: the CTE ``referenced`` is read once and feeds both the lock
+    # (its transfers' accounts) and the answer. Account rows fill the first ten columns of the
+    # answer and transfer rows the last fourteen, so one result carries both. ``IN (SELECT
+    # unnest(...))`` rather than ``= ANY(...)``: the array is expanded once, where a cast array
+    # inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch); UNION ALL rather
+    # than one WHERE with OR, which would turn two index lookups into a scan.
+    LOCK = f"""
+    WITH referenced AS MATERIALIZED (
+        SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($2::TEXT::BIGINT[]))
+    ), locked AS MATERIALIZED (
+        SELECT {ACCOUNT_SELECT} FROM accounts
+        WHERE id IN (SELECT unnest($1::TEXT::BIGINT[])
+                     UNION SELECT debit_account_id FROM referenced
+                     UNION SELECT credit_account_id FROM referenced)
+        ORDER BY id FOR UPDATE
     )
-    LOCK = (
-        f"SELECT {ACCOUNT_SELECT} FROM accounts WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
-        " ORDER BY id FOR UPDATE"
+    SELECT locked.*, {TRANSFER_NULLS} FROM locked
+    UNION ALL SELECT {ACCOUNT_NULLS}, referenced.* FROM referenced
+    UNION ALL SELECT {ACCOUNT_NULLS}, {TRANSFER_SELECT} FROM transfers
+        WHERE idempotency_key IN (SELECT unnest($3::TEXT::TEXT[]))
+    """  # noqa: S608 - the f-string only joins constant column names; values are bound parameters
+    CLAIMED = (
+        "SELECT pending_id, NULL::BIGINT FROM transfers WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
+        " UNION ALL"
+        " SELECT NULL::BIGINT, reverses_id FROM transfers WHERE reverses_id IN (SELECT unnest($2::TEXT::BIGINT[]))"
     )
-    RESOLVED = "SELECT pending_id FROM transfers WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
-    REVERSED = "SELECT reverses_id FROM transfers WHERE reverses_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
     # Every array travels as one text literal (see int_array) and is cast by the server. The ids
     # are drawn in the same statement: ``ids`` is computed once (MATERIALIZED), each ARRAY holds
     # its sequence's values in the order they were drawn, and rows pick theirs by position.
@@ -243,25 +278,20 @@ class PostgresStore:
             return rows
         return list(await self._driver.fetch(sql, *args))
 
-    async def load_transfers(self, ids: Iterable[int], keys: Iterable[str]) -> list[StoredTransfer]:
-        wanted_ids, wanted_keys = sorted(ids), list(keys)
-        if not wanted_ids and not wanted_keys:
-            return []
-        rows = await self._fetch(self.LOAD, int_array(wanted_ids), text_array(wanted_keys))
-        return [StoredTransfer(*row) for row in rows]
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
+        rows = await self._fetch(self.LOCK, int_array(account_ids), int_array(transfer_ids), text_array(keys))
+        width = len(AccountRow._fields)
+        accounts = sorted(AccountRow(*row[:width]) for row in rows if row[0] is not None)
+        return Locked(accounts, [StoredTransfer(*row[width:]) for row in rows if row[0] is None])
 
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]:
-        if not ids:
-            return []
-        return [AccountRow(*row) for row in await self._fetch(self.LOCK, int_array(ids))]
-
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]:
-        wanted = sorted(ids)
-        return {row[0] for row in await self._fetch(self.RESOLVED, int_array(wanted))} if wanted else set()
-
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]:
-        wanted = sorted(ids)
-        return {row[0] for row in await self._fetch(self.REVERSED, int_array(wanted))} if wanted else set()
+    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+        pending, reversible = sorted(pending_ids), sorted(reversible_ids)
+        if not pending and not reversible:
+            return set(), set()
+        rows = await self._fetch(self.CLAIMED, int_array(pending), int_array(reversible))
+        return {row[0] for row in rows if row[0] is not None}, {row[1] for row in rows if row[1] is not None}
 
     async def write(
         self,
@@ -313,22 +343,25 @@ class SqliteStore:
             rows.extend((await self.connection.execute(select(*columns).where(column.in_(chunk)))).all())
         return rows
 
-    async def load_transfers(self, ids: Iterable[int], keys: Iterable[str]) -> list[StoredTransfer]:
-        rows = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, ids)
-        rows += await self._select_in(TRANSFER_COLUMNS, transfers_table.c.idempotency_key, keys)
-        return [StoredTransfer(*row) for row in rows]
-
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]:
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
         """Only reads: ``BEGIN IMMEDIATE`` already holds SQLite's single write lock."""
-        return [AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, ids)]
+        referenced = [
+            StoredTransfer(*row) for row in await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, transfer_ids)
+        ]
+        wanted = set(account_ids)
+        wanted.update(account for t in referenced for account in (t.debit_account_id, t.credit_account_id))
+        accounts = [AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, wanted)]
+        by_key = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.idempotency_key, keys)
+        return Locked(accounts, referenced + [StoredTransfer(*row) for row in by_key])
 
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]:
-        column = transfers_table.c.pending_id
-        return {row[0] for row in await self._select_in([column], column, ids)}
-
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]:
-        column = transfers_table.c.reverses_id
-        return {row[0] for row in await self._select_in([column], column, ids)}
+    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+        pending, reverses = transfers_table.c.pending_id, transfers_table.c.reverses_id
+        return (
+            {row[0] for row in await self._select_in([pending], pending, pending_ids)},
+            {row[0] for row in await self._select_in([reverses], reverses, reversible_ids)},
+        )
 
     async def write(
         self,
