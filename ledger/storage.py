@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import Database
@@ -124,7 +124,9 @@ class PostingStore(Protocol):
         transfers and the ones with an idempotency key in ``keys``."""
         ...
 
-    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
         """Which of ``pending_ids`` are resolved already, and which of ``reversible_ids`` reversed."""
         ...
 
@@ -149,8 +151,15 @@ def posting_store(connection: AsyncConnection) -> PostingStore:
 
 TRANSFER_SELECT = ", ".join(StoredTransfer._fields)
 ACCOUNT_SELECT = ", ".join(AccountRow._fields)
-ACCOUNT_NULLS = ", ".join(f"NULL::{column.type.compile(dialect=postgresql.dialect())}" for column in ACCOUNT_COLUMNS)
-TRANSFER_NULLS = ", ".join(f"NULL::{column.type.compile(dialect=postgresql.dialect())}" for column in TRANSFER_COLUMNS)
+POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialects untyped
+
+
+def _typed_nulls(columns: list[Any]) -> str:
+    return ", ".join(f"NULL::{column.type.compile(dialect=POSTGRESQL)}" for column in columns)
+
+
+ACCOUNT_NULLS = _typed_nulls(ACCOUNT_COLUMNS)
+TRANSFER_NULLS = _typed_nulls(TRANSFER_COLUMNS)
 """Typed NULLs in the shape of an account row and of a transfer row, to pad a UNION ALL branch."""
 
 
@@ -216,9 +225,10 @@ class PostgresStore:
         WHERE idempotency_key IN (SELECT unnest($3::TEXT::TEXT[]))
     """  # noqa: S608 - the f-string only joins constant column names; values are bound parameters
     CLAIMED = (
-        "SELECT pending_id, NULL::BIGINT FROM transfers WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
-        " UNION ALL"
-        " SELECT NULL::BIGINT, reverses_id FROM transfers WHERE reverses_id IN (SELECT unnest($2::TEXT::BIGINT[]))"
+        "SELECT pending_id, NULL::BIGINT FROM transfers"
+        " WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
+        " UNION ALL SELECT NULL::BIGINT, reverses_id FROM transfers"
+        " WHERE reverses_id IN (SELECT unnest($2::TEXT::BIGINT[]))"
     )
     # Every array travels as one text literal (see int_array) and is cast by the server. The ids
     # are drawn in the same statement: ``ids`` is computed once (MATERIALIZED), each ARRAY holds
@@ -286,7 +296,9 @@ class PostgresStore:
         accounts = sorted(AccountRow(*row[:width]) for row in rows if row[0] is not None)
         return Locked(accounts, [StoredTransfer(*row[width:]) for row in rows if row[0] is None])
 
-    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
         pending, reversible = sorted(pending_ids), sorted(reversible_ids)
         if not pending and not reversible:
             return set(), set()
@@ -348,15 +360,20 @@ class SqliteStore:
     ) -> Locked:
         """Only reads: ``BEGIN IMMEDIATE`` already holds SQLite's single write lock."""
         referenced = [
-            StoredTransfer(*row) for row in await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, transfer_ids)
+            StoredTransfer(*row)
+            for row in await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, transfer_ids)
         ]
         wanted = set(account_ids)
         wanted.update(account for t in referenced for account in (t.debit_account_id, t.credit_account_id))
-        accounts = [AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, wanted)]
+        accounts = [
+            AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, wanted)
+        ]
         by_key = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.idempotency_key, keys)
         return Locked(accounts, referenced + [StoredTransfer(*row) for row in by_key])
 
-    async def claimed(self, pending_ids: Iterable[int], reversible_ids: Iterable[int]) -> tuple[set[int], set[int]]:
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
         pending, reverses = transfers_table.c.pending_id, transfers_table.c.reverses_id
         return (
             {row[0] for row in await self._select_in([pending], pending, pending_ids)},

@@ -37,15 +37,13 @@ ENTRY_FOREIGN_KEYS = {
     "fk_entries_transfer_id_transfers": ("transfers", ["transfer_id"], ["id"]),
 }
 
-REFUSAL = "ledger: an entry must be the debit or credit side of an existing transfer"
-
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for name in ENTRY_FOREIGN_KEYS:
             op.drop_constraint(name, "entries", type_="foreignkey")
         op.execute(
-            f"""
+            """
             CREATE FUNCTION ledger_entries_belong_to_transfers() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF EXISTS (
@@ -54,7 +52,9 @@ def upgrade() -> None:
                        OR e.account_id IS DISTINCT FROM
                           CASE e.side WHEN 'debit' THEN t.debit_account_id ELSE t.credit_account_id END
                 ) THEN
-                    RAISE EXCEPTION '{REFUSAL}' USING ERRCODE = 'foreign_key_violation';
+                    RAISE EXCEPTION
+                        'ledger: an entry must be the debit or credit side of an existing transfer'
+                        USING ERRCODE = 'foreign_key_violation';
                 END IF;
                 RETURN NULL;
             END
@@ -75,7 +75,8 @@ def upgrade() -> None:
         "CREATE TRIGGER entries_belong_to_transfers BEFORE INSERT ON entries"
         " WHEN NOT EXISTS (SELECT 1 FROM transfers AS t WHERE t.id = NEW.transfer_id AND NEW.account_id ="
         " CASE NEW.side WHEN 'debit' THEN t.debit_account_id ELSE t.credit_account_id END)"
-        f" BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+        " BEGIN SELECT RAISE(ABORT,"
+        " 'ledger: an entry must be the debit or credit side of an existing transfer'); END"
     )
 
 

@@ -43,9 +43,11 @@ async def test_post_retries_on_a_fresh_connection_after_the_server_dropped_the_p
         assert dropped >= 1
 
         [second] = await posting.post(pooled, fund("second"))
-        assert second.ok and not second.replayed
+        assert second.ok
+        assert not second.replayed
         [again] = await posting.post(pooled, fund("second"))
-        assert again.replayed and again.transfer_id == second.transfer_id
+        assert again.replayed
+        assert again.transfer_id == second.transfer_id
     finally:
         await pooled.dispose()
     assert (await get_balance(book.db, book.alice)).posted == 80
