@@ -205,10 +205,9 @@ class PostgresStore:
     # cast array inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch).
     # One statement, one round trip: the CTE ``referenced`` is read once and feeds both the lock
     # (its transfers' accounts) and the answer. Account rows fill the first ten columns of the
-    # answer and transfer rows the last fourteen, so one result carries both. ``IN (SELECT
-    # unnest(...))`` rather than ``= ANY(...)``: the array is expanded once, where a cast array
-    # inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch); UNION ALL rather
-    # than one WHERE with OR, which would turn two index lookups into a scan.
+    # answer and transfer rows the last fourteen, so one result carries both. The key lookup is a
+    # UNION ALL branch of its own rather than an OR in one WHERE, which would turn two index
+    # lookups into a scan.
     LOCK = f"""
     WITH referenced AS MATERIALIZED (
         SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($2::TEXT::BIGINT[]))
