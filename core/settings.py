@@ -72,7 +72,8 @@ class Settings:
     """Log every SQL statement (development only)."""
 
     db_pool_size: int = field(default=10, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
-    """PostgreSQL connection pool size per process."""
+    """PostgreSQL connection pool size per process, for each of its two pools: the main one, and
+    the one ledger posting uses (no pre-ping), which opens connections only when something posts."""
 
     storage_dir: str = field(default="var/files", metadata={"env": "BROKERDESK_STORAGE_DIR"})
     """Folder for uploaded files (KYC documents, proofs). Files are encrypted at rest."""

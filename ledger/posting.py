@@ -2,14 +2,22 @@
 
 Steps (DESIGN.md §4):
 
-1. read what the batch refers to that can't change (pending transfers, transfers to reverse);
-2. lock every account the batch touches, once, in ascending id order (PostgreSQL
+1. lock every account the batch touches (those it names and those of the pending transfers it
+   resolves or the transfers it reverses), once, in ascending id order (PostgreSQL
    ``SELECT … ORDER BY id FOR UPDATE``; on SQLite the transaction began with ``BEGIN IMMEDIATE``,
-   which already holds the single write lock);
-3. detect idempotency keys already used, and pending transfers already resolved (after the lock,
-   so a concurrent poster of the same accounts has committed or not started);
-4. apply each journal in memory, all or nothing;
-5. write transfers, entries and account counters in one bulk statement (PostgreSQL).
+   which already holds the single write lock), and in the same statement read the transfers the
+   batch names: by idempotency key (keys used before) and by id (rows that can't change);
+2. when the batch resolves or reverses something, detect pending transfers already resolved and
+   transfers already reversed (after the lock, so a concurrent poster of the same accounts has
+   committed or not started);
+3. apply each journal in memory, all or nothing;
+4. write ids, transfers, entries and account counters in one bulk statement (PostgreSQL).
+
+Keys are read with the lock, in its statement's snapshot, which is taken before the lock is
+granted. A concurrent transaction may commit one of our keys while we wait for the lock; then the
+unique index refuses our insert, which surfaces as :class:`ConcurrentPostingError`, and :func:`post`
+retries in a fresh transaction that sees the key. The common case (no such race) saves a round
+trip on every post.
 
 Sorting once per batch, not per transfer, is what keeps concurrent batches from deadlocking.
 Nothing here makes a network call. Only this module writes account counters.
@@ -23,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeGuard
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
@@ -621,28 +629,29 @@ async def post_batch(
         for target in (request.pending_id, request.reverses_id)
         if _is_id(target)
     }
-    store = storage.posting_store(connection)
-    referenced = await store.load_transfers_by_id(referenced_ids)
-    account_ids: set[int] = set()
-    for request in requests:
-        for account_id in (request.debit_account_id, request.credit_account_id):
-            if _is_id(account_id):
-                account_ids.add(account_id)
-    for target in referenced.values():
-        account_ids.add(target.debit_account_id)
-        account_ids.add(target.credit_account_id)
-
-    locked = await store.lock_accounts(sorted(account_ids))
     keys = {request.key for request in requests if isinstance(request.key, str)}
-    existing = await store.load_transfers_by_key(keys)
+    account_ids = {
+        account_id
+        for request in requests
+        for account_id in (request.debit_account_id, request.credit_account_id)
+        if _is_id(account_id)
+    }
+    store = storage.posting_store(connection)
+    locked = await store.lock(sorted(account_ids), sorted(referenced_ids), keys)
+    referenced: dict[int, StoredTransfer] = {}
+    existing: dict[str, StoredTransfer] = {}
+    for stored in locked.transfers:
+        if stored.id in referenced_ids:
+            referenced[stored.id] = stored
+        if stored.idempotency_key in keys:
+            existing[stored.idempotency_key] = stored
     pending_ids = {t.id for t in referenced.values() if t.kind == TransferKind.PENDING}
     reversible_ids = {t.id for t in referenced.values() if t.kind in REVERSIBLE_KINDS}
-    resolved = await store.resolved_pending_ids(pending_ids)
-    reversed_ids = await store.reversed_transfer_ids(reversible_ids)
+    resolved, reversed_ids = await store.claimed(pending_ids, reversible_ids)
 
     batch = _Batch(
         journals,
-        {row.id: _Account.from_row(row) for row in locked},
+        {row.id: _Account.from_row(row) for row in locked.accounts},
         referenced,
         existing,
         resolved,
@@ -667,15 +676,12 @@ def _as_result(answer: object) -> TransferResult:
 
 
 async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> None:
-    journal_ids, transfer_ids = await store.allocate_ids(len(batch.new_journals), len(batch.staged))
     transfers: list[TransferRow] = []
     entries: list[EntryRow] = []
-    for staged, transfer_id in zip(batch.staged, transfer_ids, strict=True):
-        staged.transfer_id = transfer_id
+    for number, staged in enumerate(batch.staged, start=1):
         transfers.append(
             TransferRow(
-                transfer_id,
-                journal_ids[staged.journal_slot],
+                staged.journal_slot + 1,
                 staged.key,
                 str(staged.kind),
                 staged.debit,
@@ -692,7 +698,7 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
         )
         for account_id, side, posted_delta, pending_delta, balance_after, version in staged.entries:
             entries.append(
-                EntryRow(account_id, version, transfer_id, side, posted_delta, pending_delta, balance_after)
+                EntryRow(account_id, version, number, side, posted_delta, pending_delta, balance_after)
             )
     accounts = [
         (a.row.id, a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending, a.version)
@@ -700,17 +706,25 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
         if a.dirty
     ]
     try:
-        await store.write(transfers, entries, accounts, now)
+        transfer_ids = await store.write(len(batch.new_journals), transfers, entries, accounts, now)
     except IntegrityError as exc:
         if IDEMPOTENCY_KEY_CONSTRAINT in str(exc.orig):
             raise ConcurrentPostingError("another transaction posted one of these keys first") from exc
         raise
+    for staged, transfer_id in zip(batch.staged, transfer_ids, strict=True):
+        staged.transfer_id = transfer_id
 
 
 @asynccontextmanager
 async def write_transaction(db: Database) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction fit for posting: on SQLite it begins with ``BEGIN IMMEDIATE``."""
-    async with db.engine.connect() as connection:
+    async with _write_transaction_on(db.engine) as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def _write_transaction_on(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with connection.begin():
@@ -722,14 +736,24 @@ async def post(
 ) -> list[TransferResult]:
     """Post ``journals`` in a transaction of their own and commit.
 
-    A lost race on an idempotency key (two processes posting the same key at once) is retried in a
-    fresh transaction, which then answers with the original result or an idempotency refusal.
+    Retried in a fresh transaction, up to ``POST_ATTEMPTS`` times:
+
+    * a lost race on an idempotency key (two processes posting the same key at once); the retry
+      answers with the original result or an idempotency refusal;
+    * a lost connection. Posting runs on :attr:`Database.unpinged_engine`, whose pool skips the
+      three-round-trip liveness test at checkout, so a connection the server dropped shows up
+      here instead; the pool then discards its stale connections. The keys make the retry safe
+      even when the connection died during COMMIT: a transfer that did commit is answered as a
+      replay, never posted twice.
     """
     for attempt in range(POST_ATTEMPTS):
         try:
-            async with write_transaction(db) as connection:
+            async with _write_transaction_on(db.unpinged_engine) as connection:
                 return await post_batch(connection, journals, now=now)
         except ConcurrentPostingError:
             if attempt == POST_ATTEMPTS - 1:
+                raise
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == POST_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

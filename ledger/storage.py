@@ -1,8 +1,15 @@
 """SQL for the posting path, in bulk, with one flavour per backend.
 
 PostgreSQL gets arrays (sent as text literals, expanded with ``unnest``) so a batch of any size is
-a fixed handful of statements, and the three writes (transfers, entries, account counters) travel
-as one statement of data-modifying CTEs.
+two statements between ``BEGIN`` and ``COMMIT`` (three when it resolves or reverses something):
+
+* one locks the batch's accounts (with those of the transfers it resolves or reverses) and reads
+  the transfers it names, by id and by idempotency key;
+* one draws the journal and transfer ids from their sequences and inserts transfers, entries and
+  account counters, as data-modifying CTEs.
+
+Round trips, not rows, are what a small batch pays for; the pool's pre-ping is off for the same
+reason (see :attr:`core.db.Database.unpinged_engine`).
 SQLite gets chunked ``IN`` lists and ``executemany``; it runs under ``BEGIN IMMEDIATE``, so it can
 hand out ids from ``MAX(id)``.
 """
@@ -15,6 +22,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db import Database
@@ -58,8 +66,10 @@ class StoredTransfer(NamedTuple):
 
 
 class TransferRow(NamedTuple):
-    id: int
-    journal_id: int
+    """A transfer to insert. Its id comes from the write; ``journal_slot`` numbers the batch's new
+    journals from 1, and the write turns it into a journal id."""
+
+    journal_slot: int
     idempotency_key: str
     kind: str
     debit_account_id: int
@@ -75,9 +85,11 @@ class TransferRow(NamedTuple):
 
 
 class EntryRow(NamedTuple):
+    """An entry to insert; ``transfer_number`` is its transfer's position in the write, from 1."""
+
     account_id: int
     version: int
-    transfer_id: int
+    transfer_number: int
     side: str
     posted_amount: int
     pending_amount: int
@@ -93,22 +105,42 @@ def _chunks(values: Sequence[Any], size: int = SQLITE_CHUNK) -> Iterator[Sequenc
         yield values[start : start + size]
 
 
+class Locked(NamedTuple):
+    """What :meth:`PostingStore.lock` answers."""
+
+    accounts: list[AccountRow]
+    """Every account locked, in ascending id order."""
+    transfers: list[StoredTransfer]
+    """The stored transfers with one of the ids or keys asked for (one may come twice)."""
+
+
 class PostingStore(Protocol):
     """What the posting path needs from the database, in bulk."""
 
-    async def load_transfers_by_id(self, ids: Iterable[int]) -> dict[int, StoredTransfer]: ...
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]: ...
-    async def load_transfers_by_key(self, keys: Iterable[str]) -> dict[str, StoredTransfer]: ...
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]: ...
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]: ...
-    async def allocate_ids(self, journal_count: int, transfer_count: int) -> tuple[list[int], list[int]]: ...
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
+        """Lock ``account_ids`` and the accounts of the transfers ``transfer_ids``, and read those
+        transfers and the ones with an idempotency key in ``keys``."""
+        ...
+
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        """Which of ``pending_ids`` are resolved already, and which of ``reversible_ids`` reversed."""
+        ...
+
     async def write(
         self,
+        journal_count: int,
         transfers: Sequence[TransferRow],
         entries: Sequence[EntryRow],
         accounts: Sequence[tuple[int, int, int, int, int, int]],
         now: datetime,
-    ) -> None: ...
+    ) -> list[int]:
+        """Insert ``transfers`` (under ``journal_count`` new journal ids) and ``entries``, write the
+        counters of ``accounts``, and answer the new transfer ids in the order of ``transfers``."""
+        ...
 
 
 def posting_store(connection: AsyncConnection) -> PostingStore:
@@ -119,6 +151,16 @@ def posting_store(connection: AsyncConnection) -> PostingStore:
 
 TRANSFER_SELECT = ", ".join(StoredTransfer._fields)
 ACCOUNT_SELECT = ", ".join(AccountRow._fields)
+POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialects untyped
+
+
+def _typed_nulls(columns: list[Any]) -> str:
+    return ", ".join(f"NULL::{column.type.compile(dialect=POSTGRESQL)}" for column in columns)
+
+
+ACCOUNT_NULLS = _typed_nulls(ACCOUNT_COLUMNS)
+TRANSFER_NULLS = _typed_nulls(TRANSFER_COLUMNS)
+"""Typed NULLs in the shape of an account row and of a transfer row, to pad a UNION ALL branch."""
 
 
 def int_array(values: Iterable[int] | Iterable[int | None]) -> str:
@@ -161,45 +203,74 @@ class PostgresStore:
     # The f-strings below only join constant column names; every value is a bound parameter.
     # ``IN (SELECT unnest(...))`` rather than ``= ANY(...)``: the array is expanded once, where a
     # cast array inside ANY can be re-evaluated per row (quadratic on a 20,000-key batch).
-    LOAD_BY_ID = f"SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
-    LOAD_BY_KEY = (
-        f"SELECT {TRANSFER_SELECT} FROM transfers WHERE idempotency_key IN (SELECT unnest($1::TEXT::TEXT[]))"  # noqa: S608
+    # One statement, one round trip: the CTE ``referenced`` is read once and feeds both the lock
+    # (its transfers' accounts) and the answer. Account rows fill the first ten columns of the
+    # answer and transfer rows the last fourteen, so one result carries both. The key lookup is a
+    # UNION ALL branch of its own rather than an OR in one WHERE, which would turn two index
+    # lookups into a scan.
+    LOCK = f"""
+    WITH referenced AS MATERIALIZED (
+        SELECT {TRANSFER_SELECT} FROM transfers WHERE id IN (SELECT unnest($2::TEXT::BIGINT[]))
+    ), locked AS MATERIALIZED (
+        SELECT {ACCOUNT_SELECT} FROM accounts
+        WHERE id IN (SELECT unnest($1::TEXT::BIGINT[])
+                     UNION SELECT debit_account_id FROM referenced
+                     UNION SELECT credit_account_id FROM referenced)
+        ORDER BY id FOR UPDATE
     )
-    LOCK = (
-        f"SELECT {ACCOUNT_SELECT} FROM accounts WHERE id IN (SELECT unnest($1::TEXT::BIGINT[]))"  # noqa: S608
-        " ORDER BY id FOR UPDATE"
+    SELECT locked.*, {TRANSFER_NULLS} FROM locked
+    UNION ALL SELECT {ACCOUNT_NULLS}, referenced.* FROM referenced
+    UNION ALL SELECT {ACCOUNT_NULLS}, {TRANSFER_SELECT} FROM transfers
+        WHERE idempotency_key IN (SELECT unnest($3::TEXT::TEXT[]))
+    """  # noqa: S608 - the f-string only joins constant column names; values are bound parameters
+    CLAIMED = (
+        "SELECT pending_id, NULL::BIGINT FROM transfers"
+        " WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
+        " UNION ALL SELECT NULL::BIGINT, reverses_id FROM transfers"
+        " WHERE reverses_id IN (SELECT unnest($2::TEXT::BIGINT[]))"
     )
-    RESOLVED = "SELECT pending_id FROM transfers WHERE pending_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
-    REVERSED = "SELECT reverses_id FROM transfers WHERE reverses_id IN (SELECT unnest($1::TEXT::BIGINT[]))"
-    ALLOCATE = (
-        "SELECT ARRAY(SELECT nextval('journal_ids') FROM generate_series(1, $1::INT)),"
-        " ARRAY(SELECT nextval('transfers_id_seq') FROM generate_series(1, $2::INT))"
-    )
-    # every array travels as one text literal (see int_array) and is cast by the server
+    # Every array travels as one text literal (see int_array) and is cast by the server. The ids
+    # are drawn in the same statement: ``ids`` is computed once (MATERIALIZED), each ARRAY holds
+    # its sequence's values in the order they were drawn, and rows pick theirs by position.
+    # The CTEs' order is free (all run before the triggers check their rows at the statement's end);
+    # entries come first so the statement's opening, all that pg_stat_activity keeps, names both
+    # inserts.
     WRITE = """
-    WITH new_transfers AS (
-        INSERT INTO transfers (id, journal_id, idempotency_key, kind, debit_account_id, credit_account_id,
-                               currency, amount, pending_id, reverses_id, timeout_at, rate_id, code,
-                               reference, created_at)
-        SELECT t.*, $1
-        FROM unnest($2::TEXT::BIGINT[], $3::TEXT::BIGINT[], $4::TEXT::VARCHAR[], $5::TEXT::VARCHAR[],
-                    $6::TEXT::BIGINT[], $7::TEXT::BIGINT[], $8::TEXT::VARCHAR[], $9::TEXT::BIGINT[],
-                    $10::TEXT::BIGINT[], $11::TEXT::BIGINT[], $12::TEXT::TIMESTAMPTZ[], $13::TEXT::BIGINT[],
-                    $14::TEXT::VARCHAR[], $15::TEXT::VARCHAR[]) AS t
+    WITH ids AS MATERIALIZED (
+        SELECT ARRAY(SELECT nextval('journal_ids') FROM generate_series(1, $2::INT)) AS journal,
+               ARRAY(SELECT nextval('transfers_id_seq') FROM generate_series(1, $3::INT)) AS transfer
     ), new_entries AS (
         INSERT INTO entries (account_id, version, transfer_id, side, posted_amount, pending_amount,
                              balance_after, created_at)
-        SELECT e.*, $1
-        FROM unnest($16::TEXT::BIGINT[], $17::TEXT::BIGINT[], $18::TEXT::BIGINT[], $19::TEXT::VARCHAR[],
-                    $20::TEXT::BIGINT[], $21::TEXT::BIGINT[], $22::TEXT::BIGINT[]) AS e
+        SELECT e.account_id, e.version, ids.transfer[e.transfer_number], e.side, e.posted_amount,
+               e.pending_amount, e.balance_after, $1
+        FROM ids, unnest($17::TEXT::BIGINT[], $18::TEXT::BIGINT[], $19::TEXT::BIGINT[], $20::TEXT::VARCHAR[],
+                         $21::TEXT::BIGINT[], $22::TEXT::BIGINT[], $23::TEXT::BIGINT[])
+             AS e(account_id, version, transfer_number, side, posted_amount, pending_amount, balance_after)
+    ), new_transfers AS (
+        INSERT INTO transfers (id, journal_id, idempotency_key, kind, debit_account_id, credit_account_id,
+                               currency, amount, pending_id, reverses_id, timeout_at, rate_id, code,
+                               reference, created_at)
+        SELECT ids.transfer[t.number], ids.journal[t.journal_slot], t.idempotency_key, t.kind,
+               t.debit_account_id, t.credit_account_id, t.currency, t.amount, t.pending_id, t.reverses_id,
+               t.timeout_at, t.rate_id, t.code, t.reference, $1
+        FROM ids, unnest($4::TEXT::BIGINT[], $5::TEXT::VARCHAR[], $6::TEXT::VARCHAR[], $7::TEXT::BIGINT[],
+                         $8::TEXT::BIGINT[], $9::TEXT::VARCHAR[], $10::TEXT::BIGINT[], $11::TEXT::BIGINT[],
+                         $12::TEXT::BIGINT[], $13::TEXT::TIMESTAMPTZ[], $14::TEXT::BIGINT[],
+                         $15::TEXT::VARCHAR[], $16::TEXT::VARCHAR[])
+             WITH ORDINALITY AS t(journal_slot, idempotency_key, kind, debit_account_id, credit_account_id,
+                                  currency, amount, pending_id, reverses_id, timeout_at, rate_id, code,
+                                  reference, number)
+    ), counters AS (
+        UPDATE accounts AS a
+        SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
+            debits_pending = u.debits_pending, credits_pending = u.credits_pending, version = u.version
+        FROM unnest($24::TEXT::BIGINT[], $25::TEXT::BIGINT[], $26::TEXT::BIGINT[], $27::TEXT::BIGINT[],
+                    $28::TEXT::BIGINT[], $29::TEXT::BIGINT[])
+            AS u(id, debits_posted, credits_posted, debits_pending, credits_pending, version)
+        WHERE a.id = u.id
     )
-    UPDATE accounts AS a
-    SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
-        debits_pending = u.debits_pending, credits_pending = u.credits_pending, version = u.version
-    FROM unnest($23::TEXT::BIGINT[], $24::TEXT::BIGINT[], $25::TEXT::BIGINT[], $26::TEXT::BIGINT[],
-                    $27::TEXT::BIGINT[], $28::TEXT::BIGINT[])
-        AS u(id, debits_posted, credits_posted, debits_pending, credits_pending, version)
-    WHERE a.id = u.id
+    SELECT transfer FROM ids
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -216,45 +287,32 @@ class PostgresStore:
             return rows
         return list(await self._driver.fetch(sql, *args))
 
-    async def load_transfers_by_id(self, ids: Iterable[int]) -> dict[int, StoredTransfer]:
-        wanted = sorted(ids)
-        if not wanted:
-            return {}
-        return {row[0]: StoredTransfer(*row) for row in await self._fetch(self.LOAD_BY_ID, int_array(wanted))}
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
+        rows = await self._fetch(self.LOCK, int_array(account_ids), int_array(transfer_ids), text_array(keys))
+        width = len(AccountRow._fields)
+        accounts = sorted(AccountRow(*row[:width]) for row in rows if row[0] is not None)
+        return Locked(accounts, [StoredTransfer(*row[width:]) for row in rows if row[0] is None])
 
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]:
-        if not ids:
-            return []
-        return [AccountRow(*row) for row in await self._fetch(self.LOCK, int_array(ids))]
-
-    async def load_transfers_by_key(self, keys: Iterable[str]) -> dict[str, StoredTransfer]:
-        wanted = list(keys)
-        if not wanted:
-            return {}
-        return {
-            row[2]: StoredTransfer(*row) for row in await self._fetch(self.LOAD_BY_KEY, text_array(wanted))
-        }
-
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]:
-        wanted = sorted(ids)
-        return {row[0] for row in await self._fetch(self.RESOLVED, int_array(wanted))} if wanted else set()
-
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]:
-        wanted = sorted(ids)
-        return {row[0] for row in await self._fetch(self.REVERSED, int_array(wanted))} if wanted else set()
-
-    async def allocate_ids(self, journal_count: int, transfer_count: int) -> tuple[list[int], list[int]]:
-        [row] = await self._fetch(self.ALLOCATE, journal_count, transfer_count)
-        return list(row[0]), list(row[1])
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        pending, reversible = sorted(pending_ids), sorted(reversible_ids)
+        if not pending and not reversible:
+            return set(), set()
+        rows = await self._fetch(self.CLAIMED, int_array(pending), int_array(reversible))
+        return {row[0] for row in rows if row[0] is not None}, {row[1] for row in rows if row[1] is not None}
 
     async def write(
         self,
+        journal_count: int,
         transfers: Sequence[TransferRow],
         entries: Sequence[EntryRow],
         accounts: Sequence[tuple[int, int, int, int, int, int]],
         now: datetime,
-    ) -> None:
-        """Transfers, entries and counters in one statement of data-modifying CTEs."""
+    ) -> list[int]:
+        """Ids, transfers, entries and counters in one statement of data-modifying CTEs."""
         t = _columns(transfers, len(TransferRow._fields))
         e = _columns(entries, len(EntryRow._fields))
         a = _columns(accounts, 6)
@@ -271,8 +329,16 @@ class PostgresStore:
             for index, column in enumerate(e)
         ]
         # through SQLAlchemy, so a constraint violation arrives as sqlalchemy.exc.IntegrityError
-        parameters = (now, *transfer_arrays, *entry_arrays, *(int_array(column) for column in a))
-        await self.connection.exec_driver_sql(self.WRITE, parameters)
+        parameters = (
+            now,
+            journal_count,
+            len(transfers),
+            *transfer_arrays,
+            *entry_arrays,
+            *(int_array(column) for column in a),
+        )
+        result = await self.connection.exec_driver_sql(self.WRITE, parameters)
+        return list(result.scalar_one())
 
 
 class SqliteStore:
@@ -288,48 +354,74 @@ class SqliteStore:
             rows.extend((await self.connection.execute(select(*columns).where(column.in_(chunk)))).all())
         return rows
 
-    async def load_transfers_by_id(self, ids: Iterable[int]) -> dict[int, StoredTransfer]:
-        rows = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, ids)
-        return {row.id: StoredTransfer(*row) for row in rows}
-
-    async def lock_accounts(self, ids: Sequence[int]) -> list[AccountRow]:
+    async def lock(
+        self, account_ids: Iterable[int], transfer_ids: Iterable[int], keys: Iterable[str]
+    ) -> Locked:
         """Only reads: ``BEGIN IMMEDIATE`` already holds SQLite's single write lock."""
-        return [AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, ids)]
+        referenced = [
+            StoredTransfer(*row)
+            for row in await self._select_in(TRANSFER_COLUMNS, transfers_table.c.id, transfer_ids)
+        ]
+        wanted = set(account_ids)
+        wanted.update(account for t in referenced for account in (t.debit_account_id, t.credit_account_id))
+        accounts = [
+            AccountRow(*row) for row in await self._select_in(ACCOUNT_COLUMNS, accounts_table.c.id, wanted)
+        ]
+        by_key = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.idempotency_key, keys)
+        return Locked(accounts, referenced + [StoredTransfer(*row) for row in by_key])
 
-    async def load_transfers_by_key(self, keys: Iterable[str]) -> dict[str, StoredTransfer]:
-        rows = await self._select_in(TRANSFER_COLUMNS, transfers_table.c.idempotency_key, keys)
-        return {row.idempotency_key: StoredTransfer(*row) for row in rows}
+    async def claimed(
+        self, pending_ids: Iterable[int], reversible_ids: Iterable[int]
+    ) -> tuple[set[int], set[int]]:
+        pending, reverses = transfers_table.c.pending_id, transfers_table.c.reverses_id
+        return (
+            {row[0] for row in await self._select_in([pending], pending, pending_ids)},
+            {row[0] for row in await self._select_in([reverses], reverses, reversible_ids)},
+        )
 
-    async def resolved_pending_ids(self, ids: Iterable[int]) -> set[int]:
-        column = transfers_table.c.pending_id
-        return {row[0] for row in await self._select_in([column], column, ids)}
-
-    async def reversed_transfer_ids(self, ids: Iterable[int]) -> set[int]:
-        column = transfers_table.c.reverses_id
-        return {row[0] for row in await self._select_in([column], column, ids)}
-
-    async def allocate_ids(self, journal_count: int, transfer_count: int) -> tuple[list[int], list[int]]:
-        """Safe because the write lock is held: nobody else can insert until we commit."""
+    async def write(
+        self,
+        journal_count: int,
+        transfers: Sequence[TransferRow],
+        entries: Sequence[EntryRow],
+        accounts: Sequence[tuple[int, int, int, int, int, int]],
+        now: datetime,
+    ) -> list[int]:
+        """Ids from ``MAX(id)``: safe because the write lock is held, nobody else inserts until we commit."""
         execute = self.connection.execute
         last_journal = (
             await execute(select(func.coalesce(func.max(transfers_table.c.journal_id), 0)))
         ).scalar_one()
         last_transfer = (await execute(select(func.coalesce(func.max(transfers_table.c.id), 0)))).scalar_one()
-        return (
-            list(range(last_journal + 1, last_journal + 1 + journal_count)),
-            list(range(last_transfer + 1, last_transfer + 1 + transfer_count)),
+        transfer_ids = list(range(last_transfer + 1, last_transfer + 1 + len(transfers)))
+        await execute(
+            transfers_table.insert(),
+            [
+                {
+                    **dict(zip(TransferRow._fields[1:], row[1:], strict=True)),
+                    "id": transfer_id,
+                    "journal_id": last_journal + row.journal_slot,
+                    "created_at": now,
+                }
+                for row, transfer_id in zip(transfers, transfer_ids, strict=True)
+            ],
         )
-
-    async def write(
-        self,
-        transfers: Sequence[TransferRow],
-        entries: Sequence[EntryRow],
-        accounts: Sequence[tuple[int, int, int, int, int, int]],
-        now: datetime,
-    ) -> None:
-        execute = self.connection.execute
-        await execute(transfers_table.insert(), [{**row._asdict(), "created_at": now} for row in transfers])
-        await execute(entries_table.insert(), [{**row._asdict(), "created_at": now} for row in entries])
+        await execute(
+            entries_table.insert(),
+            [
+                {
+                    "account_id": row.account_id,
+                    "version": row.version,
+                    "transfer_id": transfer_ids[row.transfer_number - 1],
+                    "side": row.side,
+                    "posted_amount": row.posted_amount,
+                    "pending_amount": row.pending_amount,
+                    "balance_after": row.balance_after,
+                    "created_at": now,
+                }
+                for row in entries
+            ],
+        )
         await execute(
             SQLITE_UPDATE_ACCOUNT,
             [
@@ -337,6 +429,7 @@ class SqliteStore:
                 for i, dp, cp, dpe, cpe, version in accounts
             ],
         )
+        return transfer_ids
 
 
 SQLITE_UPDATE_ACCOUNT = (

@@ -19,13 +19,20 @@ from core.db.engine import create_engine
 class Database:
     """The engine of one process plus its session factory."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, unpinged_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self.unpinged_engine = unpinged_engine or engine
+        """The same database through a pool that does not test connections at checkout, for short
+        hot paths that retry a lost connection themselves (the ledger's :func:`ledger.posting.post`,
+        whose idempotency keys make a retry safe). Its connections open only when first used."""
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
-        return cls(create_engine(url, echo=echo, pool_size=pool_size))
+        engine = create_engine(url, echo=echo, pool_size=pool_size)
+        if engine.dialect.name == "sqlite":  # no pool to ping: one engine serves both
+            return cls(engine)
+        return cls(engine, unpinged_engine=create_engine(url, echo=echo, pool_size=pool_size, pre_ping=False))
 
     @property
     def dialect(self) -> str:
@@ -50,3 +57,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.unpinged_engine is not self.engine:
+            await self.unpinged_engine.dispose()

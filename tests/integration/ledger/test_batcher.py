@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
 
 from ledger.batcher import PostingBatcher
 from ledger.errors import InvalidBatchError
@@ -58,3 +59,28 @@ async def test_malformed_posts_fail_only_their_caller(book: Book) -> None:
         [Journal([posted("d", debit=book.clearing, credit=book.alice, amount=5, currency="USD")])]
     )
     assert ok.ok
+
+
+async def test_callers_woken_by_one_batch_share_the_next_one(book: Book) -> None:
+    """Every transfer of one batch carries the batch's timestamp, so the distinct timestamps count
+    the posting transactions: three rounds of eight callers make three, not one per caller."""
+    await deposit(book, "fund", book.alice, 1_000)
+    batcher = PostingBatcher(book.db)
+
+    async def caller(n: int) -> None:
+        for round_ in range(3):
+            journal = Journal(
+                [posted(f"c{n}-{round_}", debit=book.alice, credit=book.bob, amount=1, currency="USD")]
+            )
+            [result] = await batcher.post([journal])
+            assert result.ok
+
+    await asyncio.gather(*(caller(n) for n in range(8)))
+    async with book.db.engine.connect() as connection:
+        batches = (
+            await connection.execute(
+                text("SELECT COUNT(DISTINCT created_at) FROM transfers WHERE idempotency_key <> 'fund'")
+            )
+        ).scalar_one()
+    assert batches == 3
+    assert (await get_balance(book.db, book.bob)).posted == 24

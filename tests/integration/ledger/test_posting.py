@@ -486,6 +486,31 @@ async def test_database_checks_back_up_the_posting_code(book: Book) -> None:
                 )
 
 
+async def test_an_entry_must_be_one_side_of_an_existing_transfer(book: Book) -> None:
+    """Entries carry no foreign keys; the trigger that replaced them refuses what they refused
+    (a missing transfer, a missing account) and more (an account that is not the transfer's side)."""
+    transfer_id = await deposit(book, "dep", book.alice, 100)
+    bad_entries = {
+        "missing transfer": (book.alice, transfer_id + 1000, "credit"),
+        "missing account": (book.alice + 1000, transfer_id, "credit"),
+        "not a side of the transfer": (book.bob, transfer_id, "credit"),
+        "the other side of the transfer": (book.alice, transfer_id, "debit"),
+    }
+    for account_id, entry_transfer_id, side in bad_entries.values():
+        with pytest.raises(IntegrityError, match="side of an existing transfer"):
+            async with book.db.engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO entries (account_id, version, transfer_id, side, posted_amount,"
+                        " pending_amount, balance_after, created_at)"
+                        " VALUES (:account, 99, :transfer, :side, 1, 0, 1, CURRENT_TIMESTAMP)"
+                    ),
+                    {"account": account_id, "transfer": entry_transfer_id, "side": side},
+                )
+    assert await count_rows(book.db, "entries") == 2
+    assert (await get_balance(book.db, book.alice)).posted == 100
+
+
 async def test_keys_and_references_with_awkward_characters_round_trip(book: Book) -> None:
     awkward = ['quote"d', "back\\slash", "comma,brace{}", "NULL", "ünï 中文", "  spaced  "]
     journals = [
