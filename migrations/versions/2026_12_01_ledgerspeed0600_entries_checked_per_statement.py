@@ -1,7 +1,7 @@
 """ledger: an entry is checked against its transfer once per statement instead of by two foreign keys
 
 Revision ID: ledgerspeed0600
-Revises: 0500
+Revises: bridgeweb01
 Create Date: 2026-12-01
 
 Why. The posting function writes a batch's transfers and their entries in one statement. Each
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "ledgerspeed0600"
-down_revision: str | Sequence[str] | None = "0500"
+down_revision: str | Sequence[str] | None = "bridgeweb01"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
