@@ -287,7 +287,7 @@ def read_allocation(
 
 async def create_partner_link(
     request: Request[Any, Any, Any], partner: PartnerAccess, raw_campaign: str
-) -> Any:
+) -> ReferralLink:
     """A new referral link for the IB with a campaign tag; refused past :data:`MAX_LINKS`."""
     campaign = clean_campaign(raw_campaign)
     async with app_services(request.app).database.transaction() as session:
