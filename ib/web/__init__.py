@@ -3,7 +3,10 @@ imports this package). It may use Litestar and templates; the rest of :mod:`ib` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+from litestar.types import ControllerRouterHandler
 
 from ib.web import actions, api, pages
 
@@ -12,7 +15,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 LOCALES = HERE / "locales"
 
-ROUTE_HANDLERS = [
+ROUTE_HANDLERS: Sequence[ControllerRouterHandler] = [
     pages.IbHomeController,
     pages.IbPagesController,
     actions.IbApplicationController,

@@ -49,6 +49,17 @@ SVG_HEADERS = {
 }
 
 
+class AllocationLimitError(AllocationError):
+    """Raised when the allocation form asks to give more than the IB holds; it keeps the message's
+    values apart so the page can translate the sentence and fill them in."""
+
+    MESSAGE = "You hold %(own)s per lot under %(rule)s; you can't give %(amount)s."
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(self.MESSAGE % values)
+        self.values = values
+
+
 def referral_link_url(request: Request[Any, Any, Any], code: str) -> str:
     return attribution.referral_url(app_services(request.app).settings.public_portal_url, code)
 
@@ -115,6 +126,7 @@ class IbActionsController(Controller):
         request: Request[Any, Any, Any],
         *,
         error: str = "",
+        error_args: dict[str, str] | None = None,
         form: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
@@ -127,6 +139,7 @@ class IbActionsController(Controller):
             "overview": overview,
             "money": money,
             "error": error,
+            "error_args": error_args or {},
             "form": form or {},
             "section": "allocations",
         }
@@ -157,6 +170,10 @@ class IbActionsController(Controller):
                     actor=partner.actor,
                     now=now,
                 )
+        except AllocationLimitError as exc:
+            return await self._allocations(
+                request, error=exc.MESSAGE, error_args=exc.values, form=form, status_code=400
+            )
         except (AllocationError, InvalidAmountError) as exc:
             return await self._allocations(request, error=str(exc), form=form, status_code=400)
         flash(request, "The sub-IB's rate has been set from now on.", category="success")
@@ -278,9 +295,12 @@ def read_allocation(
         raise AllocationError("Choose one of your scheme's per-lot rules.")
     amount = parse_amount(form.get("amount", ""), money.scales.get(overview.currency, 2), allow_zero=True)
     if amount > rate.own_per_lot:
-        raise AllocationError(
-            f"You hold {money(rate.own_per_lot, overview.currency)} per lot under {rate.rule_code}; "
-            f"you can't give {money(amount, overview.currency)}."
+        raise AllocationLimitError(
+            {
+                "own": money(rate.own_per_lot, overview.currency),
+                "rule": rate.rule_code,
+                "amount": money(amount, overview.currency),
+            }
         )
     return receiver, rate.rule_code, amount
 
