@@ -130,7 +130,7 @@ async def closed_lots(
     else:
         statement = statement.where(StoredDeal.client_id.in_(sorted(set(client_ids))))
     statement = window.apply(statement, StoredDeal.time).group_by(StoredDeal.client_id)
-    rows: Sequence[tuple[int, int | None]] = (await session.execute(statement)).tuples().all()
+    rows: Sequence[tuple[int, int | None]] = (await session.execute(statement)).all()
     return {client: units_to_lots(int(units or 0)) for client, units in rows}
 
 

@@ -61,7 +61,7 @@ async def payable_balances(session: AsyncSession, partner_id: int) -> list[Payab
         )
         .order_by(Account.currency)
     )
-    accounts = dict(rows.tuples().all())
+    accounts: dict[int, str] = {account: currency for account, currency in rows}
     balances = await get_balances(session, list(accounts))
     return [
         Payable(currency, balances[account].available, balances[account].pending_out)

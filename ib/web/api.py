@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
@@ -203,7 +204,7 @@ async def get_dashboard(request: Request[Any, Any, Any]) -> DashboardAnswer:
     summary="The network as it stands today, lots closed per node",
     dependencies=MONTH_FILTERS,
 )
-async def get_network(request: Request[Any, Any, Any], dates: DateRange) -> NetworkAnswer:
+async def get_network(request: Request[Any, Any, Any], dates: NamedDependency[DateRange]) -> NetworkAnswer:
     async with app_services(request.app).database.session() as session:
         downline = await network_today(session, current_partner(request))
         tree = await network_tree(session, downline, dates.window)
@@ -216,7 +217,9 @@ async def get_network(request: Request[Any, Any, Any], dates: DateRange) -> Netw
     summary="The network's clients and their trading accounts",
     dependencies=MONTH_FILTERS,
 )
-async def get_clients(request: Request[Any, Any, Any], dates: DateRange, paging: Paging) -> ClientsAnswer:
+async def get_clients(
+    request: Request[Any, Any, Any], dates: NamedDependency[DateRange], paging: NamedDependency[Paging]
+) -> ClientsAnswer:
     async with app_services(request.app).database.session() as session:
         downline = await network_today(session, current_partner(request))
         page = await client_page(session, downline, dates.window, page=paging.page, per_page=paging.per_page)
@@ -230,7 +233,7 @@ async def get_clients(request: Request[Any, Any, Any], dates: DateRange, paging:
     dependencies=MONTH_FILTERS,
 )
 async def get_client(
-    request: Request[Any, Any, Any], client_id: FromPath[int], dates: DateRange
+    request: Request[Any, Any, Any], client_id: FromPath[int], dates: NamedDependency[DateRange]
 ) -> ClientView:
     async with app_services(request.app).database.session() as session:
         downline = await network_today(session, current_partner(request))
@@ -241,7 +244,9 @@ async def get_client(
 
 
 @get("/deals", name="ib.api.deals", summary="The network's deals, newest first", dependencies=FILTERS)
-async def get_deals(request: Request[Any, Any, Any], deal_filter: DealFilter, paging: Paging) -> DealsAnswer:
+async def get_deals(
+    request: Request[Any, Any, Any], deal_filter: NamedDependency[DealFilter], paging: NamedDependency[Paging]
+) -> DealsAnswer:
     async with app_services(request.app).database.session() as session:
         downline = await network_today(session, current_partner(request))
         page = await deal_page(session, downline, deal_filter, page=paging.page, per_page=paging.per_page)
@@ -255,7 +260,7 @@ async def get_deals(request: Request[Any, Any, Any], deal_filter: DealFilter, pa
     dependencies=FILTERS,
 )
 async def get_commissions(
-    request: Request[Any, Any, Any], line_filter: LineFilter, paging: Paging
+    request: Request[Any, Any, Any], line_filter: NamedDependency[LineFilter], paging: NamedDependency[Paging]
 ) -> LinesAnswer:
     partner = current_partner(request)
     async with app_services(request.app).database.session() as session:
@@ -281,7 +286,9 @@ async def get_commission(request: Request[Any, Any, Any], line_id: FromPath[int]
     summary="Commission by period, symbol and level",
     dependencies=MONTH_FILTERS,
 )
-async def get_statistics(request: Request[Any, Any, Any], dates: DateRange, grain: Grain) -> Statistics:
+async def get_statistics(
+    request: Request[Any, Any, Any], dates: NamedDependency[DateRange], grain: NamedDependency[Grain]
+) -> Statistics:
     window = dates.window
     assert window.start is not None
     assert window.end is not None

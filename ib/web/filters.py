@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
@@ -92,7 +92,7 @@ async def provide_paging(
 
 
 async def provide_line_filter(
-    dates: DateRange,
+    dates: NamedDependency[DateRange],
     level: Annotated[int | None, Parameter(ge=1, le=64, description="Level above the trader")] = None,
     symbol: Annotated[str | None, Parameter(description="Symbol, such as EURUSD")] = None,
     client: Annotated[int | None, Parameter(ge=1, description="Trading client's id")] = None,
@@ -104,7 +104,7 @@ async def provide_line_filter(
 
 
 async def provide_deal_filter(
-    dates: DateRange,
+    dates: NamedDependency[DateRange],
     symbol: Annotated[str | None, Parameter(description="Symbol, such as EURUSD")] = None,
     client: Annotated[int | None, Parameter(ge=1, description="Client id")] = None,
     login: Annotated[int | None, Parameter(ge=1, description="Trading login")] = None,

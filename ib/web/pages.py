@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -75,7 +76,7 @@ class IbPagesController(Controller):
     exception_handlers = SIGN_IN_HANDLERS
 
     @get("/network", name="ib.network", dependencies=MONTH_FILTERS)
-    async def network(self, request: Request[Any, Any, Any], dates: DateRange) -> Template:
+    async def network(self, request: Request[Any, Any, Any], dates: NamedDependency[DateRange]) -> Template:
         async with app_services(request.app).database.session() as session:
             downline = await network_today(session, current_partner(request))
             tree = await network_tree(session, downline, dates.window)
@@ -83,7 +84,12 @@ class IbPagesController(Controller):
         return Template("ib/network.html", context=context)
 
     @get("/clients", name="ib.clients", dependencies=MONTH_FILTERS)
-    async def clients(self, request: Request[Any, Any, Any], dates: DateRange, paging: Paging) -> Template:
+    async def clients(
+        self,
+        request: Request[Any, Any, Any],
+        dates: NamedDependency[DateRange],
+        paging: NamedDependency[Paging],
+    ) -> Template:
         async with app_services(request.app).database.session() as session:
             downline = await network_today(session, current_partner(request))
             page = await client_page(
@@ -95,7 +101,7 @@ class IbPagesController(Controller):
 
     @get("/clients/{client_id:int}", name="ib.client", dependencies=MONTH_FILTERS)
     async def client(
-        self, request: Request[Any, Any, Any], client_id: FromPath[int], dates: DateRange
+        self, request: Request[Any, Any, Any], client_id: FromPath[int], dates: NamedDependency[DateRange]
     ) -> Template:
         async with app_services(request.app).database.session() as session:
             downline = await network_today(session, current_partner(request))
@@ -109,7 +115,11 @@ class IbPagesController(Controller):
 
     @get("/deals", name="ib.deals", dependencies=FILTERS)
     async def deals(
-        self, request: Request[Any, Any, Any], deal_filter: DealFilter, dates: DateRange, paging: Paging
+        self,
+        request: Request[Any, Any, Any],
+        deal_filter: NamedDependency[DealFilter],
+        dates: NamedDependency[DateRange],
+        paging: NamedDependency[Paging],
     ) -> Template:
         async with app_services(request.app).database.session() as session:
             downline = await network_today(session, current_partner(request))
@@ -128,7 +138,11 @@ class IbPagesController(Controller):
 
     @get("/commissions", name="ib.commissions", dependencies=FILTERS)
     async def commissions(
-        self, request: Request[Any, Any, Any], line_filter: LineFilter, dates: DateRange, paging: Paging
+        self,
+        request: Request[Any, Any, Any],
+        line_filter: NamedDependency[LineFilter],
+        dates: NamedDependency[DateRange],
+        paging: NamedDependency[Paging],
     ) -> Template:
         partner = current_partner(request)
         async with app_services(request.app).database.session() as session:
@@ -152,7 +166,7 @@ class IbPagesController(Controller):
 
     @get("/commissions.csv", name="ib.commissions.csv", dependencies=FILTERS)
     async def commissions_csv(
-        self, request: Request[Any, Any, Any], line_filter: LineFilter
+        self, request: Request[Any, Any, Any], line_filter: NamedDependency[LineFilter]
     ) -> Response[str]:
         partner = current_partner(request)
         async with app_services(request.app).database.session() as session:
@@ -181,7 +195,10 @@ class IbPagesController(Controller):
 
     @get("/statistics", name="ib.statistics", dependencies=MONTH_FILTERS)
     async def statistics_page(
-        self, request: Request[Any, Any, Any], dates: DateRange, grain: Grain
+        self,
+        request: Request[Any, Any, Any],
+        dates: NamedDependency[DateRange],
+        grain: NamedDependency[Grain],
     ) -> Template:
         partner = current_partner(request)
         window = dates.window

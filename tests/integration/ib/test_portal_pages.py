@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 from litestar.testing import AsyncTestClient
@@ -12,12 +13,19 @@ from sqlalchemy import func, select
 
 from core.db import Database
 from core.settings import Settings
+from ib.ledger_accounts import wallet_account
 from ib.models import Allocation, Application, Payout, PayoutPolicy, ReferralLink
 from ledger.reading import get_balance
-from ib.ledger_accounts import wallet_account
 from tests.helpers import csrf_from
 from tests.integration.cashier.web import post_form
 from tests.integration.ib.portal_world import seed, signed_in_as
+
+
+def part(html: str, pattern: str) -> str:
+    """The first group (or the whole match) of ``pattern`` in a page, which must be there."""
+    match = re.search(pattern, html, re.S)
+    assert match, f"page has no {pattern}"
+    return match.group(match.lastindex or 0)
 
 
 def row(html: str, css_class: str, attribute: str, value: object) -> str:
@@ -33,10 +41,8 @@ async def test_dashboard_shows_today_this_month_and_levels(
     async with signed_in_as(portal_client.app, "A") as browser:
         page = await browser.get("/ib")
     assert page.status_code == 200
-    today = re.search(r'id="today">.*?</section>', page.text, re.S)
-    month = re.search(r'id="month">.*?</section>', page.text, re.S)
-    assert today and "16.00 USD" in today.group(0)
-    assert month and "16.00 USD" in month.group(0)
+    assert "16.00 USD" in part(page.text, r'id="today">.*?</section>')
+    assert "16.00 USD" in part(page.text, r'id="month">.*?</section>')
     assert "14.00 USD" in row(page.text, "level-row", "data-level", 1)
     assert "2.00 USD" in row(page.text, "level-row", "data-level", 2)
     assert "1 sub-IBs" in page.text
@@ -58,7 +64,9 @@ async def test_network_tree_shows_volume_per_node(
     assert f'data-partner="{a}" data-own-lots="3" data-branch-lots="4"' in all_time
 
 
-async def test_clients_and_their_accounts(db: Database, settings: Settings, portal_client: AsyncTestClient) -> None:
+async def test_clients_and_their_accounts(
+    db: Database, settings: Settings, portal_client: AsyncTestClient
+) -> None:
     world = await seed(db, settings)
     x, y, z = world.users["X"], world.users["Y"], world.users["Z"]
     async with signed_in_as(portal_client.app, "A") as browser:
@@ -111,15 +119,12 @@ async def test_commission_lines_with_provenance_filters_and_csv(
         exported = await browser.get("/ib/commissions.csv", params={"symbol": "EURUSD"})
         [first_line, *_rest] = await world.line_ids("A")
         detail = (await browser.get(f"/ib/commissions/{first_line}")).text
-    total = re.search(r'id="total">(.*?)</p>', everything, re.S)
-    assert total and "23.00 USD" in total.group(1)
+    assert "23.00 USD" in part(everything, r'id="total">(.*?)</p>')
     assert "3 rows" in everything
     assert "Standard v1" in everything
-    level_total = re.search(r'id="total">(.*?)</p>', level_two, re.S)
-    assert level_total and "2.00 USD" in level_total.group(1)
+    assert "2.00 USD" in part(level_two, r'id="total">(.*?)</p>')
     assert "levels (per_level)" in level_two
-    client_total = re.search(r'id="total">(.*?)</p>', by_client, re.S)
-    assert client_total and "21.00 USD" in client_total.group(1)
+    assert "21.00 USD" in part(by_client, r'id="total">(.*?)</p>')
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -145,11 +150,9 @@ async def test_statistics_page_carries_chart_data_without_inline_script(
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
     executable = [body for attrs, body in scripts if 'type="application/json"' not in attrs]
     assert all(not body.strip() for body in executable)  # nothing inline runs
-    data = re.search(r'<script type="application/json" id="ib-chart-data">(.*?)</script>', page.text, re.S)
-    assert data
-    import json
-
-    chart_data = json.loads(data.group(1))
+    chart_data = json.loads(part(page.text, r'id="ib-chart-data">(.*?)</script>'))
+        part(page.text, r'<script type="application/json" id="ib-chart-data">(.*?)</script>')
+    )
     assert chart_data["level"]["labels"] == ["1", "2"]
     assert chart_data["level"]["datasets"][0]["minor"] == [2100, 200]
     assert chart_data["symbol"]["labels"] == ["EURUSD", "XAUUSD"]
@@ -197,7 +200,11 @@ async def test_sub_ib_allocation_is_limited_with_a_clear_message(
     async with db.session() as session:
         allocation = await session.scalar(select(Allocation))
     assert allocation is not None
-    assert (allocation.giver_id, allocation.receiver_id, allocation.amount_per_lot) == (world.partner("A"), b, 500)
+    assert (allocation.giver_id, allocation.receiver_id, allocation.amount_per_lot) == (
+        world.partner("A"),
+        b,
+        500,
+    )
     # B, given 5.00, can't give its own sub-IB more than that either: it has none, so no form.
     async with signed_in_as(portal_client.app, "B") as browser:
         b_page = (await browser.get("/ib/allocations")).text
