@@ -151,8 +151,6 @@ async def test_statistics_page_carries_chart_data_without_inline_script(
     executable = [body for attrs, body in scripts if 'type="application/json"' not in attrs]
     assert all(not body.strip() for body in executable)  # nothing inline runs
     chart_data = json.loads(part(page.text, r'id="ib-chart-data">(.*?)</script>'))
-        part(page.text, r'<script type="application/json" id="ib-chart-data">(.*?)</script>')
-    )
     assert chart_data["level"]["labels"] == ["1", "2"]
     assert chart_data["level"]["datasets"][0]["minor"] == [2100, 200]
     assert chart_data["symbol"]["labels"] == ["EURUSD", "XAUUSD"]
