@@ -52,6 +52,7 @@ from ib.network_queries import (
 )
 from ib.payout_requests import Payable, payout_overview, request_payout
 from ib.query_common import Grain
+from ib.timeutil import aware
 from ib.web.access import current_partner, network_today, requires_partner, scheme_money
 from ib.web.actions import create_partner_link, read_allocation, referral_link_url
 from ib.web.filters import FILTERS, MONTH_FILTERS, DateRange, Paging
@@ -175,12 +176,12 @@ def _link(request: Request[Any, Any, Any], link: ReferralLink) -> LinkAnswer:
         link.active,
         link.clicks,
         link.registrations,
-        link.created_at,
+        aware(link.created_at),
     )
 
 
 def _payout(payout: Payout) -> PayoutAnswer:
-    return PayoutAnswer(payout.id, payout.currency, payout.amount, payout.status, payout.created_at)
+    return PayoutAnswer(payout.id, payout.currency, payout.amount, payout.status, aware(payout.created_at))
 
 
 @get("/dashboard", name="ib.api.dashboard", summary="Commission today, this month and this month by level")
