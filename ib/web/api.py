@@ -1,4 +1,4 @@
-"""The IB portal's data as JSON under ``/api/ib`` for integrations: the same queries as the pages,
+"""The IB portal's data as JSON under ``/api/v1/ib`` for integrations: the same queries as the pages,
 behind the same sign-in and IB check, cut to the same network. Another IB's ids answer 404.
 
 Writes (allocation, link, payout request) need the session's CSRF header like every portal POST;
@@ -402,7 +402,7 @@ async def create_payout(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 router = Router(
-    path="/api/ib",
+    path="/api/v1/ib",
     route_handlers=[
         get_dashboard,
         get_network,

@@ -23,17 +23,17 @@ async def test_read_api_answers_the_hand_worked_figures(
     world = await seed(db, settings)
     a, b = world.partner("A"), world.partner("B")
     async with signed_in_as(portal_client.app, "A") as browser:
-        dashboard = (await browser.get("/api/ib/dashboard")).json()
-        network = (await browser.get("/api/ib/network")).json()
-        clients = (await browser.get("/api/ib/clients")).json()
-        client = (await browser.get(f"/api/ib/clients/{world.users['Y']}")).json()
-        deals = (await browser.get("/api/ib/deals", params={"symbol": "EURUSD"})).json()
-        lines = (await browser.get("/api/ib/commissions", params={"level": 1})).json()
-        one = (await browser.get(f"/api/ib/commissions/{lines['items'][0]['id']}")).json()
+        dashboard = (await browser.get("/api/v1/ib/dashboard")).json()
+        network = (await browser.get("/api/v1/ib/network")).json()
+        clients = (await browser.get("/api/v1/ib/clients")).json()
+        client = (await browser.get(f"/api/v1/ib/clients/{world.users['Y']}")).json()
+        deals = (await browser.get("/api/v1/ib/deals", params={"symbol": "EURUSD"})).json()
+        lines = (await browser.get("/api/v1/ib/commissions", params={"level": 1})).json()
+        one = (await browser.get(f"/api/v1/ib/commissions/{lines['items'][0]['id']}")).json()
         stats = (
-            await browser.get("/api/ib/statistics", params={"start": "2026-10-01", "period": "month"})
+            await browser.get("/api/v1/ib/statistics", params={"start": "2026-10-01", "period": "month"})
         ).json()
-        bad = await browser.get("/api/ib/commissions", params={"level": "first"})
+        bad = await browser.get("/api/v1/ib/commissions", params={"level": "first"})
     assert dashboard["today"] == [{"key": "USD", "currency": "USD", "amount": 1600, "lines": 2}]
     assert dashboard["this_month"][0]["amount"] == 1600
     assert [(t["key"], t["amount"]) for t in dashboard["month_by_level"]] == [("1", 1400), ("2", 200)]
@@ -82,21 +82,21 @@ async def test_write_api_allocations_links_and_payouts(
     async with signed_in_as(portal_client.app, "A") as browser:
         headers = await csrf_header(browser)
         too_much = await browser.post(
-            "/api/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "9.00"}, headers=headers
+            "/api/v1/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "9.00"}, headers=headers
         )
         set_rate = await browser.post(
-            "/api/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "3"}, headers=headers
+            "/api/v1/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "3"}, headers=headers
         )
-        rates = (await browser.get("/api/ib/allocations")).json()
-        link = await browser.post("/api/ib/links", json={"campaign": "video"}, headers=headers)
-        links = (await browser.get("/api/ib/links")).json()
+        rates = (await browser.get("/api/v1/ib/allocations")).json()
+        link = await browser.post("/api/v1/ib/links", json={"campaign": "video"}, headers=headers)
+        links = (await browser.get("/api/v1/ib/links")).json()
         qr = await browser.get(link.json()["qr_url"])
-        no_key = await browser.post("/api/ib/payouts", headers=headers)
+        no_key = await browser.post("/api/v1/ib/payouts", headers=headers)
         keyed = {**headers, "Idempotency-Key": "portal-api-payout-0001"}
-        paid = await browser.post("/api/ib/payouts", headers=keyed)
-        replay = await browser.post("/api/ib/payouts", headers=keyed)
-        payouts = (await browser.get("/api/ib/payouts")).json()
-        no_csrf = await browser.post("/api/ib/links", json={"campaign": "forged"})
+        paid = await browser.post("/api/v1/ib/payouts", headers=keyed)
+        replay = await browser.post("/api/v1/ib/payouts", headers=keyed)
+        payouts = (await browser.get("/api/v1/ib/payouts")).json()
+        no_csrf = await browser.post("/api/v1/ib/links", json={"campaign": "forged"})
     assert too_much.status_code == 400
     assert too_much.json()["detail"] == "You hold 7.00 USD per lot under fixed; you can't give 9.00 USD."
     assert set_rate.status_code == 201
@@ -126,20 +126,20 @@ async def test_ib_api_is_in_the_openapi_schema(portal_client: AsyncTestClient) -
     schema = (await portal_client.get("/api/schema/openapi.json")).json()
     paths = schema["paths"]
     for path in (
-        "/api/ib/dashboard",
-        "/api/ib/network",
-        "/api/ib/clients",
-        "/api/ib/clients/{client_id}",
-        "/api/ib/deals",
-        "/api/ib/commissions",
-        "/api/ib/commissions/{line_id}",
-        "/api/ib/statistics",
-        "/api/ib/allocations",
-        "/api/ib/links",
-        "/api/ib/payouts",
+        "/api/v1/ib/dashboard",
+        "/api/v1/ib/network",
+        "/api/v1/ib/clients",
+        "/api/v1/ib/clients/{client_id}",
+        "/api/v1/ib/deals",
+        "/api/v1/ib/commissions",
+        "/api/v1/ib/commissions/{line_id}",
+        "/api/v1/ib/statistics",
+        "/api/v1/ib/allocations",
+        "/api/v1/ib/links",
+        "/api/v1/ib/payouts",
     ):
         assert path in paths, path
-    parameters = {p["name"] for p in paths["/api/ib/commissions"]["get"]["parameters"]}
+    parameters = {p["name"] for p in paths["/api/v1/ib/commissions"]["get"]["parameters"]}
     assert {"start", "end", "level", "symbol", "client", "page", "per_page"} <= parameters
-    assert "post" in paths["/api/ib/payouts"]
+    assert "post" in paths["/api/v1/ib/payouts"]
     assert not any(path.startswith("/ib") for path in paths)  # the pages stay out of the schema

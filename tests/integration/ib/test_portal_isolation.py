@@ -27,15 +27,15 @@ IB_PAGES = (
     "/ib/payouts",
 )
 IB_API = (
-    "/api/ib/dashboard",
-    "/api/ib/network",
-    "/api/ib/clients",
-    "/api/ib/deals",
-    "/api/ib/commissions",
-    "/api/ib/statistics",
-    "/api/ib/allocations",
-    "/api/ib/links",
-    "/api/ib/payouts",
+    "/api/v1/ib/dashboard",
+    "/api/v1/ib/network",
+    "/api/v1/ib/clients",
+    "/api/v1/ib/deals",
+    "/api/v1/ib/commissions",
+    "/api/v1/ib/statistics",
+    "/api/v1/ib/allocations",
+    "/api/v1/ib/links",
+    "/api/v1/ib/payouts",
 )
 
 
@@ -66,15 +66,15 @@ async def test_an_ib_never_sees_another_network(
             await browser.get(f"/ib/clients/{z}"),
             await browser.get(f"/ib/commissions/{carol_lines[0]}"),
             await browser.get(f"/ib/links/{carol_link.id}/qr.svg"),
-            await browser.get(f"/api/ib/clients/{z}"),
-            await browser.get(f"/api/ib/commissions/{carol_lines[0]}"),
+            await browser.get(f"/api/v1/ib/clients/{z}"),
+            await browser.get(f"/api/v1/ib/commissions/{carol_lines[0]}"),
         ]
         # By filtering for them.
-        z_deals = (await browser.get("/api/ib/deals", params={"client": z})).json()
-        z_lines = (await browser.get("/api/ib/commissions", params={"client": z})).json()
-        api_links = (await browser.get("/api/ib/links")).json()
-        api_payouts = (await browser.get("/api/ib/payouts")).json()
-        api_network = (await browser.get("/api/ib/network")).json()
+        z_deals = (await browser.get("/api/v1/ib/deals", params={"client": z})).json()
+        z_lines = (await browser.get("/api/v1/ib/commissions", params={"client": z})).json()
+        api_links = (await browser.get("/api/v1/ib/links")).json()
+        api_payouts = (await browser.get("/api/v1/ib/payouts")).json()
+        api_network = (await browser.get("/api/v1/ib/network")).json()
     assert f'data-client="{z}"' not in clients
     assert "z***@" not in clients
     assert 'data-ticket="9003"' not in deals
@@ -101,14 +101,14 @@ async def test_a_sub_ib_sees_its_branch_not_its_parent_s(
     a_lines = await world.line_ids("A")
     y = world.users["Y"]
     async with signed_in_as(portal_client.app, "B") as browser:
-        clients = (await browser.get("/api/ib/clients")).json()
+        clients = (await browser.get("/api/v1/ib/clients")).json()
         own_client = await browser.get(f"/ib/clients/{world.users['X']}")
         parent_client = await browser.get(f"/ib/clients/{y}")
-        parent_as_client = await browser.get(f"/api/ib/clients/{world.users['A']}")
-        parent_line = await browser.get(f"/api/ib/commissions/{a_lines[0]}")
-        deals = (await browser.get("/api/ib/deals")).json()
-        network = (await browser.get("/api/ib/network")).json()
-        dashboard = (await browser.get("/api/ib/dashboard")).json()
+        parent_as_client = await browser.get(f"/api/v1/ib/clients/{world.users['A']}")
+        parent_line = await browser.get(f"/api/v1/ib/commissions/{a_lines[0]}")
+        deals = (await browser.get("/api/v1/ib/deals")).json()
+        network = (await browser.get("/api/v1/ib/network")).json()
+        dashboard = (await browser.get("/api/v1/ib/dashboard")).json()
     assert [c["client_id"] for c in clients["items"]] == [world.users["X"]]
     assert own_client.status_code == 200
     assert parent_client.status_code == 404
@@ -127,7 +127,7 @@ async def test_a_client_without_an_ib_profile_gets_nothing(
         home = await browser.get("/ib", follow_redirects=False)
         pages = [await browser.get(path, follow_redirects=False) for path in IB_PAGES]
         apis = [await browser.get(path) for path in IB_API]
-        line = await browser.get(f"/api/ib/commissions/{(await world.line_ids('A'))[0]}")
+        line = await browser.get(f"/api/v1/ib/commissions/{(await world.line_ids('A'))[0]}")
     assert home.status_code == 303
     assert home.headers["location"] == "/ib/apply"
     for answer in pages + apis + [line]:
@@ -141,7 +141,7 @@ async def test_nobody_signed_in_is_sent_to_sign_in(
 ) -> None:
     await seed(db, settings)
     page = await portal_client.get("/ib/commissions", follow_redirects=False)
-    api = await portal_client.get("/api/ib/commissions")
+    api = await portal_client.get("/api/v1/ib/commissions")
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login?next=")
     assert api.status_code == 401
