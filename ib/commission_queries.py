@@ -175,6 +175,14 @@ async def get_line(session: AsyncSession, partner_id: int, line_id: int) -> Line
     return _view(*row)
 
 
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell as a spreadsheet shows it, never as a formula it runs (CSV injection)."""
+    return f"'{text}" if text.startswith(SPREADSHEET_TRIGGERS) else text
+
+
 CSV_HEADER = (
     "line_id",
     "deal_time",
@@ -212,20 +220,20 @@ async def lines_csv(session: AsyncSession, partner_id: int, where: LineFilter) -
             (
                 view.id,
                 view.deal_time.isoformat(),
-                view.server,
+                spreadsheet_safe(view.server),
                 view.ticket,
                 view.login,
-                view.symbol,
+                spreadsheet_safe(view.symbol),
                 view.lots,
                 view.trader_client_id,
-                view.scheme,
+                spreadsheet_safe(view.scheme),
                 view.scheme_version,
-                view.rule_code,
+                spreadsheet_safe(view.rule_code),
                 view.kind,
                 view.level,
-                view.rank or "",
+                spreadsheet_safe(view.rank or ""),
                 json.dumps(view.inputs, sort_keys=True),
-                view.formula,
+                spreadsheet_safe(view.formula),
                 view.amount,
                 view.currency,
                 view.revision,

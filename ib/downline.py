@@ -49,6 +49,13 @@ class Downline:
         return frozenset(node.partner_id for node, _depth in walk(self.root))
 
     @cached_property
+    def parent_of(self) -> dict[int, int]:
+        """Each sub-IB's partner id -> its parent's, inside the network."""
+        return {
+            child.partner_id: node.partner_id for node, _depth in walk(self.root) for child in node.children
+        }
+
+    @cached_property
     def sub_ib_clients(self) -> dict[int, int]:
         """The client id of every sub-IB (its own trading is part of the network) -> its partner id."""
         return {node.client_id: node.partner_id for node, depth in walk(self.root) if depth > 0}

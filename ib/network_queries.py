@@ -68,8 +68,9 @@ class AccountView:
 
 @dataclass(frozen=True)
 class ClientView:
-    """A client of the network: who it is (email masked), under which IB since when, its accounts,
-    the lots it closed in the window and what it earned the viewing IB there."""
+    """A client of the network: who it is (email masked), under which IB since when (for a sub-IB:
+    the IB it is under), its accounts, the lots it closed in the window and what it earned the
+    viewing IB there."""
 
     client_id: int
     email: str
@@ -202,7 +203,7 @@ async def client_views(
         ClientView(
             client_id=client,
             email=mask_email(emails.get(client, "")),
-            ib_partner_id=sub_ibs.get(client) or referred[client],
+            ib_partner_id=downline.parent_of[sub_ibs[client]] if client in sub_ibs else referred[client],
             is_sub_ib=client in sub_ibs,
             since=since.get(client),
             accounts=accounts.get(client, []),

@@ -42,6 +42,7 @@ class PayoutOverview:
     minimum_amount: int
     hold_for_review: bool
     may_request: bool
+    """The mode lets the IB ask (whether or not anything is available right now)."""
     payable: list[Payable]
     payouts: list[Payout]
 
@@ -89,7 +90,7 @@ async def payout_overview(session: AsyncSession, partner_id: int, *, limit: int 
 
 
 async def request_payout(
-    db: Database, partner_id: int, *, idempotency_key: str, now: datetime | None = None
+    db: Database, partner_id: int, *, idempotency_key: str, actor: str, now: datetime | None = None
 ) -> list[Payout]:
     """The IB asks to be paid what is available now; refused when a schedule pays it."""
     if not KEY_SHAPE.match(idempotency_key or ""):
@@ -99,7 +100,7 @@ async def request_payout(
     if not may_request(policy):
         assert policy is not None
         raise PayoutError(f"Your commission is paid {policy.frequency}; payouts can't be requested.")
-    made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key)
+    made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key, actor=actor)
     if not made:
         raise PayoutError("There is nothing to pay out yet (or less than your minimum payout).")
     return made

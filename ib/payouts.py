@@ -87,12 +87,14 @@ async def pay_out(
     now: datetime | None = None,
     scheduled: str | None = None,
     request_key: str | None = None,
+    actor: str = "system",
 ) -> list[Payout]:
     """Pay an IB what its payable accounts hold (at least the policy's minimum), or hold it for review.
 
     ``scheduled`` is ``"daily"`` or ``"monthly"`` when the schedule calls, so the key names the period.
     ``request_key`` is the idempotency key of an IB's own request from the portal: a retry of the
-    same request answers the payouts it made and pays nothing more.
+    same request answers the payouts it made and pays nothing more. ``actor`` is who asked (the
+    IB itself, ``"client:<id>"``, for a request from the portal).
     """
     now = now or utcnow()
     made: list[Payout] = []
@@ -149,7 +151,7 @@ async def pay_out(
             await session.flush()
             audit.record(
                 session,
-                actor="system",
+                actor=actor,
                 action="ib.payout_held" if hold else "ib.payout_paid",
                 subject=f"partner:{partner_id}",
                 now=now,

@@ -237,7 +237,7 @@ class IbActionsController(Controller):
         return await self._payouts(request)
 
     @post("/payouts", name="ib.payouts.request")
-    async def request_payout(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def ask_for_payout(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         form = await form_fields(request)
         if await over_money_limit(request, "ib_payout"):
             return await self._payouts(request, error=TOO_MANY, status_code=429)
@@ -245,6 +245,7 @@ class IbActionsController(Controller):
             made = await request_payout(
                 app_services(request.app).database,
                 current_partner(request).partner_id,
+                actor=current_partner(request).actor,
                 idempotency_key=form.get("idempotency_key", ""),
             )
         except PayoutError as exc:

@@ -148,6 +148,21 @@ class PayoutsAnswer:
     payouts: list[PayoutAnswer]
 
 
+@dataclass(frozen=True)
+class AllocationRequest:
+    """Give direct sub-IB ``sub_ib`` the per-lot ``amount`` (in the scheme's currency, as people
+    write it: ``"2.50"``) of rule ``rule`` from now on."""
+
+    sub_ib: int
+    rule: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    campaign: str = ""
+
+
 def _refusal(message: str, status_code: int = 400) -> Response[dict[str, Any]]:
     return Response({"status_code": status_code, "detail": message}, status_code=status_code)
 
@@ -312,11 +327,11 @@ async def get_allocations(request: Request[Any, Any, Any]) -> AllocationOverview
     status_code=201,
     summary="Give a direct sub-IB part of a rate",
 )
-async def set_allocation(request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]) -> Response[Any]:
+async def set_allocation(request: Request[Any, Any, Any], data: JSONBody[AllocationRequest]) -> Response[Any]:
     """``{"sub_ib": 12, "rule": "fixed", "amount": "2.50"}``: the amount per lot, in the scheme's currency."""
     partner = current_partner(request)
     now = clock.utcnow()
-    form = {key: str(data.get(key, "")) for key in ("sub_ib", "rule", "amount")}
+    form = {"sub_ib": str(data.sub_ib), "rule": data.rule, "amount": data.amount}
     async with app_services(request.app).database.session() as session:
         overview = await allocation_overview(session, await network_today(session, partner), now)
         money = await scheme_money(session)
@@ -357,10 +372,10 @@ async def get_links(request: Request[Any, Any, Any]) -> list[LinkAnswer]:
     status_code=201,
     summary="Create a referral link with a campaign tag",
 )
-async def create_link(request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]) -> Response[Any]:
+async def create_link(request: Request[Any, Any, Any], data: JSONBody[LinkRequest]) -> Response[Any]:
     """``{"campaign": "forum-2026"}``."""
     try:
-        link = await create_partner_link(request, current_partner(request), str(data.get("campaign", "")))
+        link = await create_partner_link(request, current_partner(request), data.campaign)
     except AttributionError as exc:
         return _refusal(str(exc))
     return Response(_link(request, link), status_code=201)
@@ -394,6 +409,7 @@ async def create_payout(request: Request[Any, Any, Any]) -> Response[Any]:
         made = await request_payout(
             app_services(request.app).database,
             current_partner(request).partner_id,
+            actor=current_partner(request).actor,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER, ""),
         )
     except PayoutError as exc:

@@ -84,6 +84,9 @@ async def test_write_api_allocations_links_and_payouts(
         too_much = await browser.post(
             "/api/v1/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "9.00"}, headers=headers
         )
+        wrong_type = await browser.post(
+            "/api/v1/ib/allocations", json={"sub_ib": "bob", "rule": "fixed", "amount": "1"}, headers=headers
+        )
         set_rate = await browser.post(
             "/api/v1/ib/allocations", json={"sub_ib": b, "rule": "fixed", "amount": "3"}, headers=headers
         )
@@ -99,6 +102,7 @@ async def test_write_api_allocations_links_and_payouts(
         no_csrf = await browser.post("/api/v1/ib/links", json={"campaign": "forged"})
     assert too_much.status_code == 400
     assert too_much.json()["detail"] == "You hold 7.00 USD per lot under fixed; you can't give 9.00 USD."
+    assert wrong_type.status_code == 400
     assert set_rate.status_code == 201
     assert set_rate.json()["amount_per_lot"] == 300
     assert rates["rates"] == [{"rule_code": "fixed", "own_per_lot": 700, "given": {str(b): 300}}]

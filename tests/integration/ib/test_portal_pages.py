@@ -11,6 +11,7 @@ import re
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
+from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
 from ib.ledger_accounts import wallet_account
@@ -78,7 +79,9 @@ async def test_clients_and_their_accounts(
     assert f"{world.login('Y')} (standard, USD)" in y_row
     assert "14.00 USD" in y_row  # what Y earned A this month
     assert row(page, "client-row", "data-client", x)  # B's client is in A's network
-    assert f'data-client="{world.users["B"]}"' in page  # so is the sub-IB itself
+    b_row = row(page, "client-row", "data-client", world.users["B"])  # so is the sub-IB itself
+    assert "sub-IB" in b_row
+    assert f"IB #{world.partner('A')}" in b_row  # under A
     assert f'data-client="{z}"' not in page
     assert detail.status_code == 200
     assert str(world.login("Y")) in detail.text
@@ -268,6 +271,11 @@ async def test_payout_request_pays_once_through_the_ledger(
     assert (await get_balance(db, wallet)).posted == 2300
     assert await world.world.payable("A") == 0
     assert 'data-status="paid"' in after
+    assert 'action="/ib/payouts"' not in after  # nothing left to ask for
+    async with db.session() as session:
+        paid_event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "ib.payout_paid"))
+    assert paid_event is not None
+    assert (paid_event.actor_kind, paid_event.actor_id) == ("client", world.users["A"])
     # B is paid daily by its policy: it can't ask, and the form isn't offered.
     async with db.transaction() as session:
         session.add(PayoutPolicy(partner_id=world.partner("B"), frequency="daily", minimum_amount=0))
