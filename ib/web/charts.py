@@ -8,18 +8,37 @@ display only. One series per currency, so amounts in different currencies are ne
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from core.money import MoneyFormat
 from ib.commission_queries import Statistics, Total
 
+MAX_PERIODS = 3660
+"""Ten years of days: a window wider than that is drawn up to its first ten years."""
 
-def _series(totals: Sequence[Total], money: MoneyFormat) -> dict[str, Any]:
-    labels = sorted({total.key for total in totals}, key=lambda key: (len(key), key))
+
+def period_labels(stats: Statistics) -> list[str]:
+    """Every day (or month) of the statistics' window, so a quiet day shows as zero, not as a gap."""
+    labels: list[str] = []
+    moment = stats.start
+    while moment < stats.end and len(labels) < MAX_PERIODS:
+        label = f"{moment:%Y-%m-%d}" if stats.grain == "day" else f"{moment:%Y-%m}"
+        if not labels or labels[-1] != label:
+            labels.append(label)
+        moment += timedelta(days=1)
+    return labels
+
+
+def _series(
+    totals: Sequence[Total], money: MoneyFormat, labels: Sequence[str] | None = None
+) -> dict[str, Any]:
+    if labels is None:
+        labels = sorted({total.key for total in totals}, key=lambda key: (len(key), key))
     currencies = sorted({total.currency for total in totals})
     amounts = {(total.key, total.currency): total.amount for total in totals}
     return {
-        "labels": labels,
+        "labels": list(labels),
         "datasets": [
             {
                 "currency": currency,
@@ -33,7 +52,7 @@ def _series(totals: Sequence[Total], money: MoneyFormat) -> dict[str, Any]:
 
 def statistics_chart_data(stats: Statistics, money: MoneyFormat) -> dict[str, Any]:
     return {
-        "period": _series(stats.by_period, money),
+        "period": _series(stats.by_period, money, period_labels(stats)),
         "symbol": _series(stats.by_symbol, money),
         "level": _series(stats.by_level, money),
     }

@@ -46,7 +46,8 @@ async def test_dashboard_shows_today_this_month_and_levels(
     assert "16.00 USD" in part(page.text, r'id="month">.*?</section>')
     assert "14.00 USD" in row(page.text, "level-row", "data-level", 1)
     assert "2.00 USD" in row(page.text, "level-row", "data-level", 2)
-    assert "1 sub-IBs" in page.text
+    assert "1 sub-IB ·" in page.text
+    assert "2 referred clients" in page.text
     assert 'href="/ib"' in page.text  # the portal's navigation leads IBs here
 
 
@@ -143,7 +144,7 @@ async def test_commission_lines_with_provenance_filters_and_csv(
 async def test_statistics_page_carries_chart_data_without_inline_script(
     db: Database, settings: Settings, portal_client: AsyncTestClient
 ) -> None:
-    await seed(db, settings)
+    world = await seed(db, settings)
     async with signed_in_as(portal_client.app, "A") as browser:
         page = await browser.get("/ib/statistics", params={"start": "2026-10-01", "period": "month"})
         script = await browser.get("/static/ib/statistics.js")
@@ -159,6 +160,10 @@ async def test_statistics_page_carries_chart_data_without_inline_script(
     assert chart_data["symbol"]["labels"] == ["EURUSD", "XAUUSD"]
     assert chart_data["symbol"]["datasets"][0]["minor"] == [900, 1400]
     assert sum(chart_data["period"]["datasets"][0]["minor"]) == 2300
+    months = chart_data["period"]["labels"]
+    assert months[0] == "2026-10"
+    assert months[-1] == f"{world.today:%Y-%m}"
+    assert len(months) == len(set(months))  # every month once, quiet ones at zero
     assert "21.00 USD" in row(page.text, "stat-row", "data-key", 1)
     assert script.status_code == 200
     assert chart.status_code == 200
@@ -354,3 +359,4 @@ async def test_ib_pages_speak_simplified_chinese(
     assert "今日佣金" in page
     assert "16.00 USD" in page
     assert "佣金明细" in lines
+    assert "1 个下级 IB" in page
