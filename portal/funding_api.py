@@ -15,10 +15,9 @@ from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
 from core.web.auth import actor_for, requires_sign_in, signed_in
-from core.web.money_actions import over_money_limit
 from core.web.state import app_services
 from portal.cashier_wiring import KYC_GATES
-from portal.funding import parse_money
+from portal.funding import over_money_limit, parse_money
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 

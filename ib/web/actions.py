@@ -18,9 +18,8 @@ from litestar.response import Redirect, Template
 
 from core import clock
 from core.money import InvalidAmountError, MoneyFormat, parse_amount
-from core.web.auth import SIGN_IN_HANDLERS, client_of, requires_sign_in, signed_in
-from core.web.forms import form_fields
-from core.web.money_actions import TOO_MANY, new_idempotency_key, over_money_limit
+from core.web.auth import SIGN_IN_HANDLERS, TOO_MANY, client_of, over_money_limit, requires_sign_in, signed_in
+from core.web.forms import form_fields, new_idempotency_key
 from core.web.state import app_services
 from ib import attribution, partners, schemes
 from ib.allocation_queries import AllocationOverview, allocation_overview

@@ -19,8 +19,7 @@ from litestar.params import FromPath, JSONBody
 
 from core import clock
 from core.money import InvalidAmountError
-from core.web.auth import requires_sign_in
-from core.web.money_actions import TOO_MANY, over_money_limit
+from core.web.auth import TOO_MANY, over_money_limit, requires_sign_in
 from core.web.state import app_services
 from ib import schemes
 from ib.allocation_queries import AllocationOverview, allocation_overview
