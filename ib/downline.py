@@ -4,14 +4,13 @@ Every IB portal page and API answer is cut to this set, so ownership is decided 
 client, a deal or a sub-IB outside it is "not found" for that IB. The portal asks for the network
 as it stands *today*; a client moved to another IB yesterday is no longer in the old IB's view.
 
-The tree comes from :func:`ib.hierarchy.tree_at`; queries over deals and lines don't list the
+The branch comes from :func:`ib.hierarchy.tree_at`; queries over deals and lines don't list the
 network's clients as parameters but select them from the attribution table for the network's IBs
 (:meth:`Downline.client_filter`), so a network of any size stays one bounded query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -23,13 +22,6 @@ from ib.errors import PartnerNotFoundError
 from ib.hierarchy import TreeNode, tree_at
 from ib.models import ClientLink
 from ib.timeutil import aware
-
-
-def walk(node: TreeNode, depth: int = 0) -> Iterator[tuple[TreeNode, int]]:
-    """Each node of a subtree with its depth below the subtree's root (the root is 0)."""
-    yield node, depth
-    for child in node.children:
-        yield from walk(child, depth + 1)
 
 
 @dataclass(frozen=True)
@@ -46,24 +38,24 @@ class Downline:
     @cached_property
     def partner_ids(self) -> frozenset[int]:
         """The IB itself and every sub-IB below it."""
-        return frozenset(node.partner_id for node, _depth in walk(self.root))
+        return frozenset(node.partner_id for node, _depth in self.root.walk())
 
     @cached_property
     def parent_of(self) -> dict[int, int]:
         """Each sub-IB's partner id -> its parent's, inside the network."""
         return {
-            child.partner_id: node.partner_id for node, _depth in walk(self.root) for child in node.children
+            child.partner_id: node.partner_id for node, _depth in self.root.walk() for child in node.children
         }
 
     @cached_property
     def sub_ib_clients(self) -> dict[int, int]:
         """The client id of every sub-IB (its own trading is part of the network) -> its partner id."""
-        return {node.client_id: node.partner_id for node, depth in walk(self.root) if depth > 0}
+        return {node.client_id: node.partner_id for node, depth in self.root.walk() if depth > 0}
 
     @cached_property
     def referred_clients(self) -> dict[int, int]:
         """Each client attributed to an IB of the network -> that IB's partner id."""
-        return {client: node.partner_id for node, _depth in walk(self.root) for client in node.clients}
+        return {client: node.partner_id for node, _depth in self.root.walk() for client in node.clients}
 
     def owns_client(self, client_id: int) -> bool:
         return client_id in self.referred_clients or client_id in self.sub_ib_clients
@@ -82,18 +74,10 @@ class Downline:
         return or_(column.in_(attributed), column.in_(sorted(self.sub_ib_clients)))
 
 
-def find_node(roots: list[TreeNode], partner_id: int) -> TreeNode | None:
-    for root in roots:
-        for node, _depth in walk(root):
-            if node.partner_id == partner_id:
-                return node
-    return None
-
-
 async def downline_of(session: AsyncSession, partner_id: int, moment: datetime) -> Downline:
     """The network of one IB at ``moment``; :class:`PartnerNotFoundError` if it was no IB then."""
     moment = aware(moment)
-    node = find_node(await tree_at(session, moment), partner_id)
-    if node is None:
+    branch = await tree_at(session, moment, under=partner_id)
+    if not branch:
         raise PartnerNotFoundError(f"IB {partner_id} is not in the tree at {moment.isoformat()}")
-    return Downline(node, moment)
+    return Downline(branch[0], moment)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.identity.models import User
 from ib.deals import CLOSING_ENTRIES
-from ib.downline import Downline, walk
+from ib.downline import Downline
 from ib.errors import IbError
 from ib.models import ClientLink, CommissionLine, StoredDeal, TradingAccount
 from ib.query_common import AnySelect, Page, page_bounds
@@ -139,12 +139,12 @@ async def network_tree(session: AsyncSession, downline: Downline, window: Window
     """The network as it stands at the downline's moment, with lots closed in ``window`` per node."""
     lots = await closed_lots(session, downline, window)
     views: dict[int, NodeView] = {}
-    for node, depth in walk(downline.root):
+    for node, depth in downline.root.walk():
         own = lots.get(node.client_id, NO_LOTS) + sum((lots.get(c, NO_LOTS) for c in node.clients), NO_LOTS)
         views[node.partner_id] = NodeView(
             node.partner_id, node.client_id, node.rank, depth, len(node.clients), own
         )
-    for node, _depth in walk(downline.root):
+    for node, _depth in downline.root.walk():
         views[node.partner_id].children = [views[child.partner_id] for child in node.children]
 
     def total(view: NodeView) -> Decimal:
