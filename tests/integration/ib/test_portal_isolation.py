@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.db import Database
 from core.settings import Settings
 from ib import attribution
+from ib.hierarchy import tree_at
 from ib.models import Payout, ReferralLink
 from ib.payouts import pay_out
 from tests.integration.ib.portal_world import seed, signed_in_as
@@ -145,3 +146,21 @@ async def test_nobody_signed_in_is_sent_to_sign_in(
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login?next=")
     assert api.status_code == 401
+
+
+async def test_a_branch_of_the_tree_holds_only_its_own_ibs_and_clients(
+    db: Database, settings: Settings
+) -> None:
+    world = await seed(db, settings)
+    async with db.session() as session:
+        [b_branch] = await tree_at(session, world.today, under=world.partner("B"))
+        [a_branch] = await tree_at(session, world.today, under=world.partner("A"))
+        nobody = await tree_at(session, world.today, under=999_999)
+    assert (b_branch.partner_id, b_branch.clients, b_branch.children) == (
+        world.partner("B"),
+        [world.users["X"]],
+        [],
+    )
+    assert [node.partner_id for node, _depth in a_branch.walk()] == [world.partner("A"), world.partner("B")]
+    assert a_branch.clients == [world.users["Y"]]
+    assert nobody == []
