@@ -149,12 +149,20 @@ def _view(line: CommissionLine, deal: StoredDeal, version: int, scheme: str) -> 
 
 
 async def line_page(
-    session: AsyncSession, partner_id: int, where: LineFilter, *, page: int = 1, per_page: int = 50
+    session: AsyncSession,
+    partner_id: int,
+    where: LineFilter,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    totals: Sequence[Total] | None = None,
 ) -> Page[LineView]:
-    """The IB's lines, newest deal first."""
+    """The IB's lines, newest deal first. ``totals`` (from :func:`line_totals` for the same filter)
+    saves counting the lines a second time when the caller shows them anyway."""
     offset, limit = page_bounds(page, per_page)
     base = _lines(partner_id, where)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    totals = await line_totals(session, partner_id, where) if totals is None else totals
+    total = sum(item.lines for item in totals)
     rows = await session.execute(
         base.order_by(CommissionLine.deal_time.desc(), CommissionLine.id.desc()).offset(offset).limit(limit)
     )

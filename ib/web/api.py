@@ -279,10 +279,15 @@ async def get_commissions(
 ) -> LinesAnswer:
     partner = current_partner(request)
     async with app_services(request.app).database.session() as session:
-        page = await line_page(
-            session, partner.partner_id, line_filter, page=paging.page, per_page=paging.per_page
-        )
         totals = await line_totals(session, partner.partner_id, line_filter)
+        page = await line_page(
+            session,
+            partner.partner_id,
+            line_filter,
+            page=paging.page,
+            per_page=paging.per_page,
+            totals=totals,
+        )
     return LinesAnswer(page.items, page.page, page.per_page, page.total, totals)
 
 

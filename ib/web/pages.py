@@ -146,10 +146,15 @@ class IbPagesController(Controller):
     ) -> Template:
         partner = current_partner(request)
         async with app_services(request.app).database.session() as session:
-            page = await line_page(
-                session, partner.partner_id, line_filter, page=paging.page, per_page=paging.per_page
-            )
             totals = await line_totals(session, partner.partner_id, line_filter)
+            page = await line_page(
+                session,
+                partner.partner_id,
+                line_filter,
+                page=paging.page,
+                per_page=paging.per_page,
+                totals=totals,
+            )
             symbols = await network_symbols(session, await network_today(session, partner))
             money = await scheme_money(session)
         context = {
