@@ -106,7 +106,7 @@ class IbApplicationController(Controller):
             )
         flash(
             request,
-            "Your application has been sent. We will email you once it is decided.",
+            "Your application has been sent. This page shows the decision once our team has made it.",
             category="success",
         )
         return Redirect("/ib/apply", status_code=303)
