@@ -6,7 +6,20 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, finance, kyc, mailbox, pages, rates, roles, signin, staff
+from backoffice import (
+    account,
+    api,
+    audit,
+    finance,
+    ib_staff,
+    kyc,
+    mailbox,
+    pages,
+    rates,
+    roles,
+    signin,
+    staff,
+)
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
@@ -25,6 +38,7 @@ NAVIGATION = (
     NavItem("Transfers", "/finance/transfers"),
     NavItem("Bank accounts", "/finance/bank-accounts"),
     NavItem("Rates", "/finance/rates"),
+    NavItem("IB", "/ib/applications"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -50,6 +64,7 @@ def protected_router() -> Router:
             finance.BankAccountQueueController,
             finance.TransferQueueController,
             rates.RatesController,
+            *ib_staff.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],
