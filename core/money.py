@@ -35,7 +35,7 @@ def parse_amount(text: str, scale: int, *, allow_zero: bool = False) -> int:
         raise InvalidAmountError("Enter the amount as a number, such as 100.50.")
     if value < 0 or (value == 0 and not allow_zero):
         raise InvalidAmountError(
-            "The amount can't be negative." if allow_zero else "The amount must be more than zero."
+            "The amount cannot be negative." if allow_zero else "The amount must be more than zero."
         )
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)

@@ -99,7 +99,7 @@ async def request_payout(
         policy = await session.get(PayoutPolicy, partner_id)
     if not may_request(policy):
         assert policy is not None
-        raise PayoutError(f"Your commission is paid {policy.frequency}; payouts can't be requested.")
+        raise PayoutError(f"Your commission is paid {policy.frequency}; payouts cannot be requested.")
     made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key, actor=actor)
     if not made:
         raise PayoutError("There is nothing to pay out yet (or less than your minimum payout).")

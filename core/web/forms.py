@@ -1,11 +1,11 @@
-"""Reading urlencoded forms in controllers, and the idempotency key a money form carries."""
+"""Reading urlencoded forms in controllers."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from litestar import Request
+from markupsafe import Markup, escape
 
 MAX_FIELD = 1000
 
@@ -22,6 +22,7 @@ async def form_list(request: Request[Any, Any, Any], name: str) -> list[str]:
     return [str(value)[:MAX_FIELD] for value in form.getall(name, [])]
 
 
-def new_idempotency_key() -> str:
-    """The hidden field a money form carries, so a double submit or a retry makes one request."""
-    return secrets.token_urlsafe(24)
+def error_text(exc: Exception) -> Markup:
+    """A refusal's message for a page, escaped. Templates show errors through gettext, which takes
+    its text as safe markup, and a message may quote what the person typed."""
+    return escape(str(exc))

@@ -18,8 +18,16 @@ from litestar.response import Redirect, Template
 
 from core import clock
 from core.money import InvalidAmountError, MoneyFormat, parse_amount
-from core.web.auth import SIGN_IN_HANDLERS, TOO_MANY, client_of, over_money_limit, requires_sign_in, signed_in
-from core.web.forms import form_fields, new_idempotency_key
+from core.web.auth import (
+    SIGN_IN_HANDLERS,
+    TOO_MANY,
+    client_of,
+    new_idempotency_key,
+    over_money_limit,
+    requires_sign_in,
+    signed_in,
+)
+from core.web.forms import error_text, form_fields
 from core.web.state import app_services
 from ib import attribution, partners, schemes
 from ib.allocation_queries import AllocationOverview, allocation_overview
@@ -174,7 +182,7 @@ class IbActionsController(Controller):
                 request, error=exc.MESSAGE, error_args=exc.values, form=form, status_code=400
             )
         except (AllocationError, InvalidAmountError) as exc:
-            return await self._allocations(request, error=str(exc), form=form, status_code=400)
+            return await self._allocations(request, error=error_text(exc), form=form, status_code=400)
         flash(request, "The sub-IB's rate has been set from now on.", category="success")
         return Redirect("/ib/allocations", status_code=303)
 
@@ -202,7 +210,7 @@ class IbActionsController(Controller):
         try:
             await create_partner_link(request, current_partner(request), form.get("campaign", ""))
         except AttributionError as exc:
-            return await self._links(request, error=str(exc), status_code=400)
+            return await self._links(request, error=error_text(exc), status_code=400)
         flash(request, "Your new referral link is ready.", category="success")
         return Redirect("/ib/links", status_code=303)
 
@@ -248,7 +256,7 @@ class IbActionsController(Controller):
                 idempotency_key=form.get("idempotency_key", ""),
             )
         except PayoutError as exc:
-            return await self._payouts(request, error=str(exc), status_code=400)
+            return await self._payouts(request, error=error_text(exc), status_code=400)
         held = any(payout.status == "held" for payout in made)
         flash(
             request,
@@ -292,7 +300,7 @@ def read_allocation(
         raise AllocationError("Choose one of your direct sub-IBs.")
     rate = next((r for r in overview.rates if r.rule_code == form.get("rule", "")), None)
     if rate is None or overview.currency is None:
-        raise AllocationError("Choose one of your scheme's per-lot rules.")
+        raise AllocationError("Choose one of the per-lot rules of your scheme.")
     amount = parse_amount(form.get("amount", ""), money.scales.get(overview.currency, 2), allow_zero=True)
     if amount > rate.own_per_lot:
         raise AllocationLimitError(
