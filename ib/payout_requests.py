@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -100,7 +101,12 @@ async def request_payout(
     if not may_request(policy):
         assert policy is not None
         raise PayoutError(f"Your commission is paid {policy.frequency}; payouts cannot be requested.")
-    made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key, actor=actor)
+    try:
+        made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key, actor=actor)
+    except IntegrityError:
+        # The same request, sent twice at once, lost the race for its key: the other one paid,
+        # and asking again answers what it made.
+        made = await payouts.pay_out(db, partner_id, now=now, request_key=idempotency_key, actor=actor)
     if not made:
         raise PayoutError("There is nothing to pay out yet (or less than your minimum payout).")
     return made

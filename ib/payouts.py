@@ -107,11 +107,8 @@ async def pay_out(
         hold = False if policy is None else policy.hold_for_review
         for currency in await _currencies(session):
             if request_key is not None:
-                earlier = await session.scalar(
-                    select(Payout).where(
-                        Payout.ledger_key == f"ib:p:{partner_id}:{currency}:request:{request_key}"
-                    )
-                )
+                key = f"ib:p:{partner_id}:{currency}:request:{request_key}"
+                earlier = await session.scalar(select(Payout).where(Payout.ledger_key == key))
                 if earlier is not None:
                     made.append(earlier)
                     continue
@@ -119,13 +116,11 @@ async def pay_out(
             available = (await get_balance(session, payable)).available
             if available <= 0 or available < minimum:
                 continue
-            if request_key is not None:
-                key = f"ib:p:{partner_id}:{currency}:request:{request_key}"
-            elif scheduled is not None:
+            if request_key is None and scheduled is not None:
                 key = f"ib:p:{partner_id}:{currency}:{scheduled}:{period_tag(scheduled, now)}"
                 if await session.scalar(select(Payout.id).where(Payout.ledger_key == key)) is not None:
                     continue
-            else:
+            elif request_key is None:
                 count = await session.scalar(
                     select(func.count()).select_from(Payout).where(Payout.partner_id == partner_id)
                 )
