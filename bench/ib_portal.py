@@ -8,7 +8,8 @@ In one run, on a database it creates and drops:
 * the portal app and a bare Litestar app, both served by uvicorn on loopback and asked over real
   sockets one request at a time by a signed-in client;
 * p50 and p99 latency of the IB's dashboard, network, clients, commission lines (JSON and HTML)
-  and statistics; the baseline is the p50 of the bare handler measured in the same run, so the
+  and statistics, and of its (empty) list of links, which is what sign-in, the session and the IB
+  check cost on their own; the baseline is the p50 of the bare handler measured in the same run, so the
   ratio says how many bare requests one IB page costs.
 
 Prints a table, then one JSON object per figure per line. ``--quick`` finishes in under a minute.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import statistics
@@ -61,6 +63,7 @@ PASSWORD = "Bench-Harbour-73!"  # noqa: S105 (a throwaway user of a throwaway da
 EMAIL = "bench.ib@example.test"
 BATCH = 5_000
 ENDPOINTS = (
+    "/api/v1/ib/links",
     "/api/v1/ib/dashboard",
     "/api/v1/ib/network",
     "/api/v1/ib/clients",
@@ -300,6 +303,7 @@ async def measure(url: str, sizes: Sizes) -> list[Figure]:
         await db.dispose()
     bare = await serve(Litestar(route_handlers=[ping]))
     portal = await serve(create_app(settings))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a log line per request is not the app's cost
     figures: list[Figure] = []
     try:
         async with httpx.AsyncClient(base_url=bare.url) as client:
