@@ -291,10 +291,3 @@ async def statistics(
         by_symbol=await _grouped(session, partner_id, where, StoredDeal.symbol),
         by_level=await _grouped(session, partner_id, where, CommissionLine.level),
     )
-
-
-def amounts_by_currency(totals: Sequence[Total]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for total in totals:
-        out[total.currency] = out.get(total.currency, 0) + total.amount
-    return out
