@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from cashier.money import amount_formatter
 from core.db import Database
+from core.money import MoneyFormat
 from ledger.fx import currency_scales
 
 MoneyFormatter = Callable[[int | None, str], str]
@@ -15,4 +15,4 @@ async def money_formatter(db: Database, currencies: Iterable[str]) -> MoneyForma
     """``money(123456, "USD")`` → ``"1,234.56 USD"``; an unknown currency shows two decimals."""
     async with db.session() as session:
         scales = await currency_scales(session, *currencies)
-    return amount_formatter(scales)
+    return MoneyFormat(scales)

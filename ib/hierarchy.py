@@ -10,6 +10,7 @@ is the IB itself or one of its sub-IBs at any moment from the chosen date on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -139,6 +140,12 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
     clients: list[int] = field(default_factory=list)
 
+    def walk(self, depth: int = 0) -> Iterator[tuple[TreeNode, int]]:
+        """This node and everything below it, each with its depth under this node (this one is 0)."""
+        yield self, depth
+        for child in self.children:
+            yield from child.walk(depth + 1)
+
     def as_json(self) -> dict[str, object]:
         return {
             "partner_id": self.partner_id,
@@ -149,8 +156,12 @@ class TreeNode:
         }
 
 
-async def tree_at(session: AsyncSession, moment: datetime) -> list[TreeNode]:
-    """The whole IB tree as it stood at ``moment``: top-level IBs with everything below them."""
+async def tree_at(session: AsyncSession, moment: datetime, *, under: int | None = None) -> list[TreeNode]:
+    """The whole IB tree as it stood at ``moment``: top-level IBs with everything below them.
+
+    With ``under``, only that IB's branch (``[]`` if it was no IB then); the client links are then
+    read for the branch's IBs alone, so one IB's view doesn't load every client of the broker.
+    """
     moment = aware(moment)
     partners = {
         pid: (client, aware(since))
@@ -176,13 +187,18 @@ async def tree_at(session: AsyncSession, moment: datetime) -> list[TreeNode]:
             nodes[parent].children.append(nodes[pid])
         else:
             roots.append(nodes[pid])
-    links = await session.execute(
+    links = (
         select(ClientLink.client_id, ClientLink.partner_id)
         .where(ClientLink.valid_from <= moment)
         .where((ClientLink.valid_to.is_(None)) | (ClientLink.valid_to > moment))
         .order_by(ClientLink.client_id)
     )
-    for client_id, partner_id in links:
+    if under is not None:
+        if under not in nodes:
+            return []
+        roots = [nodes[under]]
+        links = links.where(ClientLink.partner_id.in_(sorted(node.partner_id for node, _ in roots[0].walk())))
+    for client_id, partner_id in await session.execute(links):
         if partner_id in nodes:
             nodes[partner_id].clients.append(client_id)
     return roots

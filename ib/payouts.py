@@ -81,11 +81,20 @@ async def _currencies(session: AsyncSession) -> list[str]:
 
 
 async def pay_out(
-    db: Database, partner_id: int, *, now: datetime | None = None, scheduled: str | None = None
+    db: Database,
+    partner_id: int,
+    *,
+    now: datetime | None = None,
+    scheduled: str | None = None,
+    request_key: str | None = None,
+    actor: str = "system",
 ) -> list[Payout]:
     """Pay an IB what its payable accounts hold (at least the policy's minimum), or hold it for review.
 
     ``scheduled`` is ``"daily"`` or ``"monthly"`` when the schedule calls, so the key names the period.
+    ``request_key`` is the idempotency key of an IB's own request from the portal: a retry of the
+    same request answers the payouts it made and pays nothing more. ``actor`` is who asked (the
+    IB itself, ``"client:<id>"``, for a request from the portal).
     """
     now = now or utcnow()
     made: list[Payout] = []
@@ -97,15 +106,21 @@ async def pay_out(
         minimum = 0 if policy is None else policy.minimum_amount
         hold = False if policy is None else policy.hold_for_review
         for currency in await _currencies(session):
+            if request_key is not None:
+                key = f"ib:p:{partner_id}:{currency}:request:{request_key}"
+                earlier = await session.scalar(select(Payout).where(Payout.ledger_key == key))
+                if earlier is not None:
+                    made.append(earlier)
+                    continue
             payable = (await payable_accounts(session, [partner_id], currency))[partner_id]
             available = (await get_balance(session, payable)).available
             if available <= 0 or available < minimum:
                 continue
-            if scheduled is not None:
+            if request_key is None and scheduled is not None:
                 key = f"ib:p:{partner_id}:{currency}:{scheduled}:{period_tag(scheduled, now)}"
                 if await session.scalar(select(Payout.id).where(Payout.ledger_key == key)) is not None:
                     continue
-            else:
+            elif request_key is None:
                 count = await session.scalar(
                     select(func.count()).select_from(Payout).where(Payout.partner_id == partner_id)
                 )
@@ -131,7 +146,7 @@ async def pay_out(
             await session.flush()
             audit.record(
                 session,
-                actor="system",
+                actor=actor,
                 action="ib.payout_held" if hold else "ib.payout_paid",
                 subject=f"partner:{partner_id}",
                 now=now,

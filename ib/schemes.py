@@ -225,10 +225,8 @@ async def publish_version(
     return version
 
 
-async def rule_rate_for(
-    session: AsyncSession, partner_id: int, rule_code: str, moment: datetime
-) -> int | None:
-    """The scheme's per-lot amount of a ``fixed`` rule for a partner's scheme at ``moment``."""
+async def version_in_force(session: AsyncSession, partner_id: int, moment: datetime) -> SchemeVersion | None:
+    """The published version of the partner's scheme (by its terms) that applies at ``moment``."""
     terms = await session.scalar(
         select(PartnerTerms)
         .where(PartnerTerms.partner_id == partner_id, PartnerTerms.effective_from <= moment)
@@ -237,8 +235,8 @@ async def rule_rate_for(
     )
     if terms is None:
         return None
-    version_id = await session.scalar(
-        select(SchemeVersion.id)
+    return await session.scalar(
+        select(SchemeVersion)
         .where(
             SchemeVersion.scheme_id == terms.scheme_id,
             SchemeVersion.status == "published",
@@ -247,15 +245,25 @@ async def rule_rate_for(
         .order_by(SchemeVersion.effective_from.desc())
         .limit(1)
     )
-    if version_id is None:
+
+
+def per_lot_amount(rule: Rule) -> int | None:
+    """A ``fixed`` rule's per-lot amount in minor units (what an allocation divides)."""
+    amount = rule.params.get("amount_per_lot")
+    return amount if rule.kind == "fixed" and isinstance(amount, int) else None
+
+
+async def rule_rate_for(
+    session: AsyncSession, partner_id: int, rule_code: str, moment: datetime
+) -> int | None:
+    """The scheme's per-lot amount of a ``fixed`` rule for a partner's scheme at ``moment``."""
+    version = await version_in_force(session, partner_id, moment)
+    if version is None:
         return None
     rule = await session.scalar(
-        select(Rule).where(Rule.scheme_version_id == version_id, Rule.code == rule_code, Rule.kind == "fixed")
+        select(Rule).where(Rule.scheme_version_id == version.id, Rule.code == rule_code, Rule.kind == "fixed")
     )
-    if rule is None:
-        return None
-    amount = rule.params.get("amount_per_lot")
-    return amount if isinstance(amount, int) else None
+    return None if rule is None else per_lot_amount(rule)
 
 
 async def _allocation_at(

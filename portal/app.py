@@ -9,6 +9,7 @@ from litestar import Litestar
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
+from ib import web as ib_web
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from portal import (
@@ -31,6 +32,7 @@ NAVIGATION = (
     NavItem("Verification", "/kyc"),
     NavItem("Funding", "/funding"),
     NavItem("Trading accounts", "/trading"),
+    NavItem("Partners", "/ib"),
     NavItem("My account", "/account"),
 )
 
@@ -50,12 +52,15 @@ def portal_spec() -> AppSpec:
             psp_webhooks.PspWebhookController,
             api.router,
             funding_api.router,
+            *ib_web.ROUTE_HANDLERS,
         ],
         template_dir=HERE / "templates",
+        extra_template_dirs=[ib_web.TEMPLATES],
+        extra_static_dirs=[ib_web.STATIC],
         nav=NAVIGATION,
         session_cookie="bd_portal_session",
         csrf_cookie="bd_portal_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
     )
 

@@ -5,7 +5,6 @@ carries an idempotency key generated when it renders, and every money action is 
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,14 +19,16 @@ from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError, NotFoundError
 from cashier.history import funding_history
 from cashier.models import DestinationKind, TransferKind
-from cashier.money import amount_formatter, parse_amount
+from cashier.money import parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
 from cashier.withdrawals import Destination
+from core.money import MoneyFormat
 from core.web.auth import (
     SIGN_IN_HANDLERS,
     TOO_MANY,
     actor_for,
+    new_idempotency_key,
     over_money_limit,
     requires_sign_in,
     signed_in,
@@ -38,17 +39,11 @@ from ledger.fx import currency_scales
 from portal.cashier_wiring import KYC_GATES
 
 
-def new_idempotency_key() -> str:
-    """The hidden field a money form carries, so a double submit or a retry makes one request."""
-    return secrets.token_urlsafe(24)
-
-
 async def money_formatter(request: Request[Any, Any, Any]) -> Any:
     settings = app_services(request.app).settings
     async with app_services(request.app).database.session() as session:
         scales = await currency_scales(session, *settings.cashier_currency_list)
-
-    return amount_formatter(scales)
+    return MoneyFormat(scales)
 
 
 async def parse_money(request: Request[Any, Any, Any], raw_amount: str, raw_currency: str) -> tuple[str, int]:

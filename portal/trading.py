@@ -24,7 +24,15 @@ from core.audit.service import record_audit
 from core.identity.models import User
 from core.mail.outbox import queue_mail
 from core.secrets_box import SecretsBox
-from core.web.auth import SIGN_IN_HANDLERS, TOO_MANY, actor_for, over_money_limit, requires_sign_in, signed_in
+from core.web.auth import (
+    SIGN_IN_HANDLERS,
+    TOO_MANY,
+    actor_for,
+    new_idempotency_key,
+    over_money_limit,
+    requires_sign_in,
+    signed_in,
+)
 from core.web.forms import error_text, form_fields
 from core.web.state import app_services
 from mt_bridge import accounts
@@ -32,7 +40,6 @@ from mt_bridge.errors import AccountRequestError, RepeatedRequestError
 from mt_bridge.models import AccountType, CommandStatus, TradingAccount, TradingGroup, TradingServer
 from mt_bridge.records import PasswordKind
 from portal.bridge_wiring import live_account_allowed
-from portal.funding import new_idempotency_key
 
 OPENED_MAIL = "trading_account_opened"
 NEW_PASSWORD_MAIL = "trading_password_reset"  # noqa: S105 - a mail template name

@@ -75,6 +75,10 @@ class AppSpec:
     session_cookie: str
     csrf_cookie: str
     static_dir: Path | None = None
+    extra_template_dirs: Sequence[Path] = ()
+    """Templates of packages the app composes (the IB portal's pages, say), after the app's own."""
+    extra_static_dirs: Sequence[Path] = ()
+    """Static files of composed packages, served under ``/static`` beside the app's and the core's."""
     locale_dirs: Sequence[Path] = ()
     api_description: str = ""
     middleware: Sequence[Middleware] = ()
@@ -129,7 +133,13 @@ def flash_messages(context: Any) -> list[dict[str, Any]]:
 
 def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[JinjaTemplateEngine]:
     environment = Environment(
-        loader=ChoiceLoader([FileSystemLoader(spec.template_dir), FileSystemLoader(CORE_TEMPLATES)]),
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(spec.template_dir),
+                *(FileSystemLoader(d) for d in spec.extra_template_dirs),
+                FileSystemLoader(CORE_TEMPLATES),
+            ]
+        ),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -198,7 +208,9 @@ def build_app(
     metrics = PrometheusConfig(
         app_name=spec.name, prefix="brokerdesk", group_path=True, exclude=["/metrics", "/static", "/healthz"]
     )
-    static_dirs: list[str | Path | os.PathLike[Any]] = [d for d in (spec.static_dir, CORE_STATIC) if d]
+    static_dirs: list[str | Path | os.PathLike[Any]] = [
+        d for d in (spec.static_dir, *spec.extra_static_dirs, CORE_STATIC) if d
+    ]
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

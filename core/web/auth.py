@@ -7,6 +7,7 @@ Guards load the signed-in user once per request into ``request.state``.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,11 @@ async def over_money_limit(connection: ASGIConnection[Any, Any, Any, Any], actio
     key = f"cashier:{action}:{me.user.id}"
     window = await app_services(connection.app).rate_limiter.hit(key, 60)
     return window.count > MONEY_ACTIONS_PER_MINUTE
+
+
+def new_idempotency_key() -> str:
+    """The hidden field a money form carries, so a double submit or a retry makes one request."""
+    return secrets.token_urlsafe(24)
 
 
 def throttle_for(connection: ASGIConnection[Any, Any, Any, Any]) -> Throttle:

@@ -11,7 +11,7 @@ POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.S | 
 
 def test_every_post_form_has_a_csrf_field() -> None:
     templates = [
-        p for pkg in ("core", "portal", "backoffice") for p in (ROOT / pkg).rglob("templates/**/*.html")
+        p for pkg in ("core", "portal", "backoffice", "ib") for p in (ROOT / pkg).rglob("templates/**/*.html")
     ]
     templates = [p for p in templates if "mail/templates" not in str(p)]
     forms = 0

@@ -51,6 +51,9 @@ def test_the_real_tree_keeps_every_contract(project_copy: Path) -> None:
         ("kyc/_violation.py", "import litestar\n"),
         ("mt_bridge/_violation.py", "from jinja2 import Template\n"),
         ("core/_violation.py", "import kyc.review\n"),
+        ("ib/_violation.py", "import litestar\n"),
+        ("ib/_violation.py", "from ib.web import pages\n"),
+        ("backoffice/_violation.py", "from ib.web import api\n"),
     ],
 )
 def test_a_deliberate_violation_fails(project_copy: Path, module: str, source: str) -> None:

@@ -1,0 +1,293 @@
+"""What an IB earned, read for its portal: its commission lines with their provenance, filtered and
+paged, their CSV export, the dashboard's totals and the statistics by period, symbol and level.
+
+An IB reads only lines where it is the beneficiary; a line id of another IB is "not found". Every
+amount is the stored line's integer of minor units; nothing here computes a commission.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ib.errors import IbError
+from ib.models import CommissionLine, Scheme, SchemeVersion, StoredDeal
+from ib.query_common import AnySelect, Grain, Page, day_start, month_start, page_bounds, period_key
+from ib.rounding import units_to_lots
+from ib.timeutil import aware
+
+CSV_ROW_LIMIT = 100_000
+"""An export past this many lines must be narrowed by its filters (the page says so)."""
+
+
+class LineNotFoundError(IbError):
+    """Raised when a commission line id names no line of this IB."""
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """Which of an IB's lines to show: deal time in ``[start, end)``, a level, a symbol, a client."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    level: int | None = None
+    symbol: str | None = None
+    client_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LineView:
+    """One commission line and everything that explains it: the deal, the scheme version, the rule,
+    the level and rank, the formula's inputs and its result."""
+
+    id: int
+    deal_time: datetime
+    server: str
+    ticket: int
+    login: int
+    symbol: str
+    lots: Decimal
+    trader_client_id: int
+    scheme: str
+    scheme_version: int
+    scheme_version_id: int
+    rule_code: str
+    kind: str
+    level: int
+    rank: str | None
+    inputs: dict[str, Any]
+    formula: str
+    amount: int
+    currency: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class Total:
+    """A sum of line amounts in one currency under one key (a day, a month, a symbol, a level)."""
+
+    key: str
+    currency: str
+    amount: int
+    lines: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: list[Total]
+    this_month: list[Total]
+    month_by_level: list[Total]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    start: datetime
+    end: datetime
+    grain: str
+    by_period: list[Total]
+    by_symbol: list[Total]
+    by_level: list[Total]
+
+
+def _lines(partner_id: int, where: LineFilter) -> Select[CommissionLine, StoredDeal, int, str]:
+    statement = (
+        select(CommissionLine, StoredDeal, SchemeVersion.version, Scheme.name)
+        .join(StoredDeal, StoredDeal.id == CommissionLine.deal_id)
+        .join(SchemeVersion, SchemeVersion.id == CommissionLine.scheme_version_id)
+        .join(Scheme, Scheme.id == SchemeVersion.scheme_id)
+        .where(CommissionLine.beneficiary_id == partner_id)
+    )
+    return _filtered(statement, where)
+
+
+def _filtered(statement: AnySelect, where: LineFilter) -> AnySelect:
+    if where.start is not None:
+        statement = statement.where(CommissionLine.deal_time >= aware(where.start))
+    if where.end is not None:
+        statement = statement.where(CommissionLine.deal_time < aware(where.end))
+    if where.level is not None:
+        statement = statement.where(CommissionLine.level == where.level)
+    if where.client_id is not None:
+        statement = statement.where(CommissionLine.trader_client_id == where.client_id)
+    if where.symbol:
+        statement = statement.where(StoredDeal.symbol == where.symbol)
+    return statement
+
+
+def _view(line: CommissionLine, deal: StoredDeal, version: int, scheme: str) -> LineView:
+    return LineView(
+        id=line.id,
+        deal_time=aware(line.deal_time),
+        server=deal.server,
+        ticket=deal.ticket,
+        login=deal.login,
+        symbol=deal.symbol,
+        lots=units_to_lots(deal.volume_closed),
+        trader_client_id=line.trader_client_id,
+        scheme=scheme,
+        scheme_version=version,
+        scheme_version_id=line.scheme_version_id,
+        rule_code=line.rule_code,
+        kind=line.kind,
+        level=line.level,
+        rank=line.rank_code,
+        inputs=dict(line.inputs),
+        formula=line.formula,
+        amount=line.amount,
+        currency=line.currency,
+        revision=line.revision,
+    )
+
+
+async def line_page(
+    session: AsyncSession,
+    partner_id: int,
+    where: LineFilter,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    totals: Sequence[Total] | None = None,
+) -> Page[LineView]:
+    """The IB's lines, newest deal first. ``totals`` (from :func:`line_totals` for the same filter)
+    saves counting the lines a second time when the caller shows them anyway."""
+    offset, limit = page_bounds(page, per_page)
+    base = _lines(partner_id, where)
+    totals = await line_totals(session, partner_id, where) if totals is None else totals
+    total = sum(item.lines for item in totals)
+    rows = await session.execute(
+        base.order_by(CommissionLine.deal_time.desc(), CommissionLine.id.desc()).offset(offset).limit(limit)
+    )
+    return Page([_view(*row) for row in rows], offset // limit + 1, limit, total)
+
+
+async def line_totals(session: AsyncSession, partner_id: int, where: LineFilter) -> list[Total]:
+    """The filtered lines' sum per currency (what the page's footer shows)."""
+    return await _grouped(session, partner_id, where, CommissionLine.currency)
+
+
+async def get_line(session: AsyncSession, partner_id: int, line_id: int) -> LineView:
+    row = (
+        await session.execute(_lines(partner_id, LineFilter()).where(CommissionLine.id == line_id))
+    ).first()
+    if row is None:
+        raise LineNotFoundError(f"no commission line {line_id} for IB {partner_id}")
+    return _view(*row)
+
+
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell as a spreadsheet shows it, never as a formula it runs (CSV injection)."""
+    return f"'{text}" if text.startswith(SPREADSHEET_TRIGGERS) else text
+
+
+CSV_HEADER = (
+    "line_id",
+    "deal_time",
+    "server",
+    "ticket",
+    "login",
+    "symbol",
+    "lots",
+    "client_id",
+    "scheme",
+    "scheme_version",
+    "rule",
+    "kind",
+    "level",
+    "rank",
+    "inputs",
+    "formula",
+    "amount_minor",
+    "currency",
+    "revision",
+)
+
+
+async def lines_csv(session: AsyncSession, partner_id: int, where: LineFilter) -> str:
+    """The filtered lines as CSV, oldest first, amounts in minor units (a spreadsheet does the rest)."""
+    rows = await session.execute(
+        _lines(partner_id, where).order_by(CommissionLine.deal_time, CommissionLine.id).limit(CSV_ROW_LIMIT)
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for row in rows:
+        view = _view(*row)
+        writer.writerow(
+            (
+                view.id,
+                view.deal_time.isoformat(),
+                spreadsheet_safe(view.server),
+                view.ticket,
+                view.login,
+                spreadsheet_safe(view.symbol),
+                view.lots,
+                view.trader_client_id,
+                spreadsheet_safe(view.scheme),
+                view.scheme_version,
+                spreadsheet_safe(view.rule_code),
+                view.kind,
+                view.level,
+                spreadsheet_safe(view.rank or ""),
+                json.dumps(view.inputs, sort_keys=True),
+                spreadsheet_safe(view.formula),
+                view.amount,
+                view.currency,
+                view.revision,
+            )
+        )
+    return buffer.getvalue()
+
+
+async def _grouped(session: AsyncSession, partner_id: int, where: LineFilter, key: Any) -> list[Total]:
+    statement = (
+        select(key, CommissionLine.currency, func.sum(CommissionLine.amount), func.count())
+        .select_from(CommissionLine)
+        .where(CommissionLine.beneficiary_id == partner_id)
+    )
+    if where.symbol or key is StoredDeal.symbol:
+        statement = statement.join(StoredDeal, StoredDeal.id == CommissionLine.deal_id)
+    statement = _filtered(statement, where).group_by(key, CommissionLine.currency).order_by(key)
+    return [
+        Total(str(k), currency, int(amount or 0), int(count))
+        for k, currency, amount, count in await session.execute(statement)
+    ]
+
+
+async def dashboard(session: AsyncSession, partner_id: int, now: datetime) -> Dashboard:
+    """Commission of the UTC day and month so far, and the month's split by level."""
+    today = LineFilter(start=day_start(now))
+    month = LineFilter(start=month_start(now))
+    return Dashboard(
+        today=await line_totals(session, partner_id, today),
+        this_month=await line_totals(session, partner_id, month),
+        month_by_level=await _grouped(session, partner_id, month, CommissionLine.level),
+    )
+
+
+async def statistics(
+    session: AsyncSession, partner_id: int, *, start: datetime, end: datetime, grain: Grain = "day"
+) -> Statistics:
+    """Sums over ``[start, end)`` by day or month, by symbol and by level."""
+    where = LineFilter(start=start, end=end)
+    return Statistics(
+        start=aware(start),
+        end=aware(end),
+        grain=grain,
+        by_period=await _grouped(
+            session, partner_id, where, period_key(session, CommissionLine.deal_time, grain)
+        ),
+        by_symbol=await _grouped(session, partner_id, where, StoredDeal.symbol),
+        by_level=await _grouped(session, partner_id, where, CommissionLine.level),
+    )
