@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    pass_context,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.nodes import EvalContext
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
@@ -131,6 +139,28 @@ def flash_messages(context: Any) -> list[dict[str, Any]]:
     return messages
 
 
+def escaping_gettext(translator: Translator) -> tuple[Callable[..., str], Callable[..., str]]:
+    """``gettext`` and ``ngettext`` for templates that escape the text they return.
+
+    Jinja's newstyle gettext marks whatever the callable returns as safe markup in an autoescaped
+    template, so ``{{ _(error) }}`` with a message that quotes what someone typed would reach the
+    page as HTML. Our catalogs hold no markup, so escaping every translation costs nothing and
+    closes that door for every template at once.
+    """
+
+    @pass_eval_context
+    def gettext(eval_context: EvalContext, message: str) -> str:
+        text = translator.gettext(message)
+        return escape(text) if eval_context.autoescape else text
+
+    @pass_eval_context
+    def ngettext(eval_context: EvalContext, singular: str, plural: str, n: int) -> str:
+        text = translator.ngettext(singular, plural, n)
+        return escape(text) if eval_context.autoescape else text
+
+    return gettext, ngettext
+
+
 def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[JinjaTemplateEngine]:
     environment = Environment(
         loader=ChoiceLoader(
@@ -146,7 +176,7 @@ def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[Jin
         lstrip_blocks=True,
     )
     environment.install_gettext_callables(  # type: ignore[attr-defined]
-        translator.gettext, translator.ngettext, newstyle=True
+        *escaping_gettext(translator), newstyle=True
     )
     environment.globals.update(
         app_name=spec.name,
