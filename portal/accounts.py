@@ -11,6 +11,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from core import clock
 from core.i18n import current_language
 from core.identity import accounts, tokens
 from core.identity.errors import InvalidTokenError, RateLimitedError, WeakPasswordError
@@ -20,10 +21,13 @@ from core.web.forms import form_fields
 from core.web.language import safe_next
 from core.web.signin import DONE, limited, login_from_form, second_factor_step
 from core.web.state import app_services
+from ib import attribution
+from ib.errors import AttributionError
 
 CHECK_INBOX = "If this address can receive mail from us, we have sent you a message. Please check your inbox."
 BAD_LINK = "This link is invalid, has been used already or has expired."
 INVALID_EMAIL = "Enter a valid email address."
+UNKNOWN_REFERRAL_CODE = "This referral code is not known. Check it, or leave the field empty."
 
 
 def _message(
@@ -59,15 +63,30 @@ class AccountController(Controller):
         services = app_services(request.app)
         try:
             async with services.database.transaction() as session:
-                await accounts.register_client(
+                typed_code = form.get("referral_code", "").strip()
+                referral_code = accounts.clean_referral_code(typed_code)
+                # The code is checked before the email, so the answer says nothing of who is registered.
+                if typed_code and referral_code is None:
+                    raise AttributionError("malformed referral code")
+                if referral_code:
+                    await attribution.active_link(session, referral_code)
+                client = await accounts.register_client(
                     session,
                     services.settings,
                     email=form.get("email", ""),
                     password=form.get("password", ""),
                     language=current_language(),
-                    referral_code=form.get("referral_code"),
+                    referral_code=referral_code,
                     actor=actor_for(request, None),
                 )
+                if client is not None and referral_code:
+                    await attribution.register_through_link(
+                        session, client.id, referral_code, now=clock.utcnow()
+                    )
+        except AttributionError:
+            return Template(
+                "register.html", context={**context, "error": UNKNOWN_REFERRAL_CODE}, status_code=400
+            )
         except accounts.InvalidEmailError:
             return Template("register.html", context={**context, "error": INVALID_EMAIL}, status_code=400)
         except WeakPasswordError as exc:

@@ -66,11 +66,12 @@ async def register_client(
     language: str,
     referral_code: str | None,
     actor: Actor,
-) -> None:
-    """Create an unverified client and mail a verification link.
+) -> User | None:
+    """Create an unverified client and mail a verification link; the new client, for the caller's
+    own steps in the same transaction (the portal attributes it to the referring IB).
 
     When the email is taken, the owner gets a notice instead and the caller sees the same
-    outcome, so the form can't be used to find out who is registered.
+    outcome (``None``, and the same page), so the form can't be used to find out who is registered.
     """
     email = normalise_email(email)
     if not EMAIL_PATTERN.match(email):
@@ -88,7 +89,7 @@ async def register_client(
         await record_audit(
             session, actor, "client.registration_repeated", target_type="user", target_id=existing.id
         )
-        return
+        return None
     user = User(
         kind=CLIENT,
         email=email,
@@ -109,6 +110,7 @@ async def register_client(
         target_id=user.id,
         after={"email": email, "referral_code": user.referral_code, "language": language},
     )
+    return user
 
 
 async def send_verification(session: AsyncSession, settings: Settings, user: User) -> None:

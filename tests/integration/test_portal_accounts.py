@@ -44,12 +44,14 @@ async def sign_in(client: AsyncTestClient, email: str = EMAIL, password: str = S
 async def test_register_verify_login_logout(
     portal_client: AsyncTestClient, db: Database, sent_jobs: list[Job]
 ) -> None:
-    await register(portal_client, "Ada.Client@Example.test ", referral_code="IB-42")
+    await register(portal_client, "Ada.Client@Example.test ")
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.email == EMAIL))
     assert user is not None
     assert user.kind == CLIENT
-    assert user.referral_code == "IB-42"
+    assert (
+        user.referral_code is None
+    )  # registration through a code: tests/integration/ib/test_registration_attribution.py
     assert user.password_hash.startswith("$argon2id$")
     assert user.email_verified_at is None
     mail = await latest_mail(db, EMAIL)
