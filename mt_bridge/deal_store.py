@@ -7,15 +7,16 @@ SQLite do this in one ``INSERT … ON CONFLICT DO UPDATE … WHERE`` statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, MetaData, Table, and_, case, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mt_bridge.models import MirroredDeal, table_of
+from mt_bridge.models import MirroredDeal, decimal_text, table_of
 from mt_bridge.records import Deal
 
 DEALS = table_of(MirroredDeal)
@@ -43,7 +44,15 @@ MONEY_COLUMNS = ("profit", "commission", "swap", "fee")
 UPSERT_CHUNK = 5000
 
 
-def deal_row(server_id: int, deal: Deal, now: datetime) -> dict[str, Any]:
+def _same(value: Decimal) -> Decimal:
+    return value
+
+
+def deal_row(
+    server_id: int, deal: Deal, now: datetime, decimal: Callable[[Decimal], Any] = _same
+) -> dict[str, Any]:
+    """The ``mt_deal`` row of a newly seen deal; ``decimal`` turns lots and price into what the
+    writer takes (``Decimal`` for SQLAlchemy; for COPY, which skips ``DecimalText``, its text)."""
     return {
         "server_id": server_id,
         "ticket": deal.ticket,
@@ -54,9 +63,9 @@ def deal_row(server_id: int, deal: Deal, now: datetime) -> dict[str, Any]:
         "entry": deal.entry,
         "symbol": deal.symbol[:32],
         "raw_symbol": deal.raw_symbol[:32],
-        "volume": deal.volume,
-        "volume_closed": deal.volume_closed,
-        "price": deal.price,
+        "volume": decimal(deal.volume),
+        "volume_closed": decimal(deal.volume_closed),
+        "price": decimal(deal.price),
         "profit": deal.profit,
         "commission": deal.commission,
         "swap": deal.swap,
@@ -119,10 +128,10 @@ async def upsert_deals(
     if not deals:
         return 0
     unique = {deal.ticket: deal for deal in deals}
+    if connection.dialect.name == "postgresql" and len(unique) >= COPY_THRESHOLD:
+        await _upsert_by_copy(connection, [deal_row(server_id, d, now, decimal_text) for d in unique.values()])
+        return len(unique)
     rows = [deal_row(server_id, deal, now) for deal in unique.values()]
-    if connection.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        await _upsert_by_copy(connection, rows)
-        return len(rows)
     statement = upsert_statement(connection.dialect.name)
     for start in range(0, len(rows), UPSERT_CHUNK):
         await connection.execute(statement, rows[start : start + UPSERT_CHUNK])
@@ -130,18 +139,18 @@ async def upsert_deals(
 
 
 async def _upsert_by_copy(connection: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Binary COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` (PostgreSQL)."""
+    """Binary COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` (PostgreSQL).
+
+    Every row has the keys of :func:`deal_row` in one order, so its values are the COPY record.
+    """
     # Through SQLAlchemy first, so the transaction has begun before COPY uses the driver directly.
     await connection.execute(text(CREATE_INCOMING))
     await connection.execute(text("TRUNCATE mt_deal_incoming"))
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    decimal_columns = {"volume", "volume_closed", "price"}
-    records = [
-        tuple(format(row[name], "f") if name in decimal_columns else row[name] for name in INCOMING_COLUMNS)
-        for row in rows
-    ]
-    await driver.copy_records_to_table("mt_deal_incoming", records=records, columns=INCOMING_COLUMNS)
+    columns = list(rows[0])
+    records = [tuple(row.values()) for row in rows]
+    await driver.copy_records_to_table("mt_deal_incoming", records=records, columns=columns)
     await connection.execute(upsert_statement("postgresql", from_incoming=True))
 
 

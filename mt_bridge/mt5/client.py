@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from mt_bridge.errors import InvalidParametersError, ProtocolError
@@ -22,6 +23,8 @@ MAX_COMMENT_LENGTH = 31
 WINDOW_MARGIN_SECONDS = 1
 """Whether ``from``/``to`` are inclusive is undocumented, so we ask one second wider on each
 side and cut the answer to the exact half-open window ourselves."""
+_DEAL_ORDER = attrgetter("server_time_msc", "ticket")
+"""Deals come back in server time order, ties by ticket."""
 
 
 class Mt5WebApiPlatform:
@@ -107,9 +110,7 @@ class Mt5WebApiPlatform:
             deal_from_record(_object(r, "deal"), self._clock, self.settings.symbol_aliases) for r in records
         ]
         in_window = [deal for deal in deals if query.since <= deal.time < query.until]
-        return sorted(
-            {deal.ticket: deal for deal in in_window}.values(), key=lambda d: (d.server_time_msc, d.ticket)
-        )
+        return sorted({deal.ticket: deal for deal in in_window}.values(), key=_DEAL_ORDER)
 
     async def fetch_positions(self, query: PositionQuery) -> list[Position]:
         records: list[Any] = []
