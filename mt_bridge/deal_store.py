@@ -129,7 +129,9 @@ async def upsert_deals(
         return 0
     unique = {deal.ticket: deal for deal in deals}
     if connection.dialect.name == "postgresql" and len(unique) >= COPY_THRESHOLD:
-        await _upsert_by_copy(connection, [deal_row(server_id, d, now, decimal_text) for d in unique.values()])
+        await _upsert_by_copy(
+            connection, [deal_row(server_id, d, now, decimal_text) for d in unique.values()]
+        )
         return len(unique)
     rows = [deal_row(server_id, deal, now) for deal in unique.values()]
     statement = upsert_statement(connection.dialect.name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -480,7 +480,9 @@ class TradeServer:
                 continue
             if symbol and deal.symbol != symbol:
                 continue
-            if groups is not None and not (deal.login in self.users and self.users[deal.login].group in groups):
+            if groups is not None and not (
+                deal.login in self.users and self.users[deal.login].group in groups
+            ):
                 continue
             found.append(deal)
         return sorted(found, key=lambda d: (d.time_msc, d.ticket))

@@ -20,7 +20,12 @@ GROUP = "demo\\forex-usd"
 def server() -> TradeServer:
     server = TradeServer(load_config())
     server.add_user(
-        login=0, group=GROUP, name="T", leverage=100, password_main="Main1pass!", password_investor="Inv1pass!"
+        login=0,
+        group=GROUP,
+        name="T",
+        leverage=100,
+        password_main="Main1pass!",
+        password_investor="Inv1pass!",
     )
     return server
 

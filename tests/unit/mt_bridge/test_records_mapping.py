@@ -177,9 +177,11 @@ def with_lower_case_keys(record: dict[str, str]) -> dict[str, str]:
 
 
 MONEY_TEXT = st.one_of(
-    st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False).map(lambda d: format(d, "f")),
-    st.decimals(min_value=-10**6, max_value=10**6, places=8, allow_nan=False).map(lambda d: format(d, "f")),
-    st.sampled_from(["0", "-0", "-0.30", "1.2", "12.", "1e2", "-1.5E-1", " 7.25", "+3.10", "0.30000000000000004"]),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False).map(lambda d: format(d, "f")),
+    st.decimals(min_value=-(10**6), max_value=10**6, places=8, allow_nan=False).map(lambda d: format(d, "f")),
+    st.sampled_from(
+        ["0", "-0", "-0.30", "1.2", "12.", "1e2", "-1.5E-1", " 7.25", "+3.10", "0.30000000000000004"]
+    ),
 )
 INTEGER_TEXT = st.one_of(
     st.integers(min_value=0, max_value=2**63).map(str), st.sampled_from(["15.000", " 42", "1e3", "7_0"])
