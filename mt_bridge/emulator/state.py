@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 import msgspec
 
@@ -485,7 +486,7 @@ class TradeServer:
             ):
                 continue
             found.append(deal)
-        return sorted(found, key=lambda d: (d.time_msc, d.ticket))
+        return sorted(found, key=_DEAL_ORDER)
 
     def update_deal(self, ticket: int, changes: dict[str, Decimal | str]) -> DealRecord:
         """A dealer's correction of a deal; the account's balance follows the money it changes."""
@@ -550,6 +551,9 @@ class TradeServer:
     def price_step(self, symbol: str) -> Decimal:
         """The smallest price step of ``symbol``."""
         return point(self.market.symbol(symbol).digits)
+
+
+_DEAL_ORDER = attrgetter("time_msc", "ticket")
 
 
 def _deal_time(deal: DealRecord) -> int:
