@@ -11,6 +11,7 @@ from mt_bridge.money import from_minor_units
 from mt_bridge.mt5.connection import Mt5Connection
 from mt_bridge.mt5.mapping import account_from_records, deal_from_record, position_from_record
 from mt_bridge.mt5.numbers import find_field, int_field, str_field
+from mt_bridge.mt5.plain_deals import deals_from_answer
 from mt_bridge.mt5.settings import Mt5ServerSettings
 from mt_bridge.platform import DealQuery, PositionQuery
 from mt_bridge.records import AccountInfo, BalanceOperation, Deal, NewAccount, PasswordKind, Position
@@ -100,15 +101,21 @@ class Mt5WebApiPlatform:
             "from": self._clock.server_seconds_from_utc(query.since) - WINDOW_MARGIN_SECONDS,
             "to": self._clock.server_seconds_from_utc(query.until) + WINDOW_MARGIN_SECONDS,
         }
-        records: list[Any] = []
+        aliases = self.settings.symbol_aliases
+        deals: list[Deal] = []
         if query.group:
-            records = await self._read_list("/api/deal/get_batch", {"group": query.group, **window})
+            answer = await self.connection.call(
+                "/api/deal/get_batch",
+                {"group": query.group, **window},
+                None,
+                changes_state=False,
+                raw_answer=True,
+            )
+            deals = deals_from_answer(answer["answer"], self._clock, aliases)
         else:
             for login in query.logins:
-                records += await self._read_pages("/api/deal", {"login": login, **window})
-        deals = [
-            deal_from_record(_object(r, "deal"), self._clock, self.settings.symbol_aliases) for r in records
-        ]
+                records = await self._read_pages("/api/deal", {"login": login, **window})
+                deals += [deal_from_record(_object(r, "deal"), self._clock, aliases) for r in records]
         in_window = [deal for deal in deals if query.since <= deal.time < query.until]
         return sorted({deal.ticket: deal for deal in in_window}.values(), key=_DEAL_ORDER)
 

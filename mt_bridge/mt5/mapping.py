@@ -1,15 +1,9 @@
-"""Turn Web API records (string-valued JSON objects) into the bridge's normalised records.
-
-Deals come by the hundred thousand in a backfill, so :func:`deal_from_record` first tries the
-shape every MT5 server sends (each field under its documented name, as a plain decimal string)
-with direct lookups and integer arithmetic; any other shape goes through the general, case- and
-type-tolerant readers. Both ways give the same exact values.
-"""
+"""Turn Web API records (string-valued JSON objects) into the bridge's normalised records."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from mt_bridge.errors import ProtocolError
@@ -48,10 +42,6 @@ def deal_from_record(
     """A :class:`Deal` from ``IMTDeal`` JSON; ``currency_digits`` is used when the deal omits them."""
     if not isinstance(record, Mapping):
         raise ProtocolError(f"a deal should be an object, got {type(record).__name__}")
-    try:
-        return _deal_from_plain_record(record, clock, aliases)
-    except (_NotPlain, KeyError, ValueError, InvalidOperation):
-        pass
     digits = int_field(record, "DigitsCurrency", currency_digits)
     time_msc = int_field(record, "TimeMsc", -1)
     if time_msc < 0:
@@ -78,79 +68,6 @@ def deal_from_record(
         time=clock.utc_from_server_msc(time_msc),
         server_time_msc=time_msc,
         comment=str_field(record, "Comment"),
-    )
-
-
-class _NotPlain(Exception):
-    """Raised when a field is not in the plain form the quick reading takes; the general one will."""
-
-
-def _plain_int(value: Any) -> int:
-    if type(value) is not str:
-        raise _NotPlain
-    return int(value)
-
-
-def _plain_decimal(value: Any) -> Decimal:
-    if type(value) is not str:
-        raise _NotPlain
-    number = Decimal(value)
-    if not number.is_finite():
-        raise _NotPlain
-    return number
-
-
-def _plain_text(value: Any) -> str:
-    if type(value) is not str:
-        raise _NotPlain
-    return value
-
-
-def _plain_minor_units(value: Any, currency_digits: int) -> int:
-    """``"-152.3"`` at 2 digits is -15230, by integer arithmetic on the digits themselves.
-
-    Only a sign, ASCII digits and at most ``currency_digits`` decimals are taken here; anything
-    else (an exponent, float noise past the cents) is left to :func:`money`, which rounds it.
-    """
-    if type(value) is not str:
-        raise _NotPlain
-    negative = value.startswith("-")
-    whole, dot, fraction = (value[1:] if negative else value).partition(".")
-    plain = whole.isascii() and whole.isdigit() and (not dot or (fraction.isascii() and fraction.isdigit()))
-    if not plain or len(fraction) > currency_digits:
-        raise _NotPlain
-    amount = int(whole + fraction.ljust(currency_digits, "0"))
-    return -amount if negative else amount
-
-
-def _deal_from_plain_record(record: Mapping[str, Any], clock: ServerClock, aliases: SymbolAliases) -> Deal:
-    """The quick reading of a deal whose every field is present, under its name, as a plain string."""
-    digits = _plain_int(record["DigitsCurrency"])
-    time_msc = _plain_int(record["TimeMsc"])
-    if time_msc < 0 or digits < 0:
-        raise _NotPlain
-    raw_symbol = _plain_text(record["Symbol"])
-    return Deal(
-        ticket=_plain_int(record["Deal"]),
-        login=_plain_int(record["Login"]),
-        order=_plain_int(record["Order"]),
-        position_id=_plain_int(record["PositionID"]),
-        action=_plain_int(record["Action"]),
-        entry=_plain_int(record["Entry"]),
-        symbol=aliases.normalise(raw_symbol) if raw_symbol else "",
-        raw_symbol=raw_symbol,
-        volume=_plain_decimal(record["VolumeExt"]) / VOLUME_EXT_PER_LOT,
-        volume_closed=_plain_decimal(record["VolumeClosedExt"]) / VOLUME_EXT_PER_LOT,
-        price=_plain_decimal(record["Price"]),
-        profit=_plain_minor_units(record["Profit"], digits),
-        commission=_plain_minor_units(record["Commission"], digits),
-        swap=_plain_minor_units(record["Storage"], digits),
-        fee=_plain_minor_units(record["Fee"], digits),
-        currency_digits=digits,
-        contract_size=_plain_decimal(record["ContractSize"]),
-        time=clock.utc_from_server_msc(time_msc),
-        server_time_msc=time_msc,
-        comment=_plain_text(record["Comment"]),
     )
 
 

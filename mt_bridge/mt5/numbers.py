@@ -20,12 +20,33 @@ from mt_bridge.errors import ProtocolError
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
+class _Envelope(msgspec.Struct):
+    retcode: Any = None
+    answer: msgspec.Raw = msgspec.Raw(b"[]")
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
 def parse_json(raw: bytes | str) -> Any:
     """Decode JSON with every non-integer number as ``Decimal``."""
     try:
         return _DECODER.decode(raw)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"the answer is not JSON: {exc}") from exc
+
+
+def parse_envelope(raw: bytes) -> dict[str, Any]:
+    """An answer's ``retcode`` decoded and its ``answer`` left as raw JSON bytes (``[]`` when
+    absent), for a caller that decodes a big ``answer`` itself."""
+    try:
+        envelope = _ENVELOPE.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"the answer is not a JSON object: {exc}") from exc
+    parts: dict[str, Any] = {"answer": bytes(envelope.answer)}
+    if envelope.retcode is not None:
+        parts["retcode"] = envelope.retcode
+    return parts
 
 
 def find_field(record: Mapping[str, Any], name: str) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from mt_bridge.emulator.api import done
 from mt_bridge.emulator.config import load_config
 from mt_bridge.emulator.state import DealRecord, TradeServer
 from mt_bridge.emulator.wire import deal_json, deal_wire, encode, stringify
+from mt_bridge.mt5.plain_deals import PlainDeal
 from mt_bridge.records import DealAction, DealEntry
 
 GROUP = "demo\\forex-usd"
@@ -99,3 +101,14 @@ def test_a_group_window_reads_the_time_index_in_order(server: TradeServer) -> No
         early.ticket,
         late.ticket,
     ]
+
+
+def test_a_deal_is_sent_in_the_plain_shape_the_client_reads_quickly(server: TradeServer) -> None:
+    deal = closing_deal(server, 1_717_243_200_123)
+    plain = msgspec.json.decode(deal_wire(deal), type=PlainDeal)
+    assert (plain.Deal, plain.Profit, plain.VolumeExt, plain.TimeMsc) == (
+        str(deal.ticket),
+        "-152.30",
+        "12345678",
+        "1717243200123",
+    )

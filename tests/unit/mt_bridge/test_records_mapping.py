@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from mt_bridge.errors import ProtocolError
 from mt_bridge.money import to_minor_units
 from mt_bridge.mt5.mapping import account_from_records, deal_from_record, position_from_record
 from mt_bridge.mt5.numbers import parse_json
+from mt_bridge.mt5.plain_deals import deals_from_answer
 from mt_bridge.records import DealAction, DealEntry, PositionSide
 from mt_bridge.server_time import ServerClock
 from mt_bridge.symbols import SymbolAliases
@@ -170,12 +172,6 @@ def test_position_with_an_unknown_side_is_a_protocol_error() -> None:
         )
 
 
-def with_lower_case_keys(record: dict[str, str]) -> dict[str, str]:
-    """The same record as a server that spells its fields in lower case would send it; the quick
-    reading takes only the documented names, so this goes the general way."""
-    return {key.lower(): value for key, value in record.items()}
-
-
 MONEY_TEXT = st.one_of(
     st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False).map(lambda d: format(d, "f")),
     st.decimals(min_value=-(10**6), max_value=10**6, places=8, allow_nan=False).map(lambda d: format(d, "f")),
@@ -192,11 +188,25 @@ INTEGER_TEXT = st.one_of(
 @given(money=MONEY_TEXT, ticket=INTEGER_TEXT, digits=st.sampled_from(["0", "2", "3", "6"]))
 def test_the_quick_and_the_general_reading_give_the_same_deal(money: str, ticket: str, digits: str) -> None:
     record = {**DEAL, "Profit": money, "Fee": money, "Deal": ticket, "DigitsCurrency": digits}
-    quick = deal_from_record(record, EET, ALIASES)
-    general = deal_from_record(with_lower_case_keys(record), EET, ALIASES)
-    assert quick == general
+    (quick,) = deals_from_answer(json.dumps([record]).encode(), EET, ALIASES)
+    assert quick == deal_from_record(record, EET, ALIASES)
     assert quick.profit == to_minor_units(Decimal(money.strip()), int(digits))
     assert quick.ticket == int(Decimal(ticket.strip()))
+
+
+def test_an_answer_in_another_shape_is_read_the_general_way() -> None:
+    lower_case = {key.lower(): value for key, value in DEAL.items()}
+    bare_numbers = {**DEAL, "Profit": -152.3, "Deal": 11918642}
+    answer = json.dumps([DEAL, lower_case, bare_numbers]).encode()
+    quick, spelt_low, numbers = deals_from_answer(answer, EET, ALIASES)
+    assert quick == spelt_low == numbers == deal_from_record(DEAL, EET, ALIASES)
+    assert (quick.ticket, quick.profit, quick.volume) == (11918642, -15230, Decimal("0.12345678"))
+
+
+def test_an_answer_that_is_no_list_of_deals_is_a_protocol_error() -> None:
+    for answer in (b'{"Deal": "1"}', b"[1, 2]", b"[{", b'[{"Deal": "x"}]'):
+        with pytest.raises(ProtocolError):
+            deals_from_answer(answer, EET, ALIASES)
 
 
 def test_bare_json_numbers_in_a_deal_are_read_exactly() -> None:
