@@ -489,20 +489,26 @@ class TradeServer:
         return sorted(found, key=_DEAL_ORDER)
 
     def update_deal(self, ticket: int, changes: dict[str, Decimal | str]) -> DealRecord:
-        """A dealer's correction of a deal; the account's balance follows the money it changes."""
+        """A dealer's correction of a deal; the account's balance follows the money it changes.
+
+        Every change is checked before any is applied, so a refused edit leaves the deal as it was.
+        """
         deal = self.deal(ticket)
+        numbers = {
+            name: changes[name]
+            for name in ("profit", "commission", "storage", "fee", "price")
+            if name in changes
+        }
+        for name, value in numbers.items():
+            if not isinstance(value, Decimal):
+                raise Refusal(Retcode.ERR_PARAMS, f"{name} must be a number")
+        comment = str(changes["comment"]) if "comment" in changes else deal.comment
+        if len(comment) > MAX_COMMENT_LENGTH:
+            raise Refusal(Retcode.ERR_PARAMS, "comment longer than 31 characters")
         before = deal.money
-        for name in ("profit", "commission", "storage", "fee", "price"):
-            if name in changes:
-                value = changes[name]
-                if not isinstance(value, Decimal):
-                    raise Refusal(Retcode.ERR_PARAMS, f"{name} must be a number")
-                setattr(deal, name, value)
-        if "comment" in changes:
-            comment = str(changes["comment"])
-            if len(comment) > MAX_COMMENT_LENGTH:
-                raise Refusal(Retcode.ERR_PARAMS, "comment longer than 31 characters")
-            deal.comment = comment
+        for name, value in numbers.items():
+            setattr(deal, name, value)
+        deal.comment = comment
         self._move_money(deal, deal.money - before)
         deal_wire(deal)
         return deal

@@ -10,7 +10,7 @@ import pytest
 
 from mt_bridge.emulator.api import done
 from mt_bridge.emulator.config import load_config
-from mt_bridge.emulator.state import DealRecord, TradeServer
+from mt_bridge.emulator.state import DealRecord, Refusal, TradeServer
 from mt_bridge.emulator.wire import deal_json, deal_wire, encode, stringify
 from mt_bridge.mt5.plain_deals import PlainDeal
 from mt_bridge.records import DealAction, DealEntry
@@ -112,3 +112,13 @@ def test_a_deal_is_sent_in_the_plain_shape_the_client_reads_quickly(server: Trad
         "12345678",
         "1717243200123",
     )
+
+
+def test_a_refused_edit_changes_neither_the_deal_nor_the_balance(server: TradeServer) -> None:
+    deal = closing_deal(server, 1_717_243_200_123)
+    user = server.user(deal.login)
+    balance, before = user.balance, sent(deal)
+    with pytest.raises(Refusal) as refused:
+        server.update_deal(deal.ticket, {"profit": Decimal("99.00"), "comment": "x" * 32})
+    assert refused.value.retcode == 3
+    assert (sent(deal), deal.profit, user.balance) == (before, Decimal("-152.30"), balance)
