@@ -7,6 +7,9 @@ Measures, in one run and on one freshly created and migrated database (dropped a
 * backfill ingest: deals/s from the emulator into ``mt_deal`` for >= 200,000 deals (fetch by time
   window through the real MT5 Web API client, map, upsert; the next window is fetched while this
   one is stored), and the fetch-and-map rate alone (which bounds it);
+* where the backfill's time goes, as CPU microseconds per deal in each of the three processes
+  (the bridge, the emulator, the PostgreSQL backends): unlike deals/s these barely move when other
+  work loads the machine;
 * ledger posting of those deals: deals/s;
 * lag: at a steady 200 closing deals/s made on the emulator, the time from a deal's creation to its
   P&L being committed in the ledger by a sync loop, p50 and p99.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -178,6 +182,8 @@ async def _serve_emulator(conn: Any) -> None:
             for index in range(count):
                 make_deal(emulator, logins[index % len(logins)], now_msc - span + index * span // count, rng)
             conn.send(emulator.server._next_ticket)
+        elif command == "cpu":
+            conn.send(time.process_time())
         elif command == "steady":
             rate, seconds = float(args[0]), float(args[1])
             tick = 0.05
@@ -194,6 +200,33 @@ async def _serve_emulator(conn: Any) -> None:
         else:
             break
     await emulator.stop()
+
+
+PROC = Path("/proc")
+HAS_PROC = (PROC / "self" / "stat").exists()
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User plus system CPU seconds used so far by processes of this machine, from ``/proc``."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def postgres_cpu_seconds(admin_url: str, database: str) -> float | None:
+    """CPU seconds used so far by the backends connected to ``database``; None without ``/proc``
+    (PostgreSQL runs on this machine: the bench only targets loopback)."""
+    if not HAS_PROC:
+        return None
+    connection = await asyncpg.connect(dsn(admin_url))
+    try:
+        rows = await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+    finally:
+        await connection.close()
+    return cpu_seconds_of([row["pid"] for row in rows])
 
 
 async def baseline_insert_rate(url: str, rows: int) -> float:
@@ -281,9 +314,17 @@ async def run(sizes: Sizes, admin_url: str) -> list[Figure]:
         policy = SyncPolicy(chunk=timedelta(minutes=30), initial_backfill=timedelta(hours=11))
         owner = await acquire_lease(db, server_id, policy)
         assert owner is not None
+        postgres_cpu = await postgres_cpu_seconds(admin_url, name)
+        parent.send(("cpu",))
+        emulator_cpu = await loop.run_in_executor(None, parent.recv)
+        bridge_cpu = time.process_time()
         started = time.perf_counter()
         seen, _ = await pull_deals(db, source, server_id, owner, policy)
         ingest_seconds = time.perf_counter() - started
+        bridge_cpu = time.process_time() - bridge_cpu
+        parent.send(("cpu",))
+        emulator_cpu = await loop.run_in_executor(None, parent.recv) - emulator_cpu
+        postgres_after = await postgres_cpu_seconds(admin_url, name)
         await release_lease(db, server_id, owner)
         assert seen >= sizes.backfill, seen
         progress(f"ingested {seen} in {ingest_seconds:.1f}s")
@@ -291,10 +332,18 @@ async def run(sizes: Sizes, admin_url: str) -> list[Figure]:
         posted = await post_pending_deals(db, server_id, batch=5000)
         posting_seconds = time.perf_counter() - started
         progress(f"posted {posted.deals} in {posting_seconds:.1f}s")
+        per_row = ("raw_insert_us_per_row", 1e6 / baseline)
+        cpu = {"bridge": bridge_cpu, "emulator": emulator_cpu}
+        if postgres_cpu is not None and postgres_after is not None:
+            cpu["postgres"] = postgres_after - postgres_cpu
         figures += [
             Figure("raw_insert_rows_per_s", baseline, "1/s", *base),
             Figure("backfill_ingest_deals_per_s", seen / ingest_seconds, "1/s", *base),
             Figure("backfill_fetch_and_map_deals_per_s", seen / timed.fetch_seconds, "1/s", *base),
+            *(
+                Figure(f"backfill_{where}_cpu_us_per_deal", used / seen * 1e6, "us", *per_row, False)
+                for where, used in cpu.items()
+            ),
             Figure("ledger_posting_deals_per_s", posted.deals / posting_seconds, "1/s", *base),
         ]
 

@@ -36,6 +36,16 @@ def _enum(kind: type[enum.Enum], name: str) -> Enum:
     return Enum(kind, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
 
 
+def decimal_text(value: Decimal) -> str:
+    """A decimal's exact positional text (``0.0000001``, never ``1E-7``), as ``DecimalText`` stores it.
+
+    ``str`` is four times quicker than ``format(value, "f")`` and gives the same text whenever it
+    writes no exponent, which is the usual case; bulk writers (COPY) call this per value.
+    """
+    text = str(value)
+    return format(value, "f") if "E" in text else text
+
+
 class DecimalText(TypeDecorator[Decimal]):
     """An exact decimal stored as its text (SQLite's NUMERIC would round it through a float)."""
 
@@ -43,7 +53,7 @@ class DecimalText(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        return None if value is None else format(value, "f")
+        return None if value is None else decimal_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)

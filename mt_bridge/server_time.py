@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -11,11 +13,15 @@ class ServerClock:
     """Converts between UTC and a server's own clock, which runs ``offset`` ahead of UTC."""
 
     offset: timedelta = timedelta(0)
+    _server_epoch: datetime = field(init=False, repr=False, compare=False)
+    """The UTC instant at which the server's clock reads zero; every deal's time is one addition."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_server_epoch", EPOCH - self.offset)
 
     def utc_from_server_msc(self, server_msc: int) -> datetime:
         """The UTC instant of a server timestamp in milliseconds."""
-        naive_epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return naive_epoch + timedelta(milliseconds=server_msc) - self.offset
+        return self._server_epoch + timedelta(milliseconds=server_msc)
 
     def utc_from_server_seconds(self, server_seconds: int) -> datetime:
         """The UTC instant of a server timestamp in seconds."""

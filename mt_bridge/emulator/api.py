@@ -17,7 +17,7 @@ from mt_bridge.emulator.faults import Fault, FaultInjector, FaultKind
 from mt_bridge.emulator.session import VERSION_ACCESS, VERSION_TRADE, Session
 from mt_bridge.emulator.state import Refusal, TradeServer, lots_to_ext
 from mt_bridge.emulator.trading import close_position, market_deal
-from mt_bridge.emulator.wire import account_json, deal_json, group_json, position_json, user_json
+from mt_bridge.emulator.wire import account_json, deal_wire, group_json, position_json, user_json
 from mt_bridge.records import PositionSide
 from mt_bridge.retcodes import Retcode, format_retcode
 
@@ -243,7 +243,7 @@ class Mt5Api:
 
     # --- deals ------------------------------------------------------------------------------
     def deal_get(self, request: ApiRequest) -> dict[str, Any]:
-        return done(answer=deal_json(self.server.deal(request.integer("ticket"))))
+        return done(answer=deal_wire(self.server.deal(request.integer("ticket"))))
 
     def _login_window(self, request: ApiRequest) -> tuple[int, int, int]:
         login = request.integer("login")
@@ -259,7 +259,7 @@ class Mt5Api:
         login, since, until = self._login_window(request)
         offset, total = self._page(request)
         deals = self.server.deals_between([login], since, until)[offset : offset + total]
-        return done(answer=[deal_json(deal) for deal in deals])
+        return done(answer=[deal_wire(deal) for deal in deals])
 
     def deal_get_batch(self, request: ApiRequest) -> dict[str, Any]:
         logins, tickets, mask = (
@@ -274,7 +274,7 @@ class Mt5Api:
         deals = self.server.deals_between(
             logins, since, until, group_mask=mask, tickets=tickets, symbol=request.get("symbol") or ""
         )
-        return done(answer=[deal_json(deal) for deal in deals])
+        return done(answer=[deal_wire(deal) for deal in deals])
 
     def deal_update(self, request: ApiRequest) -> dict[str, Any]:
         ticket = request.integer("ticket", 0) or request.integer("deal")
@@ -285,7 +285,7 @@ class Mt5Api:
         comment = request.get("Comment")
         if comment is not None:
             changes["comment"] = comment
-        return done(answer=deal_json(self.server.update_deal(ticket, changes)))
+        return done(answer=deal_wire(self.server.update_deal(ticket, changes)))
 
     def deal_delete(self, request: ApiRequest) -> dict[str, Any]:
         self.server.delete_deal(request.integer("ticket"))

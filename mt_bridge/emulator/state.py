@@ -14,9 +14,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
+
+import msgspec
 
 from mt_bridge.emulator.config import EmulatorConfig, GroupConfig
 from mt_bridge.emulator.market import Market, currencies_of, point
+from mt_bridge.emulator.wire import deal_wire
 from mt_bridge.records import DealAction, DealEntry, PositionSide
 from mt_bridge.retcodes import Retcode
 
@@ -82,6 +86,14 @@ class DealRecord:
     digits_currency: int = 2
     contract_size: Decimal = Decimal(0)
     price_position: Decimal = Decimal(0)
+    wire: msgspec.Raw | None = field(default=None, init=False, repr=False, compare=False)
+    """The deal's JSON as the Web API sends it (see ``wire.deal_wire``); None until made."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Whatever changes the deal, and however, its ready-made JSON is no longer true.
+        object.__setattr__(self, name, value)
+        if name != "wire":
+            object.__setattr__(self, "wire", None)
 
     @property
     def money(self) -> Decimal:
@@ -182,6 +194,7 @@ class TradeServer:
         self._groups = {group.name: group for group in self.config.groups}
         self._next_login = self.config.first_login
         self._deals_by_login: dict[int, list[DealRecord]] = {}
+        self._deals_by_time: list[DealRecord] = []
 
     # --- time and identifiers -------------------------------------------------------------
     def now_msc(self) -> int:
@@ -421,9 +434,11 @@ class TradeServer:
         return deal
 
     def record_deal(self, deal: DealRecord) -> None:
-        """Store a new deal; deals arrive in time order, so each login's list stays sorted."""
+        """Store a new deal, with its JSON made ready; the time-ordered lists stay sorted."""
+        deal_wire(deal)
         self.deals[deal.ticket] = deal
-        self._deals_by_login.setdefault(deal.login, []).append(deal)
+        _insert_in_time_order(self._deals_by_login.setdefault(deal.login, []), deal)
+        _insert_in_time_order(self._deals_by_time, deal)
 
     # --- deals and positions ----------------------------------------------------------------
     def deal(self, ticket: int) -> DealRecord:
@@ -452,49 +467,50 @@ class TradeServer:
             candidates = [
                 deal
                 for login in wanted_logins
-                for deal in self._login_deals_between(login, since_seconds, until_seconds)
+                for deal in _between(self._deals_by_login.get(login, []), since_seconds, until_seconds)
             ]
         else:
-            candidates = self.deals.values()
+            candidates = _between(self._deals_by_time, since_seconds, until_seconds)
+        # A mask is matched once per group, not once per deal.
+        groups = {name for name in self._groups if matches_mask(name, group_mask)} if group_mask else None
         found = []
         for deal in candidates:
             if wanted_tickets is not None and deal.ticket not in wanted_tickets:
                 continue
             if wanted_logins is not None and deal.login not in wanted_logins:
                 continue
-            if wanted_tickets is None and not since_seconds <= deal.time_msc // 1000 <= until_seconds:
-                continue
             if symbol and deal.symbol != symbol:
                 continue
-            if group_mask and not (
-                deal.login in self.users and matches_mask(self.users[deal.login].group, group_mask)
+            if groups is not None and not (
+                deal.login in self.users and self.users[deal.login].group in groups
             ):
                 continue
             found.append(deal)
-        return sorted(found, key=lambda d: (d.time_msc, d.ticket))
-
-    def _login_deals_between(self, login: int, since_seconds: int, until_seconds: int) -> list[DealRecord]:
-        deals = self._deals_by_login.get(login, [])
-        start = bisect.bisect_left(deals, since_seconds * 1000, key=lambda deal: deal.time_msc)
-        end = bisect.bisect_right(deals, until_seconds * 1000 + 999, key=lambda deal: deal.time_msc)
-        return deals[start:end]
+        return sorted(found, key=_DEAL_ORDER)
 
     def update_deal(self, ticket: int, changes: dict[str, Decimal | str]) -> DealRecord:
-        """A dealer's correction of a deal; the account's balance follows the money it changes."""
+        """A dealer's correction of a deal; the account's balance follows the money it changes.
+
+        Every change is checked before any is applied, so a refused edit leaves the deal as it was.
+        """
         deal = self.deal(ticket)
+        numbers = {
+            name: changes[name]
+            for name in ("profit", "commission", "storage", "fee", "price")
+            if name in changes
+        }
+        for name, value in numbers.items():
+            if not isinstance(value, Decimal):
+                raise Refusal(Retcode.ERR_PARAMS, f"{name} must be a number")
+        comment = str(changes["comment"]) if "comment" in changes else deal.comment
+        if len(comment) > MAX_COMMENT_LENGTH:
+            raise Refusal(Retcode.ERR_PARAMS, "comment longer than 31 characters")
         before = deal.money
-        for name in ("profit", "commission", "storage", "fee", "price"):
-            if name in changes:
-                value = changes[name]
-                if not isinstance(value, Decimal):
-                    raise Refusal(Retcode.ERR_PARAMS, f"{name} must be a number")
-                setattr(deal, name, value)
-        if "comment" in changes:
-            comment = str(changes["comment"])
-            if len(comment) > MAX_COMMENT_LENGTH:
-                raise Refusal(Retcode.ERR_PARAMS, "comment longer than 31 characters")
-            deal.comment = comment
+        for name, value in numbers.items():
+            setattr(deal, name, value)
+        deal.comment = comment
         self._move_money(deal, deal.money - before)
+        deal_wire(deal)
         return deal
 
     def delete_deal(self, ticket: int) -> None:
@@ -503,6 +519,7 @@ class TradeServer:
         self._move_money(deal, -deal.money)
         del self.deals[ticket]
         self._deals_by_login[deal.login].remove(deal)
+        self._deals_by_time.remove(deal)
 
     def _move_money(self, deal: DealRecord, delta: Decimal) -> None:
         user = self.users.get(deal.login)
@@ -540,3 +557,25 @@ class TradeServer:
     def price_step(self, symbol: str) -> Decimal:
         """The smallest price step of ``symbol``."""
         return point(self.market.symbol(symbol).digits)
+
+
+_DEAL_ORDER = attrgetter("time_msc", "ticket")
+
+
+def _deal_time(deal: DealRecord) -> int:
+    return deal.time_msc
+
+
+def _insert_in_time_order(deals: list[DealRecord], deal: DealRecord) -> None:
+    """Append ``deal`` (the usual case: it is the newest) or slot it in where its time belongs."""
+    if not deals or deals[-1].time_msc <= deal.time_msc:
+        deals.append(deal)
+    else:
+        bisect.insort_right(deals, deal, key=_deal_time)
+
+
+def _between(deals: list[DealRecord], since_seconds: int, until_seconds: int) -> list[DealRecord]:
+    """The part of a time-ordered list whose ``Time`` lies in ``[since, until]`` seconds."""
+    start = bisect.bisect_left(deals, since_seconds * 1000, key=_deal_time)
+    end = bisect.bisect_right(deals, until_seconds * 1000 + 999, key=_deal_time)
+    return deals[start:end]

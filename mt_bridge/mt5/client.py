@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 from mt_bridge.errors import InvalidParametersError, ProtocolError
@@ -10,6 +11,7 @@ from mt_bridge.money import from_minor_units
 from mt_bridge.mt5.connection import Mt5Connection
 from mt_bridge.mt5.mapping import account_from_records, deal_from_record, position_from_record
 from mt_bridge.mt5.numbers import find_field, int_field, str_field
+from mt_bridge.mt5.plain_deals import deals_from_answer
 from mt_bridge.mt5.settings import Mt5ServerSettings
 from mt_bridge.platform import DealQuery, PositionQuery
 from mt_bridge.records import AccountInfo, BalanceOperation, Deal, NewAccount, PasswordKind, Position
@@ -22,6 +24,8 @@ MAX_COMMENT_LENGTH = 31
 WINDOW_MARGIN_SECONDS = 1
 """Whether ``from``/``to`` are inclusive is undocumented, so we ask one second wider on each
 side and cut the answer to the exact half-open window ourselves."""
+_DEAL_ORDER = attrgetter("server_time_msc", "ticket")
+"""Deals come back in server time order, ties by ticket."""
 
 
 class Mt5WebApiPlatform:
@@ -97,19 +101,23 @@ class Mt5WebApiPlatform:
             "from": self._clock.server_seconds_from_utc(query.since) - WINDOW_MARGIN_SECONDS,
             "to": self._clock.server_seconds_from_utc(query.until) + WINDOW_MARGIN_SECONDS,
         }
-        records: list[Any] = []
+        aliases = self.settings.symbol_aliases
+        deals: list[Deal] = []
         if query.group:
-            records = await self._read_list("/api/deal/get_batch", {"group": query.group, **window})
+            answer = await self.connection.call(
+                "/api/deal/get_batch",
+                {"group": query.group, **window},
+                None,
+                changes_state=False,
+                raw_answer=True,
+            )
+            deals = deals_from_answer(answer["answer"], self._clock, aliases)
         else:
             for login in query.logins:
-                records += await self._read_pages("/api/deal", {"login": login, **window})
-        deals = [
-            deal_from_record(_object(r, "deal"), self._clock, self.settings.symbol_aliases) for r in records
-        ]
+                records = await self._read_pages("/api/deal", {"login": login, **window})
+                deals += [deal_from_record(_object(r, "deal"), self._clock, aliases) for r in records]
         in_window = [deal for deal in deals if query.since <= deal.time < query.until]
-        return sorted(
-            {deal.ticket: deal for deal in in_window}.values(), key=lambda d: (d.server_time_msc, d.ticket)
-        )
+        return sorted({deal.ticket: deal for deal in in_window}.values(), key=_DEAL_ORDER)
 
     async def fetch_positions(self, query: PositionQuery) -> list[Position]:
         records: list[Any] = []

@@ -34,7 +34,7 @@ from mt_bridge.errors import (
     error_for_retcode,
 )
 from mt_bridge.mt5.auth import answers_match, challenge_answer, new_rand, password_hash
-from mt_bridge.mt5.numbers import parse_json
+from mt_bridge.mt5.numbers import parse_envelope, parse_json
 from mt_bridge.mt5.settings import Mt5ServerSettings
 from mt_bridge.retcodes import Retcode, parse_retcode
 
@@ -88,15 +88,20 @@ class Mt5Connection:
         body: Any = None,
         *,
         changes_state: bool,
+        raw_answer: bool = False,
     ) -> dict[str, Any]:
         """Send one request in the session and return its answer when its retcode is 0.
 
         ``changes_state`` marks requests that apply something on the server: those are never
         re-sent after an unanswered attempt, because the first one may have been applied.
+        With ``raw_answer`` the answer holds only ``retcode`` and ``answer``, the latter as raw
+        JSON bytes (see :func:`~mt_bridge.mt5.numbers.parse_envelope`).
         """
         async with self._lock:
             self._ensure_pinger()
-            return await self._call_locked(path, params, body, changes_state=changes_state)
+            return await self._call_locked(
+                path, params, body, changes_state=changes_state, raw_answer=raw_answer
+            )
 
     async def ping(self) -> None:
         """Ask the server for ``/api/test/access``, signing in first if the session is gone."""
@@ -120,14 +125,20 @@ class Mt5Connection:
                 self._http = None
 
     async def _call_locked(
-        self, path: str, params: Mapping[str, str | int] | None, body: Any, *, changes_state: bool
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Any,
+        *,
+        changes_state: bool,
+        raw_answer: bool = False,
     ) -> dict[str, Any]:
         for attempt in (1, 2):
             last_attempt = attempt == 2
             if not self._authenticated:
                 await self._authenticate()
             try:
-                exchange = await self._exchange(path, params, body)
+                exchange = await self._exchange(path, params, body, raw_answer=raw_answer)
             except _NotDelivered as exc:
                 self._lose_session()
                 if last_attempt:
@@ -200,7 +211,9 @@ class Mt5Connection:
             self.sign_ins += 1
             return
 
-    async def _exchange(self, path: str, params: Mapping[str, str | int] | None, body: Any) -> _Exchange:
+    async def _exchange(
+        self, path: str, params: Mapping[str, str | int] | None, body: Any, *, raw_answer: bool = False
+    ) -> _Exchange:
         """Send one request and read its answer, classifying transport failures."""
         http = self._client()
         try:
@@ -222,7 +235,7 @@ class Mt5Connection:
         socket = _local_socket(response)
         if response.status_code != 200:
             raise ProtocolError(f"{path} answered HTTP {response.status_code}")
-        answer = parse_json(response.content)
+        answer = parse_envelope(response.content) if raw_answer else parse_json(response.content)
         if not isinstance(answer, dict) or "retcode" not in answer:
             raise ProtocolError(f"{path} answered without a retcode")
         try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mt_bridge.errors import ProtocolError
+from mt_bridge.models import decimal_text
 from mt_bridge.money import from_minor_units, to_minor_units
 from mt_bridge.mt5.numbers import as_int, decimal_field, int_field, parse_json
 
@@ -72,3 +75,11 @@ def test_from_minor_units_round_trips() -> None:
     assert from_minor_units(123456, 2) == Decimal("1234.56")
     assert to_minor_units(from_minor_units(-987, 2), 2) == -987
     assert from_minor_units(1500, 0) == Decimal(1500)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_decimal_text_is_always_the_positional_text(value: Decimal) -> None:
+    # The quick ``str`` and the exact ``format(value, "f")`` must store one text for one value.
+    assert decimal_text(value) == format(value, "f")
+    assert Decimal(decimal_text(value)) == value
+    assert "E" not in decimal_text(value)

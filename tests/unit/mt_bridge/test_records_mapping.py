@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mt_bridge.errors import ProtocolError
+from mt_bridge.money import to_minor_units
 from mt_bridge.mt5.mapping import account_from_records, deal_from_record, position_from_record
+from mt_bridge.mt5.numbers import parse_json
+from mt_bridge.mt5.plain_deals import deals_from_answer
 from mt_bridge.records import DealAction, DealEntry, PositionSide
 from mt_bridge.server_time import ServerClock
 from mt_bridge.symbols import SymbolAliases
@@ -157,11 +166,61 @@ def test_new_account_without_state_has_equity_of_balance_and_credit() -> None:
 
 
 def test_position_with_an_unknown_side_is_a_protocol_error() -> None:
-    import pytest
-
-    from mt_bridge.errors import ProtocolError
-
     with pytest.raises(ProtocolError):
         position_from_record(
             {"Position": "1", "Login": "2", "Symbol": "EURUSD", "Action": "7", "PriceOpen": "1"}, EET, ALIASES
         )
+
+
+MONEY_TEXT = st.one_of(
+    st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False).map(lambda d: format(d, "f")),
+    st.decimals(min_value=-(10**6), max_value=10**6, places=8, allow_nan=False).map(lambda d: format(d, "f")),
+    st.sampled_from(
+        ["0", "-0", "-0.30", "1.2", "12.", "1e2", "-1.5E-1", " 7.25", "+3.10", "0.30000000000000004"]
+    ),
+)
+INTEGER_TEXT = st.one_of(
+    st.integers(min_value=0, max_value=2**63).map(str), st.sampled_from(["15.000", " 42", "1e3", "7_0"])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(money=MONEY_TEXT, ticket=INTEGER_TEXT, digits=st.sampled_from(["0", "2", "3", "6"]))
+def test_the_quick_and_the_general_reading_give_the_same_deal(money: str, ticket: str, digits: str) -> None:
+    record = {**DEAL, "Profit": money, "Fee": money, "Deal": ticket, "DigitsCurrency": digits}
+    (quick,) = deals_from_answer(json.dumps([record]).encode(), EET, ALIASES)
+    assert quick == deal_from_record(record, EET, ALIASES)
+    assert quick.profit == to_minor_units(Decimal(money.strip()), int(digits))
+    assert quick.ticket == int(Decimal(ticket.strip()))
+
+
+def test_an_answer_in_another_shape_is_read_the_general_way() -> None:
+    lower_case = {key.lower(): value for key, value in DEAL.items()}
+    bare_numbers = {**DEAL, "Profit": -152.3, "Deal": 11918642}
+    answer = json.dumps([DEAL, lower_case, bare_numbers]).encode()
+    quick, spelt_low, numbers = deals_from_answer(answer, EET, ALIASES)
+    assert quick == spelt_low == numbers == deal_from_record(DEAL, EET, ALIASES)
+    assert (quick.ticket, quick.profit, quick.volume) == (11918642, -15230, Decimal("0.12345678"))
+
+
+def test_an_answer_that_is_no_list_of_deals_is_a_protocol_error() -> None:
+    for answer in (b'{"Deal": "1"}', b"[1, 2]", b"[{", b'[{"Deal": "x"}]'):
+        with pytest.raises(ProtocolError):
+            deals_from_answer(answer, EET, ALIASES)
+
+
+def test_bare_json_numbers_in_a_deal_are_read_exactly() -> None:
+    answer = parse_json(
+        b'{"Deal": 11918642, "Login": 954402, "Action": 1, "Entry": 1, "TimeMsc": 1717243200123,'
+        b' "Symbol": "EURUSD", "Price": 1.08517, "VolumeExt": 12345678, "Profit": -152.30,'
+        b' "Commission": 0.30000000000000004, "Storage": 1.2, "DigitsCurrency": 2}'
+    )
+    deal = deal_from_record(answer, EET, ALIASES)
+    assert (deal.ticket, deal.price, deal.volume) == (11918642, Decimal("1.08517"), Decimal("0.12345678"))
+    assert (deal.profit, deal.commission, deal.swap) == (-15230, 30, 120)
+
+
+def test_a_deal_field_that_is_no_number_is_a_protocol_error_either_way() -> None:
+    for record in ({**DEAL, "Profit": "abc"}, {**DEAL, "Deal": "NaN"}, {**DEAL, "Price": "Infinity"}):
+        with pytest.raises(ProtocolError):
+            deal_from_record(record, EET, ALIASES)
