@@ -61,7 +61,7 @@ test-postgres: install services ## the test suite on PostgreSQL (a fresh databas
 test: install services lint test-sqlite test-postgres ## everything CI runs: lint, then the suite on SQLite and PostgreSQL
 
 bench: install services ## every benchmark on PostgreSQL
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean: ## remove the virtualenv, node_modules and caches
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache var

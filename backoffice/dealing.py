@@ -297,31 +297,34 @@ class AccountApprovalController(Controller):
         rows = await _queue(request, CommandStatus.AWAITING_APPROVAL)
         return Template("dealing/approvals.html", context={"rows": rows})
 
-    @post("/{command_id:int}/approve", name="backoffice.dealing.approvals.approve")
-    async def approve(self, request: Request[Any, Any, Any], command_id: FromPath[int]) -> Redirect:
+    async def _decide(self, request: Request[Any, Any, Any], command_id: int, *, approved: bool) -> Redirect:
+        """Approve or reject (with a reason) a waiting command, and mail the client the decision."""
         staff_id = signed_in(request).user.id
+        reason = ""
+        if not approved:
+            reason = (await form_fields(request)).get("reason", "").strip()
+            if not reason:
+                flash(request, "Give a reason for the rejection.", category="error")
+                return Redirect("/dealing/approvals", status_code=303)
 
         async def change(session: AsyncSession, command: Command) -> object:
-            await accounts.approve_command(session, command.id, staff_id)
-            await tell_client(session, command, approved=True)
+            if approved:
+                await accounts.approve_command(session, command.id, staff_id)
+            else:
+                await accounts.reject_command(session, command.id, staff_id, reason)
+            await tell_client(session, command, approved=approved, reason=reason)
             return command
 
-        return await act_on_command(request, command_id, "approved", change, "/dealing/approvals")
+        action = "approved" if approved else "rejected"
+        return await act_on_command(request, command_id, action, change, "/dealing/approvals")
+
+    @post("/{command_id:int}/approve", name="backoffice.dealing.approvals.approve")
+    async def approve(self, request: Request[Any, Any, Any], command_id: FromPath[int]) -> Redirect:
+        return await self._decide(request, command_id, approved=True)
 
     @post("/{command_id:int}/reject", name="backoffice.dealing.approvals.reject")
     async def reject(self, request: Request[Any, Any, Any], command_id: FromPath[int]) -> Redirect:
-        staff_id = signed_in(request).user.id
-        reason = (await form_fields(request)).get("reason", "").strip()
-        if not reason:
-            flash(request, "Give a reason for the rejection.", category="error")
-            return Redirect("/dealing/approvals", status_code=303)
-
-        async def change(session: AsyncSession, command: Command) -> object:
-            await accounts.reject_command(session, command.id, staff_id, reason)
-            await tell_client(session, command, approved=False, reason=reason)
-            return command
-
-        return await act_on_command(request, command_id, "rejected", change, "/dealing/approvals")
+        return await self._decide(request, command_id, approved=False)
 
 
 class BridgeCommandController(Controller):

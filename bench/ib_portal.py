@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import re
@@ -35,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import uvicorn
 from litestar import Litestar, get
@@ -43,6 +41,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import DEFAULT_ADMIN_URL, Figure, load_average, print_json_lines, scratch_database
 from core.db import Database, migrate
 from core.identity.models import CLIENT, User
 from core.identity.passwords import hash_password
@@ -83,23 +82,6 @@ class Sizes:
 
 FULL = Sizes(partners=1_000, clients=200_000, lines=50_000, requests=200)
 QUICK = Sizes(partners=200, clients=20_000, lines=2_000, requests=30)
-
-
-@dataclass
-class Figure:
-    metric: str
-    value: float
-    unit: str
-    baseline: str
-    baseline_value: float
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline_value if self.baseline_value else 0.0
-
-
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -332,19 +314,9 @@ async def measure(url: str, sizes: Sizes) -> list[Figure]:
 
 
 async def run(admin_url: str, sizes: Sizes) -> list[Figure]:
-    name = f"bd_bench_ib_portal_{os.getpid()}"
-    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = asyncpg_dsn(admin_url).rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
+    async with scratch_database(admin_url, f"bd_bench_ib_portal_{os.getpid()}") as (_dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         return await measure(url, sizes)
-    finally:
-        admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def report(figures: list[Figure], sizes: Sizes, load: Callable[[], str]) -> None:
@@ -360,34 +332,13 @@ def report(figures: list[Figure], sizes: Sizes, load: Callable[[], str]) -> None
             f"{figure.baseline} = {figure.baseline_value:,.2f}"
         )
     print()
-    for figure in figures:
-        print(
-            json.dumps(
-                {
-                    "bench": BENCH,
-                    "metric": figure.metric,
-                    "value": round(figure.value, 2),
-                    "unit": figure.unit,
-                    "baseline": figure.baseline,
-                    "ratio": round(figure.ratio, 2),
-                }
-            )
-        )
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
+    print_json_lines(BENCH, figures, value_digits=2, ratio_digits=2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller loads; finishes in under a minute")
-    parser.add_argument(
-        "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
-    )
+    parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     parser.add_argument("--requests", type=int, help="requests per page")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL

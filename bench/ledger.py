@@ -22,7 +22,6 @@ import asyncio
 import bisect
 import cProfile
 import itertools
-import json
 import os
 import pstats
 import random
@@ -36,6 +35,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import DEFAULT_ADMIN_URL, Figure, print_json_lines, scratch_database
 from core.db import Database, migrate
 from ledger import chart, posting
 from ledger.batcher import PostingBatcher
@@ -59,24 +59,6 @@ class Sizes:
 
 FULL = Sizes(batched=100_000, hot=50_000, singles_per_poster=300)
 QUICK = Sizes(batched=20_000, hot=10_000, singles_per_poster=60)
-
-
-@dataclass
-class Figure:
-    metric: str
-    value: float
-    unit: str
-    baseline: str
-    baseline_value: float
-    higher_is_better: bool = True
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline_value if self.baseline_value else 0.0
-
-
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 class Keys:
@@ -232,23 +214,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 async def run(admin_url: str, sizes: Sizes, profile: bool) -> list[Figure]:
-    name = f"bd_bench_{os.getpid()}"
-    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = asyncpg_dsn(admin_url).rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
+    async with scratch_database(admin_url, f"bd_bench_{os.getpid()}") as (dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url, pool_size=POSTERS)
         try:
             return await measure(db, dsn, sizes, profile)
         finally:
             await db.dispose()
-    finally:
-        admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def measure(db: Database, dsn: str, sizes: Sizes, profile: bool) -> list[Figure]:
@@ -382,28 +354,14 @@ def report(figures: list[Figure], sizes: Sizes) -> None:
         value = f"{figure.value:>14,.1f} {figure.unit:<5}{figure.ratio:>9.3f}"
         print(f"{figure.metric:<50}{value}  {verdict:<16} {figure.baseline}")
     print()
-    for figure in figures:
-        print(
-            json.dumps(
-                {
-                    "bench": BENCH,
-                    "metric": figure.metric,
-                    "value": round(figure.value, 1),
-                    "unit": figure.unit,
-                    "baseline": figure.baseline,
-                    "ratio": round(figure.ratio, 3),
-                }
-            )
-        )
+    print_json_lines(BENCH, figures, value_digits=1, ratio_digits=3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller loads; finishes in under a minute")
     parser.add_argument("--profile", action="store_true", help="profile the uniform batched run")
-    parser.add_argument(
-        "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
-    )
+    parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     random.seed(1)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import random
@@ -46,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select
 
+from bench._common import DEFAULT_ADMIN_URL, Figure, asyncpg_dsn, print_json_lines, scratch_database
 from core.db import Database, migrate
 from core.secrets_box import SecretsBox
 from mt_bridge import accounts, products
@@ -76,20 +76,6 @@ FULL = Sizes(backfill=200_000, logins=100, steady_seconds=30.0)
 QUICK = Sizes(backfill=20_000, logins=40, steady_seconds=8.0)
 
 
-@dataclass
-class Figure:
-    metric: str
-    value: float
-    unit: str
-    baseline: str
-    baseline_value: float
-    higher_is_better: bool = True
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline_value if self.baseline_value else 0.0
-
-
 class TimedPlatform:
     """Delegates to the real client and adds up the time spent fetching deals."""
 
@@ -106,29 +92,6 @@ class TimedPlatform:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-
-def dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"bd_bench_sync_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(dsn(admin_url))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    base = dsn(admin_url).rsplit("/", 1)[0]
-    return name, f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(dsn(admin_url))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 def make_deal(emulator: Emulator, login: int, time_msc: int, rng: random.Random) -> DealRecord:
@@ -221,7 +184,7 @@ async def postgres_cpu_seconds(admin_url: str, database: str) -> float | None:
     (PostgreSQL runs on this machine: the bench only targets loopback)."""
     if not HAS_PROC:
         return None
-    connection = await asyncpg.connect(dsn(admin_url))
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         rows = await connection.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
     finally:
@@ -230,7 +193,7 @@ async def postgres_cpu_seconds(admin_url: str, database: str) -> float | None:
 
 
 async def baseline_insert_rate(url: str, rows: int) -> float:
-    connection = await asyncpg.connect(dsn(url))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute(
             "CREATE UNLOGGED TABLE IF NOT EXISTS bench_raw (server_id int, ticket bigint, login bigint,"
@@ -284,7 +247,12 @@ async def allow(session: Any, client_id: int) -> None:
 
 
 async def run(sizes: Sizes, admin_url: str) -> list[Figure]:
-    name, url = await create_database(admin_url)
+    name = f"bd_bench_sync_{uuid.uuid4().hex[:8]}"
+    async with scratch_database(admin_url, name) as (_dsn, url):
+        return await measure(sizes, admin_url, name, url)
+
+
+async def measure(sizes: Sizes, admin_url: str, name: str, url: str) -> list[Figure]:
     parent, child = multiprocessing.get_context("spawn").Pipe()
     process = multiprocessing.get_context("spawn").Process(
         target=emulator_process, args=(child,), daemon=True
@@ -396,7 +364,6 @@ async def run(sizes: Sizes, admin_url: str) -> list[Figure]:
         parent.send(("stop",))
         process.join(10)
         await db.dispose()
-        await drop_database(admin_url, name)
     return figures
 
 
@@ -408,19 +375,7 @@ def report(figures: list[Figure]) -> None:
     print(f"{'metric':<40} {'value':>14} {'unit':>5} {'ratio':>8}  baseline")
     for f in figures:
         print(f"{f.metric:<40} {f.value:>14,.3f} {f.unit:>5} {f.ratio:>8.3f}  {f.baseline}")
-    for f in figures:
-        print(
-            json.dumps(
-                {
-                    "bench": BENCH,
-                    "metric": f.metric,
-                    "value": round(f.value, 4),
-                    "unit": f.unit,
-                    "baseline": f.baseline,
-                    "ratio": round(f.ratio, 4),
-                }
-            )
-        )
+    print_json_lines(BENCH, figures, value_digits=4, ratio_digits=4)
 
 
 def main() -> None:
@@ -432,7 +387,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--admin-url",
-        default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test"),
+        default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL),
         help="a PostgreSQL database to connect to while creating and dropping the bench database",
     )
     args = parser.parse_args()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.errors import IbError
 from ib.models import CommissionLine, Scheme, SchemeVersion, StoredDeal
-from ib.query_common import AnySelect, Grain, Page, day_start, month_start, page_bounds, period_key
+from ib.query_common import AnySelect, Grain, Page, Window, day_start, month_start, page_bounds, period_key
 from ib.rounding import units_to_lots
 from ib.timeutil import aware
 
@@ -110,10 +110,7 @@ def _lines(partner_id: int, where: LineFilter) -> Select[CommissionLine, StoredD
 
 
 def _filtered(statement: AnySelect, where: LineFilter) -> AnySelect:
-    if where.start is not None:
-        statement = statement.where(CommissionLine.deal_time >= aware(where.start))
-    if where.end is not None:
-        statement = statement.where(CommissionLine.deal_time < aware(where.end))
+    statement = Window(where.start, where.end).apply(statement, CommissionLine.deal_time)
     if where.level is not None:
         statement = statement.where(CommissionLine.level == where.level)
     if where.client_id is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, SQLColumnExpression, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.identity.models import User
@@ -17,7 +17,7 @@ from ib.deals import CLOSING_ENTRIES
 from ib.downline import Downline
 from ib.errors import IbError
 from ib.models import ClientLink, CommissionLine, StoredDeal, TradingAccount
-from ib.query_common import AnySelect, Page, page_bounds
+from ib.query_common import Page, Window, page_bounds
 from ib.rounding import units_to_lots
 from ib.timeutil import aware, aware_or_none
 
@@ -26,21 +26,6 @@ NO_LOTS = Decimal(0)
 
 class NotInNetworkError(IbError):
     """Raised when a client (or a deal, or a sub-IB) is not in the IB's network today."""
-
-
-@dataclass(frozen=True)
-class Window:
-    """Deal time in ``[start, end)``; either end open."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-    def apply(self, statement: AnySelect, column: SQLColumnExpression[datetime]) -> AnySelect:
-        if self.start is not None:
-            statement = statement.where(column >= aware(self.start))
-        if self.end is not None:
-            statement = statement.where(column < aware(self.end))
-        return statement
 
 
 @dataclass

@@ -9,6 +9,8 @@ from typing import Any, Generic, Literal, TypeVar
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ib.timeutil import aware
+
 T = TypeVar("T")
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 """A SELECT of any columns, kept as its own type through a filter that adds WHERE clauses."""
@@ -32,6 +34,21 @@ class Page(Generic[T]):
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
+
+
+@dataclass(frozen=True)
+class Window:
+    """Deal time in ``[start, end)``; either end open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def apply(self, statement: AnySelect, column: SQLColumnExpression[datetime]) -> AnySelect:
+        if self.start is not None:
+            statement = statement.where(column >= aware(self.start))
+        if self.end is not None:
+            statement = statement.where(column < aware(self.end))
+        return statement
 
 
 def page_bounds(page: int, per_page: int) -> tuple[int, int]:

@@ -15,11 +15,11 @@ from backoffice.guards import permission
 from backoffice.ib_staff.common import (
     IB_MANAGE,
     FormError,
+    an_id,
     database,
     required,
     staff_action,
     staff_transaction,
-    whole,
 )
 from core.clock import utcnow
 from core.identity.models import CLIENT, User
@@ -52,9 +52,7 @@ async def find_client(session: AsyncSession, raw: str) -> int:
 
 def terms_from(form: dict[str, str]) -> tuple[int, str | None]:
     """The scheme id and rank code (none for no rank) chosen on an approval form."""
-    scheme_id = whole(form.get("scheme_id", ""), "scheme")
-    assert scheme_id is not None
-    return scheme_id, (form.get("rank") or "").strip() or None
+    return an_id(form.get("scheme_id", ""), "scheme"), (form.get("rank") or "").strip() or None
 
 
 class IbApplicationsController(Controller):

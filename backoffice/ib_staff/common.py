@@ -64,6 +64,13 @@ def whole(raw: str, what: str, *, optional: bool = False, zero: bool = False) ->
     return int(text)
 
 
+def an_id(raw: str, what: str) -> int:
+    """A form's required id: :func:`whole`, never ``None``."""
+    value = whole(raw, what)
+    assert value is not None
+    return value
+
+
 def required(raw: str, what: str) -> str:
     text = raw.strip()
     if not text:

@@ -15,6 +15,7 @@ from backoffice.guards import permission
 from backoffice.ib_staff.common import (
     IB_MANAGE,
     acting,
+    an_id,
     database,
     required,
     staff_action,
@@ -86,9 +87,8 @@ class IbPayoutsController(Controller):
         form = await form_fields(request)
 
         async def change() -> None:
-            partner_id = whole(form.get("partner", ""), "IB")
+            partner_id = an_id(form.get("partner", ""), "IB")
             minimum = whole(form.get("minimum_amount", "") or "0", "minimum payout", zero=True)
-            assert partner_id is not None
             async with staff_transaction(request) as (session, actor):
                 await payouts.set_policy(
                     session,

@@ -4,6 +4,7 @@ commission lines; cycles are refused by :mod:`ib.hierarchy` before anything is w
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from backoffice.ib_staff.applications import client_emails, terms_from
 from backoffice.ib_staff.common import (
     IB_MANAGE,
     FormError,
+    an_id,
     database,
     moment,
     required,
@@ -34,6 +36,12 @@ def _walk(nodes: list[TreeNode]) -> list[TreeNode]:
 
 def _back(form: dict[str, str]) -> str:
     return f"/ib/tree?at={quote(form.get('effective_from', '').strip())}"
+
+
+def _when_and_why(form: dict[str, str], what: str) -> tuple[datetime, str]:
+    """The effective date and the reason every tree change asks for, read in that order."""
+    start = moment(form.get("effective_from", ""), "effective date")
+    return start, required(form.get("reason", ""), what)
 
 
 class IbTreeController(Controller):
@@ -69,11 +77,9 @@ class IbTreeController(Controller):
         form = await form_fields(request)
 
         async def change() -> None:
-            partner_id = whole(form.get("partner", ""), "sub-IB")
+            partner_id = an_id(form.get("partner", ""), "sub-IB")
             parent_id = whole(form.get("parent", ""), "new parent IB", optional=True)
-            start = moment(form.get("effective_from", ""), "effective date")
-            reason = required(form.get("reason", ""), "reason for the move")
-            assert partner_id is not None
+            start, reason = _when_and_why(form, "reason for the move")
             async with staff_transaction(request) as (session, actor):
                 await hierarchy.move_partner(
                     session,
@@ -92,11 +98,9 @@ class IbTreeController(Controller):
         form = await form_fields(request)
 
         async def change() -> None:
-            client_id = whole(form.get("client", ""), "client")
+            client_id = an_id(form.get("client", ""), "client")
             partner_id = whole(form.get("partner", ""), "IB", optional=True)
-            start = moment(form.get("effective_from", ""), "effective date")
-            reason = required(form.get("reason", ""), "reason for the reassignment")
-            assert client_id is not None
+            start, reason = _when_and_why(form, "reason for the reassignment")
             async with staff_transaction(request) as (session, actor):
                 await attribution.reassign_client(
                     session,
@@ -116,11 +120,9 @@ class IbTreeController(Controller):
         form = await form_fields(request)
 
         async def change() -> None:
-            partner_id = whole(form.get("partner", ""), "IB")
+            partner_id = an_id(form.get("partner", ""), "IB")
             scheme_id, rank = terms_from(form)
-            start = moment(form.get("effective_from", ""), "effective date")
-            reason = required(form.get("reason", ""), "reason for the change")
-            assert partner_id is not None
+            start, reason = _when_and_why(form, "reason for the change")
             async with staff_transaction(request) as (session, actor):
                 await partners.change_terms(
                     session,

@@ -8,6 +8,8 @@ field; the payout form also carries an idempotency key and is rate-limited.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -65,6 +67,16 @@ class AllocationLimitError(AllocationError):
     def __init__(self, values: dict[str, str]) -> None:
         super().__init__(self.MESSAGE % values)
         self.values = values
+
+
+@dataclass(frozen=True)
+class Allocated:
+    """What :func:`allocate_from_now` wrote: the sub-IB, the rule, the per-lot minor units and when."""
+
+    sub_ib: int
+    rule_code: str
+    amount_per_lot: int
+    effective_from: datetime
 
 
 def referral_link_url(request: Request[Any, Any, Any], code: str) -> str:
@@ -159,24 +171,8 @@ class IbActionsController(Controller):
     @post("/allocations", name="ib.allocations.submit")
     async def allocate(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         form = await form_fields(request)
-        partner = current_partner(request)
-        now = clock.utcnow()
-        async with app_services(request.app).database.session() as session:
-            overview = await allocation_overview(session, await network_today(session, partner), now)
-            money = await scheme_money(session)
         try:
-            receiver, rule_code, amount = read_allocation(form, overview, money)
-            async with app_services(request.app).database.transaction() as session:
-                await schemes.set_allocation(
-                    session,
-                    partner.partner_id,
-                    receiver,
-                    rule_code=rule_code,
-                    amount_per_lot=amount,
-                    effective_from=now,
-                    actor=partner.actor,
-                    now=now,
-                )
+            await allocate_from_now(request, current_partner(request), form)
         except AllocationLimitError as exc:
             return await self._allocations(
                 request, error=exc.MESSAGE, error_args=exc.values, form=form, status_code=400
@@ -311,6 +307,31 @@ def read_allocation(
             }
         )
     return receiver, rate.rule_code, amount
+
+
+async def allocate_from_now(
+    request: Request[Any, Any, Any], partner: PartnerAccess, form: dict[str, str]
+) -> Allocated:
+    """Reads the allocation form (:func:`read_allocation`) against what the IB holds now and gives
+    the sub-IB that rate from now on; raises :class:`AllocationError` or ``InvalidAmountError``
+    (nothing written) when the form is refused."""
+    now = clock.utcnow()
+    async with app_services(request.app).database.session() as session:
+        overview = await allocation_overview(session, await network_today(session, partner), now)
+        money = await scheme_money(session)
+    receiver, rule_code, amount = read_allocation(form, overview, money)
+    async with app_services(request.app).database.transaction() as session:
+        await schemes.set_allocation(
+            session,
+            partner.partner_id,
+            receiver,
+            rule_code=rule_code,
+            amount_per_lot=amount,
+            effective_from=now,
+            actor=partner.actor,
+            now=now,
+        )
+    return Allocated(receiver, rule_code, amount, now)
 
 
 async def create_partner_link(

@@ -14,26 +14,18 @@ from typing import Any
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from core import clock
 from core.money import InvalidAmountError
 from core.web.auth import TOO_MANY, over_money_limit, requires_sign_in
 from core.web.state import app_services
-from ib import schemes
 from ib.allocation_queries import AllocationOverview, allocation_overview
 from ib.commission_queries import (
     LineFilter,
-    LineNotFoundError,
     LineView,
     Statistics,
     Total,
-    dashboard,
-    get_line,
-    line_page,
-    line_totals,
-    statistics,
 )
 from ib.errors import AllocationError, AttributionError, PayoutError
 from ib.link_queries import partner_links
@@ -43,18 +35,17 @@ from ib.network_queries import (
     DealFilter,
     DealView,
     NodeView,
-    NotInNetworkError,
     client_page,
     deal_page,
-    network_client,
     network_tree,
 )
 from ib.payout_requests import Payable, payout_overview, request_payout
 from ib.query_common import Grain
 from ib.timeutil import aware
-from ib.web.access import current_partner, network_today, requires_partner, scheme_money
-from ib.web.actions import create_partner_link, read_allocation, referral_link_url
+from ib.web.access import current_partner, network_today, requires_partner
+from ib.web.actions import allocate_from_now, create_partner_link, referral_link_url
 from ib.web.filters import FILTERS, MONTH_FILTERS, DateRange, Paging
+from ib.web.reads import client_or_404, dashboard_figures, line_or_404, lines_and_totals, statistics_over
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -200,10 +191,8 @@ def _payout(payout: Payout) -> PayoutAnswer:
 
 @get("/dashboard", name="ib.api.dashboard", summary="Commission today, this month and this month by level")
 async def get_dashboard(request: Request[Any, Any, Any]) -> DashboardAnswer:
-    partner = current_partner(request)
     async with app_services(request.app).database.session() as session:
-        figures = await dashboard(session, partner.partner_id, clock.utcnow())
-        downline = await network_today(session, partner)
+        figures, downline = await dashboard_figures(session, current_partner(request))
     return DashboardAnswer(
         figures.today,
         figures.this_month,
@@ -251,11 +240,7 @@ async def get_client(
     request: Request[Any, Any, Any], client_id: FromPath[int], dates: NamedDependency[DateRange]
 ) -> ClientView:
     async with app_services(request.app).database.session() as session:
-        downline = await network_today(session, current_partner(request))
-        try:
-            return await network_client(session, downline, client_id, dates.window)
-        except NotInNetworkError:
-            raise NotFoundException() from None
+        return await client_or_404(session, current_partner(request), client_id, dates)
 
 
 @get("/deals", name="ib.api.deals", summary="The network's deals, newest first", dependencies=FILTERS)
@@ -277,27 +262,15 @@ async def get_deals(
 async def get_commissions(
     request: Request[Any, Any, Any], line_filter: NamedDependency[LineFilter], paging: NamedDependency[Paging]
 ) -> LinesAnswer:
-    partner = current_partner(request)
     async with app_services(request.app).database.session() as session:
-        totals = await line_totals(session, partner.partner_id, line_filter)
-        page = await line_page(
-            session,
-            partner.partner_id,
-            line_filter,
-            page=paging.page,
-            per_page=paging.per_page,
-            totals=totals,
-        )
+        page, totals = await lines_and_totals(session, current_partner(request), line_filter, paging)
     return LinesAnswer(page.items, page.page, page.per_page, page.total, totals)
 
 
 @get("/commissions/{line_id:int}", name="ib.api.commission", summary="One commission line with provenance")
 async def get_commission(request: Request[Any, Any, Any], line_id: FromPath[int]) -> LineView:
     async with app_services(request.app).database.session() as session:
-        try:
-            return await get_line(session, current_partner(request).partner_id, line_id)
-        except LineNotFoundError:
-            raise NotFoundException() from None
+        return await line_or_404(session, current_partner(request), line_id)
 
 
 @get(
@@ -309,13 +282,8 @@ async def get_commission(request: Request[Any, Any, Any], line_id: FromPath[int]
 async def get_statistics(
     request: Request[Any, Any, Any], dates: NamedDependency[DateRange], grain: NamedDependency[Grain]
 ) -> Statistics:
-    window = dates.window
-    assert window.start is not None
-    assert window.end is not None
     async with app_services(request.app).database.session() as session:
-        return await statistics(
-            session, current_partner(request).partner_id, start=window.start, end=window.end, grain=grain
-        )
+        return await statistics_over(session, current_partner(request), dates, grain)
 
 
 @get("/allocations", name="ib.api.allocations", summary="Own per-lot rates and what each direct sub-IB gets")
@@ -333,32 +301,16 @@ async def get_allocations(request: Request[Any, Any, Any]) -> AllocationOverview
 )
 async def set_allocation(request: Request[Any, Any, Any], data: JSONBody[AllocationRequest]) -> Response[Any]:
     """``{"sub_ib": 12, "rule": "fixed", "amount": "2.50"}``: the amount per lot, in the scheme's currency."""
-    partner = current_partner(request)
-    now = clock.utcnow()
     form = {"sub_ib": str(data.sub_ib), "rule": data.rule, "amount": data.amount}
-    async with app_services(request.app).database.session() as session:
-        overview = await allocation_overview(session, await network_today(session, partner), now)
-        money = await scheme_money(session)
     try:
-        receiver, rule_code, amount = read_allocation(form, overview, money)
-        async with app_services(request.app).database.transaction() as session:
-            await schemes.set_allocation(
-                session,
-                partner.partner_id,
-                receiver,
-                rule_code=rule_code,
-                amount_per_lot=amount,
-                effective_from=now,
-                actor=partner.actor,
-                now=now,
-            )
+        made = await allocate_from_now(request, current_partner(request), form)
     except (AllocationError, InvalidAmountError) as exc:
         return _refusal(str(exc))
     body = {
-        "sub_ib": receiver,
-        "rule": rule_code,
-        "amount_per_lot": amount,
-        "effective_from": now.isoformat(),
+        "sub_ib": made.sub_ib,
+        "rule": made.rule_code,
+        "amount_per_lot": made.amount_per_lot,
+        "effective_from": made.effective_from.isoformat(),
     }
     return Response(body, status_code=201)
 

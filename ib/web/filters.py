@@ -14,8 +14,8 @@ from litestar.params import Parameter
 
 from core import clock
 from ib.commission_queries import LineFilter
-from ib.network_queries import DealFilter, Window
-from ib.query_common import Grain, day_start, month_start
+from ib.network_queries import DealFilter
+from ib.query_common import Grain, Window, day_start, month_start
 
 BAD_DATE = "Enter dates as YYYY-MM-DD, such as 2026-11-02."
 BAD_RANGE = "The end date can't be before the start date."

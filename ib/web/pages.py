@@ -7,30 +7,20 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from core import clock
 from core.money import format_amount
 from core.web.auth import SIGN_IN_HANDLERS, requires_sign_in
 from core.web.state import app_services
 from ib.commission_queries import (
     LineFilter,
-    LineNotFoundError,
-    dashboard,
-    get_line,
-    line_page,
-    line_totals,
     lines_csv,
-    statistics,
 )
 from ib.network_queries import (
     DealFilter,
-    NotInNetworkError,
     client_page,
     deal_page,
-    network_client,
     network_symbols,
     network_tree,
 )
@@ -38,6 +28,7 @@ from ib.query_common import Grain
 from ib.web.access import current_partner, load_partner, network_today, requires_partner, scheme_money
 from ib.web.charts import statistics_chart_data
 from ib.web.filters import FILTERS, MONTH_FILTERS, DateRange, Paging
+from ib.web.reads import client_or_404, dashboard_figures, line_or_404, lines_and_totals, statistics_over
 
 
 class IbHomeController(Controller):
@@ -54,8 +45,7 @@ class IbHomeController(Controller):
         if partner is None:
             return Redirect("/ib/apply", status_code=303)
         async with app_services(request.app).database.session() as session:
-            figures = await dashboard(session, partner.partner_id, clock.utcnow())
-            downline = await network_today(session, partner)
+            figures, downline = await dashboard_figures(session, partner)
             money = await scheme_money(session)
         context = {
             "figures": figures,
@@ -104,11 +94,7 @@ class IbPagesController(Controller):
         self, request: Request[Any, Any, Any], client_id: FromPath[int], dates: NamedDependency[DateRange]
     ) -> Template:
         async with app_services(request.app).database.session() as session:
-            downline = await network_today(session, current_partner(request))
-            try:
-                view = await network_client(session, downline, client_id, dates.window)
-            except NotInNetworkError:
-                raise NotFoundException() from None
+            view = await client_or_404(session, current_partner(request), client_id, dates)
             money = await scheme_money(session)
         context = {"client": view, "dates": dates, "money": money, "section": "clients"}
         return Template("ib/client.html", context=context)
@@ -146,15 +132,7 @@ class IbPagesController(Controller):
     ) -> Template:
         partner = current_partner(request)
         async with app_services(request.app).database.session() as session:
-            totals = await line_totals(session, partner.partner_id, line_filter)
-            page = await line_page(
-                session,
-                partner.partner_id,
-                line_filter,
-                page=paging.page,
-                per_page=paging.per_page,
-                totals=totals,
-            )
+            page, totals = await lines_and_totals(session, partner, line_filter, paging)
             symbols = await network_symbols(session, await network_today(session, partner))
             money = await scheme_money(session)
         context = {
@@ -187,12 +165,8 @@ class IbPagesController(Controller):
 
     @get("/commissions/{line_id:int}", name="ib.commission")
     async def commission(self, request: Request[Any, Any, Any], line_id: FromPath[int]) -> Template:
-        partner = current_partner(request)
         async with app_services(request.app).database.session() as session:
-            try:
-                line = await get_line(session, partner.partner_id, line_id)
-            except LineNotFoundError:
-                raise NotFoundException() from None
+            line = await line_or_404(session, current_partner(request), line_id)
             money = await scheme_money(session)
         return Template(
             "ib/commission.html", context={"line": line, "money": money, "section": "commissions"}
@@ -205,14 +179,8 @@ class IbPagesController(Controller):
         dates: NamedDependency[DateRange],
         grain: NamedDependency[Grain],
     ) -> Template:
-        partner = current_partner(request)
-        window = dates.window
-        assert window.start is not None
-        assert window.end is not None
         async with app_services(request.app).database.session() as session:
-            stats = await statistics(
-                session, partner.partner_id, start=window.start, end=window.end, grain=grain
-            )
+            stats = await statistics_over(session, current_partner(request), dates, grain)
             money = await scheme_money(session)
         context = {
             "stats": stats,

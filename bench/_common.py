@@ -1,0 +1,82 @@
+"""What every PostgreSQL benchmark in bench/ shares (DESIGN.md §12): a figure with its ratio to a
+baseline measured in the same run, a scratch database created for the run and dropped after it,
+the JSON line a figure is reported as, and the machine's load average to report with it.
+
+Not a benchmark itself: ``make bench`` runs only the scripts whose names do not start with ``_``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+DEFAULT_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
+
+
+@dataclass
+class Figure:
+    metric: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    higher_is_better: bool = True
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline_value if self.baseline_value else 0.0
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain ``postgresql://`` form asyncpg takes of an SQLAlchemy ``postgresql+asyncpg://`` URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _admin(admin_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def scratch_database(admin_url: str, name: str) -> AsyncIterator[tuple[str, str]]:
+    """Database ``name`` created on the server of ``admin_url`` for one run, yielded as its asyncpg
+    DSN and SQLAlchemy URL, and dropped afterwards however the run ends."""
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    dsn = asyncpg_dsn(admin_url).rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield dsn, dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    finally:
+        await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def print_json_lines(bench: str, figures: list[Figure], *, value_digits: int, ratio_digits: int) -> None:
+    """One JSON line a figure, in the shape DESIGN.md §12 asks for."""
+    for figure in figures:
+        print(
+            json.dumps(
+                {
+                    "bench": bench,
+                    "metric": figure.metric,
+                    "value": round(figure.value, value_digits),
+                    "unit": figure.unit,
+                    "baseline": figure.baseline,
+                    "ratio": round(figure.ratio, ratio_digits),
+                }
+            )
+        )
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine moves every figure."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
