@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+from html import unescape
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -196,7 +197,7 @@ async def test_sub_ib_allocation_is_limited_with_a_clear_message(
         )
         after = (await browser.get("/ib/allocations")).text
     assert too_much.status_code == 400
-    assert "You hold 7.00 USD per lot under fixed; you can't give 8.00 USD." in too_much.text
+    assert "You hold 7.00 USD per lot under fixed; you can't give 8.00 USD." in unescape(too_much.text)
     assert not_mine.status_code == 400
     assert "Choose one of your direct sub-IBs." in not_mine.text
     assert garbage.status_code == 400
