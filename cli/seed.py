@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from cli.seed_ib import seed_ib
 from cli.seed_identity import seed_identities
 from cli.seed_kyc import seed_kyc
 from core.db import Database
@@ -15,7 +16,7 @@ from core.settings import Settings
 
 Seeder = Callable[[Database, Settings], Awaitable[list[str]]]
 
-SEEDERS: tuple[Seeder, ...] = (seed_identities, seed_kyc)
+SEEDERS: tuple[Seeder, ...] = (seed_identities, seed_kyc, seed_ib)
 
 
 async def seed_demo(database: Database, settings: Settings) -> list[str]:
