@@ -14,10 +14,12 @@ the finished lines.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from ib.network import Network
 from ib.rounding import round_commission_down
@@ -26,6 +28,7 @@ from ib.rules.base import (
     ClientHistory,
     DealFacts,
     Draft,
+    Inputs,
     Line,
     Member,
     RuleContext,
@@ -96,6 +99,8 @@ def _cap(
     rule: RuleSpec, deal: DealFacts, member: Member, amount: int, state: CalculationState
 ) -> tuple[int, str]:
     conditions = rule.conditions
+    if conditions.cap_per_day is None and conditions.cap_per_month is None:
+        return amount, ""
     note = ""
     keys: list[tuple[tuple[int, str, str], int]] = []
     if conditions.cap_per_day is not None:
@@ -135,9 +140,7 @@ def _finish(
         amount, note = _cap(rule, deal, member, rounded, state)
         if amount <= 0:
             continue
-        inputs = dict(draft.inputs)
-        inputs["exact"] = text(draft.exact)
-        formula = f"{draft.formula} → rounded down {rounded}{note}"
+        inputs, formula, inputs_json = _settled(draft.exact, draft.inputs, draft.formula, rounded, note)
         lines.append(
             Line(
                 deal.server,
@@ -155,9 +158,22 @@ def _finish(
                 amount,
                 inputs,
                 formula,
+                inputs_json,
             )
         )
     return lines
+
+
+@lru_cache(maxsize=131_072)
+def _settled(
+    exact: Decimal, inputs: Inputs, formula: str, rounded: int, note: str
+) -> tuple[dict[str, str], str, str]:
+    """A line's final provenance: the draft's inputs with the exact amount, the formula with its
+    rounding (and cap) note, and the inputs as stored JSON. Lines with the same explanation share
+    it, so each distinct explanation is formatted and encoded once."""
+    settled = dict(inputs)
+    settled["exact"] = text(exact)
+    return settled, f"{formula} → rounded down {rounded}{note}", json.dumps(settled)
 
 
 def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
@@ -172,27 +188,29 @@ def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationStat
 
 def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -> list[Line]:
     """The lines one closing deal earns, given the network as it stood at the deal's time."""
-    upline = network.upline(deal.client_id, deal.time)
+    upline, version = network.governing(deal.client_id, deal.time)
     lines: list[Line] = []
-    version = None
-    if upline:
-        terms = network.terms_at(upline[0].partner_id, deal.time)
-        version = None if terms is None else network.version_at(terms.scheme_id, deal.time)
     if version is not None:
-        deposit = state.first_deposits.get(deal.client_id)
         rules = [rule for rule in _rules_for(version, deal, state) if _conditions_hold(rule, deal)]
+        history: ClientHistory | None = None
         for rule in rules:
             if rule.kind == OVERRIDING:
                 continue
-            history = ClientHistory(
-                state.client_lots.get(deal.client_id, Decimal(0)),
-                state.client_last_trade.get(deal.client_id),
-                None if deposit is None else deposit[0],
-                None if deposit is None else deposit[1],
-                None if deposit is None else deposit[2],
-                (deal.client_id, rule.code) in state.cpa_paid,
-            )
-            context = RuleContext(deal, upline, rule, version, network, history)
+            if history is None:
+                deposit = state.first_deposits.get(deal.client_id)
+                history = ClientHistory(
+                    state.client_lots.get(deal.client_id, Decimal(0)),
+                    state.client_last_trade.get(deal.client_id),
+                    None if deposit is None else deposit[0],
+                    None if deposit is None else deposit[1],
+                    None if deposit is None else deposit[2],
+                    False,
+                )
+            if rule.kind == "cpa":
+                paid = (deal.client_id, rule.code) in state.cpa_paid
+                context = RuleContext(deal, upline, rule, version, network, replace(history, cpa_already_paid=paid))
+            else:
+                context = RuleContext(deal, upline, rule, version, network, history)
             finished = _finish(rule, version, deal, DEAL_CALCULATORS[rule.kind](context), state)
             if rule.kind == "cpa" and finished:
                 state.cpa_paid.add((deal.client_id, rule.code))

@@ -18,9 +18,8 @@ Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same fu
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,13 +118,19 @@ async def process_deals_in(
             latest[deal.ticket] = deal
     logins = sorted({deal.login for deal in latest.values()})
     owners: dict[int, int] = {}
+    accounts: dict[tuple[str, int], tuple[str, str]] = {}
     for chunk in _chunks(logins):
         rows = await session.execute(
-            select(TradingAccount.login, TradingAccount.client_id).where(
-                TradingAccount.server == server, TradingAccount.login.in_(chunk)
-            )
+            select(
+                TradingAccount.login,
+                TradingAccount.client_id,
+                TradingAccount.account_type,
+                TradingAccount.currency,
+            ).where(TradingAccount.server == server, TradingAccount.login.in_(chunk))
         )
-        owners.update({login: client for login, client in rows})
+        for login, client, account_type, currency in rows:
+            owners[login] = client
+            accounts[(server, login)] = (account_type, currency)
     tickets = sorted(set(latest) | set(deleted_tickets))
     existing: dict[int, tuple[int, str, bool]] = {}
     for chunk in _chunks(tickets):
@@ -162,9 +167,12 @@ async def process_deals_in(
             affected.append((ticket, found[1], "deleted"))
     deal_ids: list[int] = []
     if new_rows:
+        statement = insert(StoredDeal.__table__).returning(StoredDeal.id, sort_by_parameter_order=True)
         for chunk in _chunks(new_rows, 2000):
-            result = await session.execute(insert(StoredDeal).returning(StoredDeal.id), list(chunk))
-            deal_ids.extend(result.scalars().all())
+            result = await session.execute(statement, list(chunk))
+            for row, deal_id in zip(chunk, result.scalars(), strict=True):
+                row["id"] = deal_id
+                deal_ids.append(deal_id)
     if changed_rows:
         await session.execute(update(StoredDeal), changed_rows)
         deal_ids.extend(row["id"] for row in changed_rows)
@@ -177,8 +185,17 @@ async def process_deals_in(
     outcome.stored = len(new_rows) + len(changed_rows) + len(deleted_ids)
     if not deal_ids:
         return outcome
+    # New and changed rows are in memory already; only deleted ones are read back.
+    rows = [*new_rows, *changed_rows, *await load_deal_rows(session, deleted_ids)]
     await compute_and_post(
-        session, deal_ids, key_scope=("engine", server, sorted(affected)), now=now, outcome=outcome
+        session,
+        deal_ids,
+        key_scope=("engine", server, sorted(affected)),
+        now=now,
+        outcome=outcome,
+        rows=rows,
+        without_lines={row["id"] for row in new_rows},
+        accounts=accounts,
     )
     return outcome
 
@@ -203,16 +220,27 @@ async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list
     return rows
 
 
-async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> dict[int, DealFacts]:
-    """Calculation facts for the closing, not deleted rows among ``rows``, keyed by deal id."""
+async def deal_facts(
+    session: AsyncSession,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
+    with_opening_times: bool = True,
+) -> dict[int, DealFacts]:
+    """Calculation facts for the closing, not deleted rows among ``rows``, keyed by deal id.
+
+    ``accounts`` ((server, login) -> (account type, currency)) saves reading them again when the
+    caller has them; positions' opening times are read only ``with_opening_times`` (some rule has a
+    minimum hold time).
+    """
     closing = [
         row for row in rows if not row["deleted"] and deal_rows.is_closing(row["entry"], row["volume_closed"])
     ]
     if not closing:
         return {}
-    accounts: dict[tuple[str, int], tuple[str, str]] = {}
+    found: dict[tuple[str, int], tuple[str, str]] = dict(accounts or {})
     for server in {row["server"] for row in closing}:
-        logins = sorted({row["login"] for row in closing if row["server"] == server})
+        logins = sorted({row["login"] for row in closing if (row["server"], row["login"]) not in found})
         for chunk in _chunks(logins):
             result = await session.execute(
                 select(TradingAccount.login, TradingAccount.account_type, TradingAccount.currency).where(
@@ -220,7 +248,7 @@ async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
                 )
             )
             for login, account_type, currency in result:
-                accounts[(server, login)] = (account_type, currency)
+                found[(server, login)] = (account_type, currency)
     symbols = {
         symbol: (group, digits)
         for symbol, group, digits in await session.execute(
@@ -229,6 +257,28 @@ async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
             )
         )
     }
+    opened = await _opening_times(session, closing) if with_opening_times else {}
+    out: dict[int, DealFacts] = {}
+    for row in closing:
+        account = found.get((row["server"], row["login"]))
+        if account is None:
+            continue
+        group, digits = symbols.get(row["symbol"], (None, None))
+        out[row["id"]] = deal_rows.facts(
+            row,
+            account_type=account[0],
+            account_currency=account[1],
+            symbol_group=group,
+            symbol_digits=digits,
+            opened_at=opened.get((row["server"], row["position_id"])),
+        )
+    return out
+
+
+async def _opening_times(
+    session: AsyncSession, closing: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, int], datetime]:
+    """(server, position id) -> when its first IN deal happened, for the minimum-hold condition."""
     opened: dict[tuple[str, int], datetime] = {}
     for server in {row["server"] for row in closing}:
         positions = sorted({row["position_id"] for row in closing if row["server"] == server})
@@ -245,21 +295,17 @@ async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
             )
             for position_id, opened_at in firsts:
                 opened[(server, position_id)] = aware(opened_at)
-    out: dict[int, DealFacts] = {}
-    for row in closing:
-        account = accounts.get((row["server"], row["login"]))
-        if account is None:
-            continue
-        group, digits = symbols.get(row["symbol"], (None, None))
-        out[row["id"]] = deal_rows.facts(
-            row,
-            account_type=account[0],
-            account_currency=account[1],
-            symbol_group=group,
-            symbol_digits=digits,
-            opened_at=opened.get((row["server"], row["position_id"])),
-        )
-    return out
+    return opened
+
+
+def uses_min_hold(network: Network) -> bool:
+    """Whether some rule of the network's versions has a minimum hold time."""
+    return any(
+        rule.conditions.min_hold_seconds
+        for versions in network.versions.values()
+        for version in versions
+        for rule in version.rules
+    )
 
 
 def _uses(network: Network, kind: str | None = None, *, capped: bool = False) -> set[str]:
@@ -385,7 +431,8 @@ LineKey = tuple[int, int, int]
 class LineDiff:
     """New lines against stored ones for a set of deals."""
 
-    inserts: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[tuple[int, Line]] = field(default_factory=list)
+    """(deal id, line) of each new line."""
     updates: list[dict[str, Any]] = field(default_factory=list)
     deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
 
@@ -428,34 +475,26 @@ def diff_lines(
         deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
         key = (deal_id, line.beneficiary_id, line.rule_id)
         seen.add(key)
-        values = {
-            "amount": line.amount,
-            "inputs": line.inputs,
-            "formula": line.formula,
-            "level": line.level,
-            "rank_code": line.rank,
-            "scheme_version_id": line.scheme_version_id,
-            "deal_time": line.deal_time,
-            "trader_client_id": line.trader_client_id,
-            "computed_at": now,
-        }
         found = stored.get(key)
         if found is None:
-            diff.inserts.append(
-                {
-                    "deal_id": deal_id,
-                    "beneficiary_id": line.beneficiary_id,
-                    "rule_id": line.rule_id,
-                    "rule_code": line.rule_code,
-                    "kind": line.kind,
-                    "currency": line.currency,
-                    "revision": 1,
-                    **values,
-                }
-            )
+            diff.inserts.append((deal_id, line))
             diff.deltas[(line.beneficiary_id, line.currency)] += line.amount
         elif found[1] != line.amount:
-            diff.updates.append({"id": found[0], "revision": found[3] + 1, **values})
+            diff.updates.append(
+                {
+                    "id": found[0],
+                    "revision": found[3] + 1,
+                    "amount": line.amount,
+                    "inputs": line.inputs,
+                    "formula": line.formula,
+                    "level": line.level,
+                    "rank_code": line.rank,
+                    "scheme_version_id": line.scheme_version_id,
+                    "deal_time": line.deal_time,
+                    "trader_client_id": line.trader_client_id,
+                    "computed_at": now,
+                }
+            )
             diff.deltas[(line.beneficiary_id, found[2])] += line.amount - found[1]
     for key, (line_id, amount, currency, revision) in stored.items():
         if key not in seen and amount != 0:
@@ -479,29 +518,32 @@ LINE_COPY_COLUMNS = (
 )  # fmt: skip
 
 
-async def write_lines(session: AsyncSession, diff: LineDiff) -> None:
+async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> None:
     """Insert new lines and update changed ones. On PostgreSQL new lines go in by binary COPY on the
     transaction's own driver connection (same constraints and triggers as INSERT, far fewer round trips)."""
     if diff.inserts:
+        records = [
+            (
+                deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code, line.kind,
+                line.level, line.rank, line.trader_client_id, line.deal_time, line.currency, line.amount,
+                line.inputs_json, line.formula, 1, now,
+            )
+            for deal_id, line in diff.inserts
+        ]  # fmt: skip
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            dumps = json.dumps
-            records = [
-                (
-                    row["deal_id"], row["beneficiary_id"], row["rule_id"], row["scheme_version_id"],
-                    row["rule_code"], row["kind"], row["level"], row["rank_code"], row["trader_client_id"],
-                    row["deal_time"], row["currency"], row["amount"], dumps(row["inputs"]), row["formula"],
-                    row["revision"], row["computed_at"],
-                )
-                for row in diff.inserts
-            ]  # fmt: skip
             await driver.copy_records_to_table(
                 "ib_commission_line", records=records, columns=LINE_COPY_COLUMNS
             )
         else:
-            for chunk in _chunks(diff.inserts, 2000):
+            # The ORM's JSON column takes the inputs as a mapping, not as encoded text.
+            rows = [
+                {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": line.inputs}
+                for record, (_deal_id, line) in zip(records, diff.inserts, strict=True)
+            ]
+            for chunk in _chunks(rows, 2000):
                 await session.execute(insert(CommissionLine), list(chunk))
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
@@ -556,16 +598,16 @@ async def compute_lines(
     session: AsyncSession,
     rows: Sequence[Mapping[str, Any]],
     *,
-    network: Network | None = None,
-    state: CalculationState | None = None,
-    computing_window: tuple[datetime, datetime] | None = None,
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
 ) -> tuple[list[Line], dict[tuple[str, int], int]]:
-    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket)."""
-    facts = await deal_facts(session, rows)
-    if network is None:
-        network = await load_network(session, {fact.client_id for fact in facts.values()})
-    if state is None:
-        state = await seed_state(session, network, facts, computing_window=computing_window)
+    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket).
+
+    The network is loaded once for the whole batch, for the batch's clients only.
+    """
+    clients = {row["client_id"] for row in rows}
+    network = await load_network(session, clients)
+    facts = await deal_facts(session, rows, accounts=accounts, with_opening_times=uses_min_hold(network))
+    state = await seed_state(session, network, facts)
     lines = calculate(list(facts.values()), network, state)
     ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
     return lines, ids
@@ -578,8 +620,14 @@ async def compute_and_post(
     key_scope: object,
     now: datetime,
     outcome: Outcome | None = None,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    without_lines: Set[int] = frozenset(),
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
 ) -> Outcome:
     """Recompute the given stored deals, write the line differences and post them.
+
+    ``rows`` are the deals' stored rows when the caller holds them already, and ``without_lines``
+    the ids among them that were inserted just now and so have no lines to read.
 
     The postings' idempotency key hashes ``key_scope`` (what triggered the run) together with the
     revisions of the deals' stored lines. Revisions only grow, so a later change of the same deals
@@ -587,14 +635,15 @@ async def compute_and_post(
     run gets the same key and replays instead of paying twice.
     """
     outcome = outcome or Outcome()
-    rows = await load_deal_rows(session, deal_ids)
-    lines, ids = await compute_lines(session, rows)
-    stored = await stored_lines(session, deal_ids)
+    if rows is None:
+        rows = await load_deal_rows(session, deal_ids)
+    lines, ids = await compute_lines(session, rows, accounts=accounts)
+    stored = await stored_lines(session, [deal_id for deal_id in deal_ids if deal_id not in without_lines])
     state = sorted((key, value[3]) for key, value in stored.items())
     digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
     key_prefix = f"ib:e:{digest}"
     diff = diff_lines(lines, ids, stored, now)
-    await write_lines(session, diff)
+    await write_lines(session, diff, now)
     outcome.computed_deals += len(rows)
     outcome.lines_written += len(diff.inserts) + len(diff.updates)
     outcome.deltas.update(diff.deltas)

@@ -128,12 +128,12 @@ async def _run_period(
         for key, amount in diff.deltas.items():
             deltas[key] += amount
         by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
-        for insert in diff.inserts:
-            report.changed_lines[(insert["beneficiary_id"], insert["currency"])] += 1
+        for _deal_id, line in diff.inserts:
+            report.changed_lines[(line.beneficiary_id, line.currency)] += 1
         for update in diff.updates:
             report.changed_lines[by_line[update["id"]]] += 1
         if write:
-            await write_lines(session, diff)
+            await write_lines(session, diff, now)
     return report, {key: value for key, value in deltas.items() if value}
 
 

@@ -117,17 +117,27 @@ class RuleSpec:
     account_type: str | None = None
     symbol_group: str | None = None
     symbol: str | None = None
+    parsed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Parameters already checked and parsed, so each deal does not parse them again."""
 
     def decimal(self, name: str, default: str | None = None) -> Decimal:
-        value = self.params.get(name, default)
-        if value is None:
-            raise ValueError(f"rule {self.code}: parameter {name} is required")
-        return as_decimal(value, f"rule {self.code}: {name}")
+        key = f"decimal:{name}:{default}"
+        found = self.parsed.get(key)
+        if found is None:
+            value = self.params.get(name, default)
+            if value is None:
+                raise ValueError(f"rule {self.code}: parameter {name} is required")
+            found = self.parsed[key] = as_decimal(value, f"rule {self.code}: {name}")
+        return found  # type: ignore[no-any-return]
 
     def minor(self, name: str) -> int:
-        if name not in self.params:
-            raise ValueError(f"rule {self.code}: parameter {name} is required")
-        return as_minor(self.params[name], f"rule {self.code}: {name}")
+        key = f"minor:{name}"
+        found = self.parsed.get(key)
+        if found is None:
+            if name not in self.params:
+                raise ValueError(f"rule {self.code}: parameter {name} is required")
+            found = self.parsed[key] = as_minor(self.params[name], f"rule {self.code}: {name}")
+        return found  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +151,17 @@ class VersionSnapshot:
     rules: tuple[RuleSpec, ...]
 
 
+Inputs = tuple[tuple[str, str], ...]
+"""A draft's provenance inputs as (name, value) pairs: hashable, so explanations can be remembered."""
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     """A line before rounding: the exact amount in minor units, and why."""
 
     member: Member
     exact: Decimal
-    inputs: dict[str, str]
+    inputs: Inputs
     formula: str
 
 
@@ -169,7 +183,10 @@ class Line:
     currency: str
     amount: int
     inputs: dict[str, str]
+    """Shared between lines with the same explanation: read it, never change it."""
     formula: str
+    inputs_json: str
+    """``inputs`` as the JSON text the engine stores."""
 
 
 class AllocationLookup(Protocol):
