@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ib.rounding import as_decimal, as_minor
 
@@ -155,9 +155,11 @@ Inputs = tuple[tuple[str, str], ...]
 """A draft's provenance inputs as (name, value) pairs: hashable, so explanations can be remembered."""
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A line before rounding: the exact amount in minor units, and why."""
+class Draft(NamedTuple):
+    """A line before rounding: the exact amount in minor units, and why.
+
+    A named tuple rather than a frozen dataclass: a batch makes one per line, and a tuple is built
+    several times faster."""
 
     member: Member
     exact: Decimal
@@ -165,9 +167,9 @@ class Draft:
     formula: str
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A finished commission line: what the engine stores and the simulator prints."""
+class Line(NamedTuple):
+    """A finished commission line: what the engine stores and the simulator prints (a named tuple,
+    for the same reason as :class:`Draft`)."""
 
     server: str
     ticket: int
