@@ -40,7 +40,7 @@ from ib.network import Network
 from ib.rounding import units_to_lots
 from ib.rules.base import DealFacts, Line
 from ib.sessions import posting_session
-from ib.snapshot import SQL_CHUNK, load_network
+from ib.snapshot import SQL_CHUNK, chunked, load_network
 from ib.timeutil import aware
 from ledger.errors import ConcurrentPostingError
 from ledger.posting import post_batch
@@ -70,10 +70,16 @@ class Outcome:
     """(partner id, currency) -> amount posted (negative: clawed back)."""
     transfer_ids: list[int] = field(default_factory=list)
 
-
-def _chunks(values: Sequence[Any], size: int = SQL_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+    def add(self, other: Outcome) -> None:
+        """Count ``other`` (a later batch of the same job) in."""
+        self.stored += other.stored
+        self.unchanged += other.unchanged
+        self.unknown_login += other.unknown_login
+        self.computed_deals += other.computed_deals
+        self.lines_written += other.lines_written
+        for key, amount in other.deltas.items():
+            self.deltas[key] = self.deltas.get(key, 0) + amount
+        self.transfer_ids.extend(other.transfer_ids)
 
 
 async def process_deals(
@@ -119,7 +125,7 @@ async def process_deals_in(
     logins = sorted({deal.login for deal in latest.values()})
     owners: dict[int, int] = {}
     accounts: dict[tuple[str, int], tuple[str, str]] = {}
-    for chunk in _chunks(logins):
+    for chunk in chunked(logins):
         rows = await session.execute(
             select(
                 TradingAccount.login,
@@ -133,7 +139,7 @@ async def process_deals_in(
             accounts[(server, login)] = (account_type, currency)
     tickets = sorted(set(latest) | set(deleted_tickets))
     existing: dict[int, tuple[int, str, bool]] = {}
-    for chunk in _chunks(tickets):
+    for chunk in chunked(tickets):
         stored = await session.execute(
             select(StoredDeal.ticket, StoredDeal.id, StoredDeal.fingerprint, StoredDeal.deleted).where(
                 StoredDeal.server == server, StoredDeal.ticket.in_(chunk)
@@ -168,7 +174,7 @@ async def process_deals_in(
     deal_ids: list[int] = []
     if new_rows:
         statement = insert(StoredDeal.__table__).returning(StoredDeal.id, sort_by_parameter_order=True)
-        for chunk in _chunks(new_rows, 2000):
+        for chunk in chunked(new_rows, 2000):
             result = await session.execute(statement, list(chunk))
             for row, deal_id in zip(chunk, result.scalars(), strict=True):
                 row["id"] = deal_id
@@ -214,7 +220,7 @@ async def recompute_stored_deals(
 
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(deal_ids)):
+    for chunk in chunked(sorted(deal_ids)):
         result = await session.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
         rows.extend(dict(row) for row in result.mappings())
     return rows
@@ -241,7 +247,7 @@ async def deal_facts(
     found: dict[tuple[str, int], tuple[str, str]] = dict(accounts or {})
     for server in {row["server"] for row in closing}:
         logins = sorted({row["login"] for row in closing if (row["server"], row["login"]) not in found})
-        for chunk in _chunks(logins):
+        for chunk in chunked(logins):
             result = await session.execute(
                 select(TradingAccount.login, TradingAccount.account_type, TradingAccount.currency).where(
                     TradingAccount.server == server, TradingAccount.login.in_(chunk)
@@ -282,7 +288,7 @@ async def _opening_times(
     opened: dict[tuple[str, int], datetime] = {}
     for server in {row["server"] for row in closing}:
         positions = sorted({row["position_id"] for row in closing if row["server"] == server})
-        for chunk in _chunks(positions):
+        for chunk in chunked(positions):
             firsts = await session.execute(
                 select(StoredDeal.position_id, func.min(StoredDeal.time))
                 .where(
@@ -375,7 +381,7 @@ async def seed_state(
                 )
     cpa_codes = _uses(network, "cpa")
     if cpa_codes:
-        for chunk in _chunks(clients):
+        for chunk in chunked(clients):
             lots_result = await session.execute(
                 select(StoredDeal.client_id, func.sum(StoredDeal.volume_closed), func.max(StoredDeal.time))
                 .where(
@@ -446,7 +452,7 @@ async def stored_lines(
 ) -> dict[LineKey, tuple[int, int, str, int]]:
     """(deal, beneficiary, rule) -> (line id, amount, currency, revision)."""
     out: dict[LineKey, tuple[int, int, str, int]] = {}
-    for chunk in _chunks(sorted(deal_ids)):
+    for chunk in chunked(sorted(deal_ids)):
         result = await session.execute(
             select(
                 CommissionLine.deal_id,
@@ -543,7 +549,7 @@ async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> N
                 {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": line.inputs}
                 for record, (_deal_id, line) in zip(records, diff.inserts, strict=True)
             ]
-            for chunk in _chunks(rows, 2000):
+            for chunk in chunked(rows, 2000):
                 await session.execute(insert(CommissionLine), list(chunk))
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
