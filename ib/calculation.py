@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -208,7 +208,7 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
                 )
             if rule.kind == "cpa":
                 paid = (deal.client_id, rule.code) in state.cpa_paid
-                context = RuleContext(deal, upline, rule, version, network, replace(history, cpa_already_paid=paid))
+                context = RuleContext(deal, upline, rule, version, network, history._replace(cpa_already_paid=paid))
             else:
                 context = RuleContext(deal, upline, rule, version, network, history)
             finished = _finish(rule, version, deal, DEAL_CALCULATORS[rule.kind](context), state)

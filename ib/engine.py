@@ -220,8 +220,9 @@ async def recompute_stored_deals(
 
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    connection = await session.connection()
     for chunk in chunked(sorted(deal_ids)):
-        result = await session.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
+        result = await connection.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
         rows.extend(dict(row) for row in result.mappings())
     return rows
 
@@ -448,24 +449,28 @@ class LineDiff:
 
 
 async def stored_lines(
-    session: AsyncSession, deal_ids: Sequence[int]
+    session: AsyncSession, deal_ids: Sequence[int], *, between: tuple[datetime, datetime] | None = None
 ) -> dict[LineKey, tuple[int, int, str, int]]:
-    """(deal, beneficiary, rule) -> (line id, amount, currency, revision)."""
+    """(deal, beneficiary, rule) -> (line id, amount, currency, revision) of the deals' lines.
+
+    ``between`` (the first and last of the deals' times, both included) reads them with one range
+    scan instead of lists of ids: a recompute's page holds every deal of its time range.
+    """
+    c = CommissionLine.__table__.c
+    columns = select(c.deal_id, c.beneficiary_id, c.rule_id, c.id, c.amount, c.currency, c.revision)
+    connection = await session.connection()
+    if between is not None:
+        statements = [columns.where(c.deal_time >= between[0], c.deal_time <= between[1])]
+    else:
+        statements = [columns.where(c.deal_id.in_(chunk)) for chunk in chunked(sorted(deal_ids))]
+    wanted = set(deal_ids)
     out: dict[LineKey, tuple[int, int, str, int]] = {}
-    for chunk in chunked(sorted(deal_ids)):
-        result = await session.execute(
-            select(
-                CommissionLine.deal_id,
-                CommissionLine.beneficiary_id,
-                CommissionLine.rule_id,
-                CommissionLine.id,
-                CommissionLine.amount,
-                CommissionLine.currency,
-                CommissionLine.revision,
-            ).where(CommissionLine.deal_id.in_(chunk))
-        )
-        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in result:
-            out[(deal_id, beneficiary, rule_id)] = (line_id, amount, currency, revision)
+    for statement in statements:
+        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in (
+            await connection.execute(statement)
+        ).all():
+            if deal_id in wanted:
+                out[(deal_id, beneficiary, rule_id)] = (line_id, amount, currency, revision)
     return out
 
 

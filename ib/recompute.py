@@ -33,6 +33,7 @@ from ib.engine import (
     post_deltas,
     seed_state,
     stored_lines,
+    uses_min_hold,
     write_lines,
 )
 from ib.errors import RecomputeError
@@ -82,12 +83,13 @@ async def _pages(
     """Every stored deal of [start, end) in (time, id) order, a page at a time."""
     after: tuple[datetime, int] | None = None
     table = StoredDeal.__table__
+    connection = await session.connection()
     while True:
         statement = select(table).where(StoredDeal.time >= start, StoredDeal.time < end)
         if after is not None:
             statement = statement.where(tuple_(StoredDeal.time, StoredDeal.id) > tuple_(*after))
         statement = statement.order_by(StoredDeal.time, StoredDeal.id).limit(PAGE)
-        rows = [dict(row) for row in (await session.execute(statement)).mappings()]
+        rows = [dict(row) for row in (await connection.execute(statement)).mappings()]
         if not rows:
             return
         yield rows
@@ -104,11 +106,12 @@ async def _run_period(
     write: bool,
 ) -> tuple[PeriodDiff, dict[tuple[int, str], int]]:
     network: Network = await load_network(session, None, draft_version_id=draft_version_id)
+    with_opening_times = uses_min_hold(network)
     state: CalculationState | None = None
     report = PeriodDiff()
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     async for rows in _pages(session, start, end):
-        facts = await deal_facts(session, rows)
+        facts = await deal_facts(session, rows, with_opening_times=with_opening_times)
         page_state = await seed_state(
             session, network, facts, computing_window=(start, end), include_caps=state is None
         )
@@ -118,7 +121,9 @@ async def _run_period(
             merge_new_clients(state, page_state)
         lines = calculate(list(facts.values()), network, state)
         ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
-        stored = await stored_lines(session, [row["id"] for row in rows])
+        stored = await stored_lines(
+            session, [row["id"] for row in rows], between=(rows[0]["time"], rows[-1]["time"])
+        )
         diff: LineDiff = diff_lines(lines, ids, stored, now)
         report.deals += len(rows)
         for _key, (_line_id, amount, currency, _revision) in stored.items():
@@ -127,11 +132,12 @@ async def _run_period(
             report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
         for key, amount in diff.deltas.items():
             deltas[key] += amount
-        by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
         for _deal_id, line in diff.inserts:
             report.changed_lines[(line.beneficiary_id, line.currency)] += 1
-        for update in diff.updates:
-            report.changed_lines[by_line[update["id"]]] += 1
+        if diff.updates:
+            by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
+            for update in diff.updates:
+                report.changed_lines[by_line[update["id"]]] += 1
         if write:
             await write_lines(session, diff, now)
     return report, {key: value for key, value in deltas.items() if value}

@@ -197,8 +197,7 @@ class AllocationLookup(Protocol):
     def rank_position(self, rank: str | None) -> int | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHistory:
+class ClientHistory(NamedTuple):
     """What the CPA rule needs about the trader before this deal."""
 
     lots_before: Decimal
@@ -209,8 +208,9 @@ class ClientHistory:
     cpa_already_paid: bool
 
 
-@dataclass(frozen=True, slots=True)
-class RuleContext:
+class RuleContext(NamedTuple):
+    """What a calculator is given about one deal and one rule (a named tuple: one per rule per deal)."""
+
     deal: DealFacts
     upline: tuple[Member, ...]
     rule: RuleSpec
