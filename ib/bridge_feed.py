@@ -68,19 +68,23 @@ async def process_synced_deals(
     while True:
         async with db.session() as session:
             rows = (
-                await session.execute(
-                    select(deals_table)
-                    .where(
-                        c.server_id == server_id,
-                        c.synced_at >= changed_since,
-                        c.id > after_id,
-                        c.deleted.is_(False),
-                        c.action.in_(TRADE_ACTIONS),
+                (
+                    await session.execute(
+                        select(deals_table)
+                        .where(
+                            c.server_id == server_id,
+                            c.synced_at >= changed_since,
+                            c.id > after_id,
+                            c.deleted.is_(False),
+                            c.action.in_(TRADE_ACTIONS),
+                        )
+                        .order_by(c.id)
+                        .limit(FEED_BATCH)
                     )
-                    .order_by(c.id)
-                    .limit(FEED_BATCH)
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         if not rows:
             break
         after_id = rows[-1]["id"]
@@ -135,19 +139,18 @@ def as_deal(row: Any, contract_size: Decimal) -> Deal:
 
 async def _contract_sizes(session: AsyncSession) -> dict[str, Decimal]:
     return {
-        name: size for name, size in await session.execute(select(TradingSymbol.name, TradingSymbol.contract_size))
+        name: size
+        for name, size in await session.execute(select(TradingSymbol.name, TradingSymbol.contract_size))
     }
 
 
 async def learn_reference(db: Database, server_id: int, server: str, deals: Sequence[Deal]) -> None:
     """Tell the engine the logins and symbols of ``deals`` that it does not know yet."""
     async with db.transaction() as session:
-        logins = sorted({deal.login for deal in deals})
-        for chunk in chunked(logins):
-            await _learn_logins(session, server_id, server, chunk)
-        symbols = sorted({deal.symbol for deal in deals})
-        for chunk in chunked(symbols):
-            await _learn_symbols(session, chunk)
+        for logins in chunked(sorted({deal.login for deal in deals})):
+            await _learn_logins(session, server_id, server, logins)
+        for symbols in chunked(sorted({deal.symbol for deal in deals})):
+            await _learn_symbols(session, symbols)
 
 
 async def _learn_logins(session: AsyncSession, server_id: int, server: str, logins: Sequence[int]) -> None:
@@ -167,8 +170,14 @@ async def _learn_logins(session: AsyncSession, server_id: int, server: str, logi
         .where(TradingAccount.server_id == server_id, TradingAccount.login.in_(missing))
     )
     for login, client_id, account_type, currency in accounts:
+        assert login is not None  # selected by login
         await reference.register_trading_account(
-            session, server=server, login=login, client_id=client_id, account_type=account_type, currency=currency
+            session,
+            server=server,
+            login=login,
+            client_id=client_id,
+            account_type=account_type,
+            currency=currency,
         )
 
 

@@ -208,7 +208,9 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
                 )
             if rule.kind == "cpa":
                 paid = (deal.client_id, rule.code) in state.cpa_paid
-                context = RuleContext(deal, upline, rule, version, network, history._replace(cpa_already_paid=paid))
+                context = RuleContext(
+                    deal, upline, rule, version, network, history._replace(cpa_already_paid=paid)
+                )
             else:
                 context = RuleContext(deal, upline, rule, version, network, history)
             finished = _finish(rule, version, deal, DEAL_CALCULATORS[rule.kind](context), state)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,10 +173,10 @@ async def process_deals_in(
             affected.append((ticket, found[1], "deleted"))
     deal_ids: list[int] = []
     if new_rows:
-        statement = insert(StoredDeal.__table__).returning(StoredDeal.id, sort_by_parameter_order=True)
-        for chunk in chunked(new_rows, 2000):
-            result = await session.execute(statement, list(chunk))
-            for row, deal_id in zip(chunk, result.scalars(), strict=True):
+        statement = insert(StoredDeal).returning(StoredDeal.id, sort_by_parameter_order=True)
+        for inserted in chunked(new_rows, 2000):
+            result = await session.execute(statement, list(inserted))
+            for row, deal_id in zip(inserted, result.scalars(), strict=True):
                 row["id"] = deal_id
                 deal_ids.append(deal_id)
     if changed_rows:
@@ -192,14 +192,14 @@ async def process_deals_in(
     if not deal_ids:
         return outcome
     # New and changed rows are in memory already; only deleted ones are read back.
-    rows = [*new_rows, *changed_rows, *await load_deal_rows(session, deleted_ids)]
+    held = [*new_rows, *changed_rows, *await load_deal_rows(session, deleted_ids)]
     await compute_and_post(
         session,
         deal_ids,
         key_scope=("engine", server, sorted(affected)),
         now=now,
         outcome=outcome,
-        rows=rows,
+        rows=held,
         without_lines={row["id"] for row in new_rows},
         accounts=accounts,
     )

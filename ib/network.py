@@ -85,7 +85,9 @@ class Network:
         """
         return bisect_right(self._changes, moment)
 
-    def governing(self, client_id: int, moment: datetime) -> tuple[tuple[Member, ...], VersionSnapshot | None]:
+    def governing(
+        self, client_id: int, moment: datetime
+    ) -> tuple[tuple[Member, ...], VersionSnapshot | None]:
         """A trade's upline and the scheme version its level-1 IB held, remembered per client and
         epoch: a batch of deals walks the tree once per client, not once per deal."""
         key = (client_id, self.epoch(moment))

@@ -128,7 +128,7 @@ class RuleSpec:
             if value is None:
                 raise ValueError(f"rule {self.code}: parameter {name} is required")
             found = self.parsed[key] = as_decimal(value, f"rule {self.code}: {name}")
-        return found  # type: ignore[no-any-return]
+        return found
 
     def minor(self, name: str) -> int:
         key = f"minor:{name}"
@@ -137,7 +137,7 @@ class RuleSpec:
             if name not in self.params:
                 raise ValueError(f"rule {self.code}: parameter {name} is required")
             found = self.parsed[key] = as_minor(self.params[name], f"rule {self.code}: {name}")
-        return found  # type: ignore[no-any-return]
+        return found
 
 
 @dataclass(frozen=True, slots=True)
