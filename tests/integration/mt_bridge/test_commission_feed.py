@@ -8,6 +8,7 @@ Client 1 (the CRM's first trader) is referred by IB "A". The scheme pays 700 per
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from types import ModuleType
 
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from core.db import Database
 from core.jobs import Job
 from core.settings import Settings
-from ib.bridge_feed import FEED_ACTOR
+from ib.bridge_feed import FEED_ACTOR, process_synced_deals
 from ib.models import CommissionLine
 from mt_bridge.emulator.trading import close_position, market_deal
 from mt_bridge.records import PositionSide
@@ -47,6 +48,11 @@ def actors(settings: Settings, db: Database, crm: Crm) -> Iterator[ModuleType]:
 
 async def run_actor(actor: object, *args: object) -> None:
     await actor.fn.__wrapped__(*args)  # type: ignore[attr-defined]
+
+
+def feed_arguments(job: Job) -> tuple[int, datetime, datetime]:
+    server_id, changed_since, deleted_since = job.args
+    return server_id, datetime.fromisoformat(changed_since), datetime.fromisoformat(deleted_since)
 
 
 async def feed_jobs_after(actors: ModuleType, actor_name: str, server_id: int, sent: list[Job]) -> Job:
@@ -89,9 +95,19 @@ async def test_a_synced_closing_deal_pays_the_ib_once_and_edits_pay_the_differen
     assert await world.payable("A") == expected
     assert await line_rows(world) == [("per-lot", 1400, 1), ("platform", charged * 50 // 100, 1)]
 
-    # Redelivery of the same job, and a second sync pass that reads the deal again: nothing moves.
-    await run_actor(actors.process_synced_deals, *job.args)
-    await feed_jobs_after(actors, "sync_server", crm.server_id, sent_jobs)
+    # Redelivery of the same job finds both trade deals (IN and OUT) unchanged; a second sync
+    # pass re-reads the deals but stores no change, so its job has nothing to do. Nothing moves.
+    server_id, changed_since, deleted_since = feed_arguments(job)
+    again = await process_synced_deals(
+        crm.db, server_id, changed_since=changed_since, deleted_since=deleted_since
+    )
+    assert (again.stored, again.unchanged, again.transfer_ids) == (0, 2, [])
+    second = await feed_jobs_after(actors, "sync_server", crm.server_id, sent_jobs)
+    server_id, changed_since, deleted_since = feed_arguments(second)
+    idle = await process_synced_deals(
+        crm.db, server_id, changed_since=changed_since, deleted_since=deleted_since
+    )
+    assert (idle.stored, idle.unchanged, idle.transfer_ids) == (0, 0, [])
     assert await world.payable("A") == expected
     assert await line_rows(world) == [("per-lot", 1400, 1), ("platform", charged * 50 // 100, 1)]
 
