@@ -25,6 +25,7 @@ from ib.network import Network
 from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
 from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
     ClientHistory,
     DealFacts,
     Draft,
@@ -164,7 +165,7 @@ def _finish(
     return lines
 
 
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=2 * EXPLANATIONS_REMEMBERED)
 def _settled(
     exact: Decimal, inputs: Inputs, formula: str, rounded: int, note: str
 ) -> tuple[dict[str, str], str, str]:

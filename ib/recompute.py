@@ -24,19 +24,9 @@ from core.db import Database
 from core.jobs import enqueue_after_commit
 from ib import audit
 from ib.calculation import CalculationState, calculate
-from ib.engine import (
-    LineDiff,
-    Outcome,
-    deal_facts,
-    diff_lines,
-    merge_new_clients,
-    post_deltas,
-    seed_state,
-    stored_lines,
-    uses_min_hold,
-    write_lines,
-)
+from ib.engine import Outcome, deal_facts, merge_new_clients, post_deltas, seed_state, uses_min_hold
 from ib.errors import RecomputeError
+from ib.line_store import LineDiff, diff_lines, stored_lines, write_lines
 from ib.models import RecomputeRun, SchemeVersion, StoredDeal
 from ib.network import Network
 from ib.schemes import publish_version

@@ -151,6 +151,10 @@ class VersionSnapshot:
     rules: tuple[RuleSpec, ...]
 
 
+EXPLANATIONS_REMEMBERED = 16_384
+"""How many explanations (inputs and formula) each calculator remembers: lots, rates and uplines
+repeat across deals, so most lines reuse one, and the bound keeps a worker's memory small."""
+
 Inputs = tuple[tuple[str, str], ...]
 """A draft's provenance inputs as (name, value) pairs: hashable, so explanations can be remembered."""
 

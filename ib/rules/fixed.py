@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from ib.rules.base import Draft, Inputs, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
 
 KIND = "fixed"
 
@@ -52,7 +52,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return drafts
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(
     lots: Decimal, rate: int, own: int, given: int, sub_ib: int | None
 ) -> tuple[Decimal, Inputs, str]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 
-from ib.rules.base import Draft, Inputs, Line, Member, RuleSpec, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Line, Member, RuleSpec, text
 
 KIND = "overriding"
 
@@ -32,7 +32,7 @@ def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -
     return drafts
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(
     earned: tuple[tuple[int, str], ...], downline: int, percent: Decimal
 ) -> tuple[Decimal, Inputs, str]:

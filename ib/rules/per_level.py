@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from ib.rounding import as_minor
-from ib.rules.base import Draft, Inputs, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
 
 KIND = "per_level"
 
@@ -27,7 +27,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return drafts
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(lots: Decimal, level: int, rate: int) -> tuple[Decimal, Inputs, str]:
     """The exact amount and its provenance; remembered, because lots and rates repeat across deals."""
     exact = lots * Decimal(rate)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from ib.rounding import as_minor
-from ib.rules.base import Draft, Inputs, Member, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Member, RuleContext, text
 
 KIND = "rank_differential"
 
@@ -45,7 +45,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return drafts
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(lots: Decimal, rank: str, parts: tuple[tuple[str, int], ...]) -> tuple[Decimal, Inputs, str]:
     """The exact amount and its provenance; remembered, because lots and ranks repeat across deals."""
     per_lot = sum(amount for _rank, amount in parts)

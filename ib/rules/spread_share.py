@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from ib.rules.base import Draft, Inputs, RuleContext, money_in_scheme_currency, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, money_in_scheme_currency, text
 
 KIND = "spread_share"
 
@@ -33,7 +33,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     ]
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(
     points: Decimal,
     percent: Decimal,
