@@ -14,22 +14,19 @@ the finished lines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 
+from core.gc_tuning import collector_paused
 from ib.network import Network
 from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
 from ib.rules.base import (
-    EXPLANATIONS_REMEMBERED,
     ClientHistory,
     DealFacts,
     Draft,
-    Inputs,
     Line,
     Member,
     RuleContext,
@@ -141,7 +138,8 @@ def _finish(
         amount, note = _cap(rule, deal, member, rounded, state)
         if amount <= 0:
             continue
-        inputs, formula, inputs_json = _settled(draft.exact, draft.inputs, draft.formula, rounded, note)
+        inputs = (*draft.inputs, ("exact", text(draft.exact)))
+        formula = f"{draft.formula} → rounded down {rounded}{note}"
         lines.append(
             Line(
                 deal.server,
@@ -159,22 +157,9 @@ def _finish(
                 amount,
                 inputs,
                 formula,
-                inputs_json,
             )
         )
     return lines
-
-
-@lru_cache(maxsize=2 * EXPLANATIONS_REMEMBERED)
-def _settled(
-    exact: Decimal, inputs: Inputs, formula: str, rounded: int, note: str
-) -> tuple[dict[str, str], str, str]:
-    """A line's final provenance: the draft's inputs with the exact amount, the formula with its
-    rounding (and cap) note, and the inputs as stored JSON. Lines with the same explanation share
-    it, so each distinct explanation is formatted and encoded once."""
-    settled = dict(inputs)
-    settled["exact"] = text(exact)
-    return settled, f"{formula} → rounded down {rounded}{note}", json.dumps(settled)
 
 
 def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
@@ -233,9 +218,11 @@ def deal_order(deal: DealFacts) -> tuple[datetime, str, int]:
 def calculate(
     deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
 ) -> list[Line]:
-    """Every line of ``deals``, taken in time order."""
+    """Every line of ``deals``, taken in time order (with the garbage collector held off: the
+    calculation makes a few objects per line and never a reference cycle)."""
     state = state or CalculationState()
     lines: list[Line] = []
-    for deal in sorted(deals, key=deal_order):
-        lines.extend(calculate_deal(deal, network, state))
+    with collector_paused():
+        for deal in sorted(deals, key=deal_order):
+            lines.extend(calculate_deal(deal, network, state))
     return lines

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
+from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import deals as deal_rows
 from ib.calculation import CalculationState, calculate
@@ -517,15 +518,19 @@ async def compute_and_post(
     run gets the same key and replays instead of paying twice.
     """
     outcome = outcome or Outcome()
-    if rows is None:
-        rows = await load_deal_rows(session, deal_ids)
-    lines, ids = await compute_lines(session, rows, accounts=accounts)
-    stored = await stored_lines(session, [deal_id for deal_id in deal_ids if deal_id not in without_lines])
-    state = sorted((key, value[3]) for key, value in stored.items())
-    digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
-    key_prefix = f"ib:e:{digest}"
-    diff = diff_lines(lines, ids, stored, now)
-    await write_lines(session, diff, now)
+    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning.
+    with collector_paused():
+        if rows is None:
+            rows = await load_deal_rows(session, deal_ids)
+        lines, ids = await compute_lines(session, rows, accounts=accounts)
+        stored = await stored_lines(
+            session, [deal_id for deal_id in deal_ids if deal_id not in without_lines]
+        )
+        state = sorted((key, value[3]) for key, value in stored.items())
+        digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
+        key_prefix = f"ib:e:{digest}"
+        diff = diff_lines(lines, ids, stored, now)
+        await write_lines(session, diff, now)
     outcome.computed_deals += len(rows)
     outcome.lines_written += len(diff.inserts) + len(diff.updates)
     outcome.deltas.update(diff.deltas)

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.models import CommissionLine
-from ib.rules.base import Line
+from ib.rules.base import Line, inputs_json
 from ib.snapshot import chunked
 
 LineKey = tuple[int, int, int]
@@ -86,7 +86,7 @@ def diff_lines(
                     "id": found[0],
                     "revision": found[3] + 1,
                     "amount": line.amount,
-                    "inputs": line.inputs,
+                    "inputs": dict(line.inputs),
                     "formula": line.formula,
                     "level": line.level,
                     "rank_code": line.rank,
@@ -127,7 +127,7 @@ async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> N
             (
                 deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code, line.kind,
                 line.level, line.rank, line.trader_client_id, line.deal_time, line.currency, line.amount,
-                line.inputs_json, line.formula, 1, now,
+                inputs_json(line.inputs), line.formula, 1, now,
             )
             for deal_id, line in diff.inserts
         ]  # fmt: skip
@@ -141,7 +141,7 @@ async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> N
         else:
             # The ORM's JSON column takes the inputs as a mapping, not as encoded text.
             rows = [
-                {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": line.inputs}
+                {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": dict(line.inputs)}
                 for record, (_deal_id, line) in zip(records, diff.inserts, strict=True)
             ]
             for chunk in chunked(rows, 2000):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
+from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import audit
 from ib.calculation import CalculationState, calculate
@@ -101,35 +102,37 @@ async def _run_period(
     report = PeriodDiff()
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     async for rows in _pages(session, start, end):
-        facts = await deal_facts(session, rows, with_opening_times=with_opening_times)
-        page_state = await seed_state(
-            session, network, facts, computing_window=(start, end), include_caps=state is None
-        )
-        if state is None:
-            state = page_state
-        else:
-            merge_new_clients(state, page_state)
-        lines = calculate(list(facts.values()), network, state)
-        ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
-        stored = await stored_lines(
-            session, [row["id"] for row in rows], between=(rows[0]["time"], rows[-1]["time"])
-        )
-        diff: LineDiff = diff_lines(lines, ids, stored, now)
-        report.deals += len(rows)
-        for _key, (_line_id, amount, currency, _revision) in stored.items():
-            report.current[(_key[1], currency)] += amount
-        for line in lines:
-            report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
-        for key, amount in diff.deltas.items():
-            deltas[key] += amount
-        for _deal_id, line in diff.inserts:
-            report.changed_lines[(line.beneficiary_id, line.currency)] += 1
-        if diff.updates:
-            by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
-            for update in diff.updates:
-                report.changed_lines[by_line[update["id"]]] += 1
-        if write:
-            await write_lines(session, diff, now)
+        # A page makes a few objects per line and no reference cycle; see core.gc_tuning.
+        with collector_paused():
+            facts = await deal_facts(session, rows, with_opening_times=with_opening_times)
+            page_state = await seed_state(
+                session, network, facts, computing_window=(start, end), include_caps=state is None
+            )
+            if state is None:
+                state = page_state
+            else:
+                merge_new_clients(state, page_state)
+            lines = calculate(list(facts.values()), network, state)
+            ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
+            stored = await stored_lines(
+                session, [row["id"] for row in rows], between=(rows[0]["time"], rows[-1]["time"])
+            )
+            diff: LineDiff = diff_lines(lines, ids, stored, now)
+            report.deals += len(rows)
+            for _key, (_line_id, amount, currency, _revision) in stored.items():
+                report.current[(_key[1], currency)] += amount
+            for line in lines:
+                report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
+            for key, amount in diff.deltas.items():
+                deltas[key] += amount
+            for _deal_id, line in diff.inserts:
+                report.changed_lines[(line.beneficiary_id, line.currency)] += 1
+            if diff.updates:
+                by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
+                for update in diff.updates:
+                    report.changed_lines[by_line[update["id"]]] += 1
+            if write:
+                await write_lines(session, diff, now)
     return report, {key: value for key, value in deltas.items() if value}
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, NamedTuple, Protocol
 
 from ib.rounding import as_decimal, as_minor
@@ -188,11 +189,9 @@ class Line(NamedTuple):
     scheme_version_id: int
     currency: str
     amount: int
-    inputs: dict[str, str]
-    """Shared between lines with the same explanation: read it, never change it."""
+    inputs: Inputs
+    """(name, value) pairs, the exact amount last; :func:`inputs_json` is how they are stored."""
     formula: str
-    inputs_json: str
-    """``inputs`` as the JSON text the engine stores."""
 
 
 class AllocationLookup(Protocol):
@@ -237,6 +236,12 @@ def text(value: Decimal | int) -> str:
 def _decimal_text(value: Decimal) -> str:
     # Lots and rates repeat across deals, so the formatting is remembered.
     return f"{value.normalize():f}"
+
+
+def inputs_json(inputs: Inputs) -> str:
+    """Provenance inputs as the JSON object the engine stores, written directly from the pairs: the
+    same text as ``json.dumps(dict(inputs))``, without building a dict per line."""
+    return "{" + ", ".join(f"{_quoted(name)}: {_quoted(value)}" for name, value in inputs) + "}"
 
 
 def money_in_scheme_currency(context: RuleContext) -> bool:
