@@ -12,7 +12,12 @@ One batch runs in one transaction:
    moves expense → IB payable, a loss (a clawback) payable → expense. Each posting carries an
    idempotency key derived from the batch's content, so a redelivered batch replays the original.
 
-Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function.
+Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function. The
+bridge's sync passes reach step 1 through :mod:`ib.bridge_feed`.
+
+Speed: a batch loads the network once, walks each client's upline once per stretch of time in which
+the tree did not change (:meth:`ib.network.Network.governing`), keeps new deals in memory instead
+of reading them back, writes lines by COPY on PostgreSQL and posts one ledger batch.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ run, so a redelivered publish replays instead of paying twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,9 +27,10 @@ from ib import audit
 from ib.calculation import CalculationState, calculate
 from ib.engine import Outcome, deal_facts, merge_new_clients, post_deltas, seed_state, uses_min_hold
 from ib.errors import RecomputeError
-from ib.line_store import LineDiff, diff_lines, stored_lines, write_lines
+from ib.line_store import LineDiff, LineKey, diff_lines, stored_lines, write_lines
 from ib.models import RecomputeRun, SchemeVersion, StoredDeal
 from ib.network import Network
+from ib.rules.base import Line
 from ib.schemes import publish_version
 from ib.sessions import posting_session
 from ib.snapshot import load_network
@@ -46,6 +47,26 @@ class PeriodDiff:
     recomputed: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     changed_lines: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     deals: int = 0
+
+    def count(
+        self,
+        deals: int,
+        lines: Sequence[Line],
+        stored: Mapping[LineKey, tuple[int, int, str, int]],
+        diff: LineDiff,
+    ) -> None:
+        """Add one page: its deals, the lines published and recomputed, and the changed ones."""
+        self.deals += deals
+        for key, (_line_id, amount, currency, _revision) in stored.items():
+            self.current[(key[1], currency)] += amount
+        for line in lines:
+            self.recomputed[(line.beneficiary_id, line.currency)] += line.amount
+        for _deal_id, line in diff.inserts:
+            self.changed_lines[(line.beneficiary_id, line.currency)] += 1
+        if diff.updates:
+            by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
+            for update in diff.updates:
+                self.changed_lines[by_line[update["id"]]] += 1
 
     def rows(self) -> list[dict[str, Any]]:
         keys = sorted(set(self.current) | set(self.recomputed) | set(self.changed_lines))
@@ -118,19 +139,9 @@ async def _run_period(
                 session, [row["id"] for row in rows], between=(rows[0]["time"], rows[-1]["time"])
             )
             diff: LineDiff = diff_lines(lines, ids, stored, now)
-            report.deals += len(rows)
-            for _key, (_line_id, amount, currency, _revision) in stored.items():
-                report.current[(_key[1], currency)] += amount
-            for line in lines:
-                report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
+            report.count(len(rows), lines, stored, diff)
             for key, amount in diff.deltas.items():
                 deltas[key] += amount
-            for _deal_id, line in diff.inserts:
-                report.changed_lines[(line.beneficiary_id, line.currency)] += 1
-            if diff.updates:
-                by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
-                for update in diff.updates:
-                    report.changed_lines[by_line[update["id"]]] += 1
             if write:
                 await write_lines(session, diff, now)
     return report, {key: value for key, value in deltas.items() if value}
