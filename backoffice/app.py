@@ -6,13 +6,28 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 
-from backoffice import account, api, audit, finance, kyc, mailbox, pages, rates, roles, signin, staff
+from backoffice import (
+    account,
+    api,
+    audit,
+    dealing,
+    finance,
+    ib_staff,
+    kyc,
+    mailbox,
+    pages,
+    rates,
+    roles,
+    signin,
+    staff,
+)
 from backoffice.guards import requires_permission
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.auth import SIGN_IN_HANDLERS
 from kyc.notifications import KYC_LOCALES
+from mt_bridge.messages import BRIDGE_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -25,6 +40,11 @@ NAVIGATION = (
     NavItem("Transfers", "/finance/transfers"),
     NavItem("Bank accounts", "/finance/bank-accounts"),
     NavItem("Rates", "/finance/rates"),
+    NavItem("Products", "/products/servers"),
+    NavItem("Account approvals", "/dealing/approvals"),
+    NavItem("Bridge commands", "/dealing/commands"),
+    NavItem("Reconciliation", "/dealing/reconciliation"),
+    NavItem("IB", "/ib/applications"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -50,6 +70,11 @@ def protected_router() -> Router:
             finance.BankAccountQueueController,
             finance.TransferQueueController,
             rates.RatesController,
+            dealing.ProductCatalogueController,
+            dealing.AccountApprovalController,
+            dealing.BridgeCommandController,
+            dealing.ReconciliationController,
+            *ib_staff.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],
@@ -66,7 +91,7 @@ def backoffice_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 

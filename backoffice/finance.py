@@ -5,7 +5,6 @@ permission it needs; each action is audited by the cashier service it calls.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -14,7 +13,9 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
+from backoffice.csv_download import csv_response
 from backoffice.guards import permission
+from backoffice.money import money_formatter
 from cashier import bank_accounts, conversions, deposits, withdrawals
 from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError
@@ -27,7 +28,7 @@ from cashier.history import (
     withdrawals_csv,
 )
 from cashier.models import BankAccount, BankAccountStatus, Deposit
-from cashier.money import format_amount, parse_amount
+from cashier.money import parse_amount
 from cashier.wallets import scale_of, wallet_balances_of
 from core.audit.service import record_audit
 from core.db import Database
@@ -36,7 +37,6 @@ from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields, form_list
 from core.web.state import app_services
 from kyc.models import KycCase
-from ledger.fx import currency_scales
 
 APPROVE_DEPOSIT = "cashier.approve_deposit"
 APPROVE_WITHDRAWAL = "cashier.approve_withdrawal"
@@ -67,30 +67,15 @@ async def queue_context(request: Request[Any, Any, Any], rows: list[Any]) -> dic
     """What every queue page shows beside the requests: balances, KYC levels, money formatting."""
     services = app_services(request.app)
     client_ids = [row.client_id for row in rows]
-    async with services.database.session() as session:
-        scales = await currency_scales(session, *services.settings.cashier_currency_list)
-
-    def money(minor: int | None, currency: str) -> str:
-        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
     return {
         "rows": rows,
         "balances": await wallet_balances_of(services.database, client_ids),
         "kyc": await kyc_levels(services.database, client_ids),
-        "money": money,
+        "money": await money_formatter(services.database, services.settings.cashier_currency_list),
         "raw": dict(request.query_params),
         "query": request.url.query or "",
         "currencies": services.settings.cashier_currency_list,
     }
-
-
-def _csv(body: str, name: str) -> Response[str]:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
 
 
 class DepositQueueController(Controller):
@@ -115,7 +100,7 @@ class DepositQueueController(Controller):
                 "cashier.deposits_exported",
                 after={"filters": {k: str(v) for k, v in vars(filters).items() if v}, "rows": len(rows)},
             )
-        return _csv(deposits_csv(rows), "deposits")
+        return csv_response(deposits_csv(rows), "deposits")
 
     @get("/{deposit_id:int}/proof", name="backoffice.finance.deposits.proof")
     async def proof(self, request: Request[Any, Any, Any], deposit_id: FromPath[int]) -> Response[bytes]:
@@ -193,7 +178,7 @@ class WithdrawalQueueController(Controller):
                 "cashier.withdrawals_exported",
                 after={"filters": {k: str(v) for k, v in vars(filters).items() if v}, "rows": len(rows)},
             )
-        return _csv(withdrawals_csv(rows), "withdrawals")
+        return csv_response(withdrawals_csv(rows), "withdrawals")
 
     async def _act(
         self, request: Request[Any, Any, Any], withdrawal_id: int, action: str, form: dict[str, str]
@@ -345,4 +330,4 @@ class TransferQueueController(Controller):
                 for t in rows
             ],
         )
-        return _csv(body, "transfers")
+        return csv_response(body, "transfers")

@@ -6,6 +6,7 @@ text is parsed or an amount is shown; a float never holds money.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 
 from cashier.errors import InvalidAmountError
@@ -40,3 +41,13 @@ def format_amount(minor: int, scale: int) -> str:
     """``1234`` with scale 2 as ``"12.34"``, with thousands separators."""
     major = Decimal(minor).scaleb(-scale)
     return f"{major:,.{scale}f}"
+
+
+def amount_formatter(scales: Mapping[str, int]) -> Callable[[int | None, str], str]:
+    """``money(minor, currency)`` for templates: the amount with its code, each currency at its
+    own scale (2 when unknown); nothing for ``None``."""
+
+    def money(minor: int | None, currency: str) -> str:
+        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
+
+    return money

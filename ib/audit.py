@@ -3,10 +3,18 @@ into the shared audit log (:mod:`core.audit`), in the same transaction as the ch
 
 IB services name their actor as ``"<kind>:<id>"`` (``"staff:7"``, ``"client:3"``, ``"system"``)
 and their subject as ``"<type>:<id>"`` (``"partner:3"``); both are split into the log's columns.
+
+The services take that plain label because workers and the CLI call them too. A staff page knows
+more about who acts (email, IP, browser); it runs the service inside :func:`acting_as`, and every
+event whose label names that same person carries those details, as the design's "who, what,
+before/after, IP" asks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +22,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor, audit_event
 
+_acting: ContextVar[Actor | None] = ContextVar("ib_acting_as", default=None)
+
+
+def label_of(actor: Actor) -> str:
+    """The label IB services record for ``actor`` (``"staff:7"``)."""
+    return f"{actor.kind}:{actor.id}" if actor.id is not None else actor.kind
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[str]:
+    """Run IB services for ``actor``: yields its label, and its events carry its full details."""
+    token = _acting.set(actor)
+    try:
+        yield label_of(actor)
+    finally:
+        _acting.reset(token)
+
 
 def _actor(label: str) -> Actor:
+    known = _acting.get()
+    if known is not None and label_of(known) == label:
+        return known
     kind, _, raw_id = label.partition(":")
     return Actor(id=int(raw_id) if raw_id.isdigit() else None, kind=kind or "system")
 

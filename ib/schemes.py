@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ib import audit
 from ib.errors import AllocationError, SchemeError
 from ib.models import Allocation, PartnerEdge, PartnerTerms, Rank, Rule, Scheme, SchemeVersion
+from ib.rounding import as_decimal, as_minor
 from ib.rules import RULE_KINDS
 from ib.rules.base import Conditions
 from ib.timeutil import aware
@@ -50,6 +51,51 @@ async def create_scheme(
     return scheme
 
 
+def _percent(value: object, name: str) -> None:
+    if not 0 <= as_decimal(value, name) <= 100:
+        raise ValueError(f"{name} must be between 0 and 100")
+
+
+def _minor_list(value: object, name: str) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{name} must be a list of amounts, level 1 first")
+    for index, amount in enumerate(value, start=1):
+        as_minor(amount, f"{name} level {index}")
+
+
+def _minor_by_rank(value: object, name: str) -> None:
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{name} must map rank codes to amounts")
+    for rank, amount in value.items():
+        as_minor(amount, f"{name} {rank}")
+
+
+def _decimal(value: object, name: str) -> None:
+    if as_decimal(value, name) < 0:
+        raise ValueError(f"{name} can't be negative")
+
+
+def _basis(value: object, name: str) -> None:
+    if value not in ("profit", "loss"):
+        raise ValueError(f"{name} must be profit or loss")
+
+
+PARAM_CHECKS: Mapping[str, Any] = {
+    "amount_per_lot": as_minor,
+    "amounts_per_lot": _minor_list,
+    "increments_per_lot": _minor_by_rank,
+    "spread_points": _decimal,
+    "quote_to_account": _decimal,
+    "percent": _percent,
+    "amount": as_minor,
+    "min_first_deposit": as_minor,
+    "min_lots": _decimal,
+    "basis": _basis,
+}
+"""How each known parameter is checked when a version is added, so a typo is refused with its
+name before anything is written rather than failing later inside the engine."""
+
+
 def validate_rule(raw: Mapping[str, Any]) -> None:
     kind = raw.get("kind")
     code = raw.get("code")
@@ -68,6 +114,13 @@ def validate_rule(raw: Mapping[str, Any]) -> None:
     for value in params.values():
         if isinstance(value, float):
             raise SchemeError(f"rule {code}: write decimals as strings, never floats")
+    for name, value in params.items():
+        check = PARAM_CHECKS.get(name)
+        try:
+            if check is not None:
+                check(value, name)
+        except ValueError as exc:
+            raise SchemeError(f"rule {code}: {exc}") from exc
 
 
 async def add_version(

@@ -223,3 +223,8 @@ def load(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ScenarioError("a scenario is a JSON object")
     return data
+
+
+def as_text(result: Mapping[str, Any]) -> str:
+    """The answer as ``brokerdesk ib simulate`` prints it and the back-office page shows it."""
+    return json.dumps(result, indent=2, ensure_ascii=False)

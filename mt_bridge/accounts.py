@@ -24,7 +24,7 @@ from core.secrets_box import SecretsBox
 from ledger.chart import Purpose, open_owner_account
 from mt_bridge.command_lookup import ClaimedCommand
 from mt_bridge.commands import PROCESS_COMMAND_ACTOR, new_command
-from mt_bridge.errors import AccountRequestError, CommandStateError
+from mt_bridge.errors import AccountRequestError, CommandStateError, RepeatedRequestError
 from mt_bridge.models import (
     AccountType,
     Command,
@@ -34,6 +34,7 @@ from mt_bridge.models import (
     TradingAccount,
     TradingAccountStatus,
     TradingGroup,
+    TradingServer,
 )
 from mt_bridge.records import BalanceOperationType, PasswordKind
 
@@ -74,6 +75,15 @@ class OpenedAccount:
     investor_password: str
 
 
+async def refuse_repeated_request(session: AsyncSession, request_key: str | None) -> None:
+    """A request that makes a password runs once per key: a repeat (a double submit) can't show or
+    mail the password again, so it is refused instead of answered with a new, unused password."""
+    if request_key is not None and await session.scalar(
+        select(Command.id).where(Command.request_key == request_key)
+    ):
+        raise RepeatedRequestError("this request was made already; its password was shown and mailed then")
+
+
 async def request_account(
     session: AsyncSession,
     box: SecretsBox,
@@ -84,10 +94,13 @@ async def request_account(
     leverage: int,
     kyc_check: KycCheck,
     email: str = "",
+    request_key: str | None = None,
 ) -> OpenedAccount:
     """Ask for a new account: demo opens at once; live needs KYC, and approval if the type says so."""
+    await refuse_repeated_request(session, request_key)
     account_type = await _get(session, AccountType, account_type_id)
-    if not account_type.enabled:
+    server = await _get(session, TradingServer, account_type.server_id)
+    if not (account_type.enabled and server.enabled):
         raise AccountRequestError("this account type is not offered")
     if leverage not in account_type.leverage_options:
         raise AccountRequestError(f"leverage {leverage} is not offered for this account type")
@@ -118,6 +131,7 @@ async def request_account(
         secret={"main": main, "investor": investor},
         box=box,
         awaiting_approval=awaiting,
+        request_key=request_key,
     )
     return OpenedAccount(account, command, main, investor)
 
@@ -150,7 +164,12 @@ async def reject_command(session: AsyncSession, command_id: int, staff_id: int, 
 
 
 async def request_leverage_change(
-    session: AsyncSession, trading_account_id: int, leverage: int, *, client_id: int
+    session: AsyncSession,
+    trading_account_id: int,
+    leverage: int,
+    *,
+    client_id: int,
+    request_key: str | None = None,
 ) -> Command:
     """A client's leverage change: at once up to the type's automatic limit, else staff approval."""
     account = await _active_account(session, trading_account_id, client_id)
@@ -164,16 +183,24 @@ async def request_leverage_change(
         payload={"login": account.login, "leverage": leverage},
         trading_account_id=account.id,
         awaiting_approval=leverage > account_type.auto_leverage_max,
+        request_key=request_key,
     )
 
 
 async def request_password_reset(
-    session: AsyncSession, box: SecretsBox, trading_account_id: int, kind: PasswordKind, *, client_id: int
+    session: AsyncSession,
+    box: SecretsBox,
+    trading_account_id: int,
+    kind: PasswordKind,
+    *,
+    client_id: int,
+    request_key: str | None = None,
 ) -> tuple[Command, str]:
     """A new main or investor password; returned once for the caller to show and mail."""
     if kind is PasswordKind.API:
         raise AccountRequestError("clients reset the main or investor password only")
     account = await _active_account(session, trading_account_id, client_id)
+    await refuse_repeated_request(session, request_key)
     password = generate_password()
     command = await new_command(
         session,
@@ -183,6 +210,7 @@ async def request_password_reset(
         trading_account_id=account.id,
         secret={"password": password},
         box=box,
+        request_key=request_key,
     )
     return command, password
 

@@ -19,10 +19,13 @@ from mt_bridge.models import Command, CommandKind, CommandStatus, TradingAccount
 ATTENTION_STATUSES = (CommandStatus.FAILED, CommandStatus.AWAITING_APPROVAL)
 
 
-async def commands_needing_attention(session: AsyncSession, limit: int = 200) -> list[Command]:
-    """Failed commands (with their last error) and those awaiting approval, oldest first."""
+async def commands_needing_attention(
+    session: AsyncSession, limit: int = 200, statuses: tuple[CommandStatus, ...] = ATTENTION_STATUSES
+) -> list[Command]:
+    """Failed commands (with their last error) and those awaiting approval, oldest first;
+    ``statuses`` narrows it to one queue (the failures page, the approvals page)."""
     rows = await session.scalars(
-        select(Command).where(Command.status.in_(ATTENTION_STATUSES)).order_by(Command.id).limit(limit)
+        select(Command).where(Command.status.in_(statuses)).order_by(Command.id).limit(limit)
     )
     return list(rows)
 

@@ -107,5 +107,9 @@ class AccountRequestError(MtBridgeError):
     """Raised when a trading-account request (open, leverage, password) is not allowed."""
 
 
+class RepeatedRequestError(AccountRequestError):
+    """Raised when a request that makes a password comes again with the same request key."""
+
+
 class CommandStateError(MtBridgeError):
     """Raised when an outbox command is asked to do something its status does not allow."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from ledger.chart import Purpose
@@ -126,3 +127,32 @@ async def reconcile_server(
         ]
         session.add_all(rows)
     return ReconciliationOutcome(run.id, len(accounts), rows)
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """A server's most recent reconciliation and what it left unexplained."""
+
+    run: ReconciliationRun
+    differences: list[ReconciliationDifference]
+
+
+async def latest_runs(session: AsyncSession) -> list[LatestRun]:
+    """Each server's newest run with its differences: older runs are superseded by it."""
+    newest = select(func.max(ReconciliationRun.id)).group_by(ReconciliationRun.server_id)
+    runs = list(
+        await session.scalars(
+            select(ReconciliationRun)
+            .where(ReconciliationRun.id.in_(newest))
+            .order_by(ReconciliationRun.server_id)
+        )
+    )
+    rows = await session.scalars(
+        select(ReconciliationDifference)
+        .where(ReconciliationDifference.run_id.in_([run.id for run in runs]))
+        .order_by(ReconciliationDifference.server_id, ReconciliationDifference.login)
+    )
+    by_run: dict[int, list[ReconciliationDifference]] = defaultdict(list)
+    for row in rows:
+        by_run[row.run_id].append(row)
+    return [LatestRun(run, by_run[run.id]) for run in runs]

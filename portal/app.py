@@ -10,7 +10,19 @@ from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from kyc.notifications import KYC_LOCALES
-from portal import accounts, api, funding, funding_api, kyc, kyc_webhooks, pages, psp_webhooks, security
+from mt_bridge.messages import BRIDGE_LOCALES
+from portal import (
+    accounts,
+    api,
+    funding,
+    funding_api,
+    kyc,
+    kyc_webhooks,
+    pages,
+    psp_webhooks,
+    security,
+    trading,
+)
 
 HERE = Path(__file__).parent
 
@@ -18,6 +30,7 @@ NAVIGATION = (
     NavItem("Home", "/"),
     NavItem("Verification", "/kyc"),
     NavItem("Funding", "/funding"),
+    NavItem("Trading accounts", "/trading"),
     NavItem("My account", "/account"),
 )
 
@@ -33,6 +46,7 @@ def portal_spec() -> AppSpec:
             kyc.KycController,
             kyc_webhooks.KycWebhookController,
             funding.FundingController,
+            trading.TradingAccountController,
             psp_webhooks.PspWebhookController,
             api.router,
             funding_api.router,
@@ -41,7 +55,7 @@ def portal_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_portal_session",
         csrf_cookie="bd_portal_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
     )
 

@@ -20,18 +20,22 @@ from cashier.config import payment_providers, proof_store, withdrawal_policy
 from cashier.errors import CashierError, NotFoundError
 from cashier.history import funding_history
 from cashier.models import DestinationKind, TransferKind
-from cashier.money import format_amount, parse_amount
+from cashier.money import amount_formatter, parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
 from cashier.withdrawals import Destination
-from core.web.auth import SIGN_IN_HANDLERS, actor_for, requires_sign_in, signed_in
+from core.web.auth import (
+    SIGN_IN_HANDLERS,
+    TOO_MANY,
+    actor_for,
+    over_money_limit,
+    requires_sign_in,
+    signed_in,
+)
 from core.web.forms import form_fields
 from core.web.state import app_services
 from ledger.fx import currency_scales
 from portal.cashier_wiring import KYC_GATES
-
-MONEY_ACTIONS_PER_MINUTE = 10
-TOO_MANY = "Too many requests. Please wait a minute and try again."
 
 
 def new_idempotency_key() -> str:
@@ -39,21 +43,12 @@ def new_idempotency_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-async def over_money_limit(request: Request[Any, Any, Any], action: str) -> bool:
-    me = signed_in(request)
-    window = await app_services(request.app).rate_limiter.hit(f"cashier:{action}:{me.user.id}", 60)
-    return window.count > MONEY_ACTIONS_PER_MINUTE
-
-
 async def money_formatter(request: Request[Any, Any, Any]) -> Any:
     settings = app_services(request.app).settings
     async with app_services(request.app).database.session() as session:
         scales = await currency_scales(session, *settings.cashier_currency_list)
 
-    def money(minor: int | None, currency: str) -> str:
-        return "" if minor is None else f"{format_amount(minor, scales.get(currency, 2))} {currency}"
-
-    return money
+    return amount_formatter(scales)
 
 
 async def parse_money(request: Request[Any, Any, Any], raw_amount: str, raw_currency: str) -> tuple[str, int]:

@@ -14,10 +14,10 @@ from cashier.errors import CashierError
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
-from core.web.auth import actor_for, requires_sign_in, signed_in
+from core.web.auth import actor_for, over_money_limit, requires_sign_in, signed_in
 from core.web.state import app_services
 from portal.cashier_wiring import KYC_GATES
-from portal.funding import over_money_limit, parse_money
+from portal.funding import parse_money
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 

@@ -3,7 +3,9 @@
 Portal and back office run as two uvicorn servers on one event loop; the Dramatiq worker and the
 scheduler run on threads with the in-process broker. Unless ``BROKERDESK_KYC_SANDBOX_URL`` points
 elsewhere, the KYC sandbox vendor runs as a third server on a free loopback port, with a fresh
-webhook secret. Ctrl-C stops them all cleanly.
+webhook secret. The MT5 emulator (with its trade simulator) runs on another free loopback port,
+over plain HTTP because the bridge workers verify TLS against the system's trust store, and the
+demo trading server is pointed at it before anything is served. Ctrl-C stops them all cleanly.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import uvicorn
 from backoffice.app import create_app as create_backoffice
 from cli.commands.psp_sandbox import DEMO_RATES_FILE, build_sandbox, sandbox_port
 from cli.seed import seed_demo
+from cli.seed_trading import seed_trading
 from core.db import Database, migrate
 from core.errors import SettingsError
 from core.settings import Settings, load_settings
 from kyc.sandbox import KycSandbox
+from mt_bridge.emulator.config import load_config
+from mt_bridge.emulator.http_server import Emulator
 from portal.app import create_app as create_portal
 from workers import runtime
 from workers.broker import create_broker
@@ -72,7 +77,20 @@ def kyc_sandbox_socket(settings: Settings) -> tuple[Settings, socket.socket | No
     return configured, sock
 
 
-def banner(settings: Settings, seeded: list[str]) -> str:
+async def start_emulator(settings: Settings, seeded: list[str]) -> Emulator:
+    """The MT5 emulator on loopback, and the demo trading products pointed at it."""
+    config = load_config()
+    emulator = Emulator(config, tls=False)
+    await emulator.start("127.0.0.1", 0)
+    database = Database.from_url(settings.database_url)
+    try:
+        seeded.extend(await seed_trading(database, settings, emulator.base_url, config))
+    finally:
+        await database.dispose()
+    return emulator
+
+
+def banner(settings: Settings, seeded: list[str], emulator_url: str = "") -> str:
     lines = [
         "",
         "BrokerDesk demo is running (Ctrl-C stops it)",
@@ -83,13 +101,26 @@ def banner(settings: Settings, seeded: list[str]) -> str:
         f"  PSP sandbox   : {settings.psp_sandbox_url}/",
         f"  database      : {settings.database_url}",
         f"  KYC sandbox   : {settings.kyc_sandbox_url or 'off (manual review only)'}",
+        f"  MT5 emulator  : {emulator_url + '/' if emulator_url else 'off'}",
     ]
     if seeded:
         lines += ["", "Demo logins:", *[f"  {line}" for line in seeded]]
     return "\n".join(lines) + "\n"
 
 
-async def _serve(settings: Settings, sandbox_socket: socket.socket | None = None) -> None:
+async def _serve(
+    settings: Settings, sandbox_socket: socket.socket | None = None, seeded: list[str] | None = None
+) -> None:
+    seeded = list(seeded or [])
+    emulator = await start_emulator(settings, seeded)
+    print(banner(settings, seeded, emulator.base_url), flush=True)
+    try:
+        await _serve_apps(settings, sandbox_socket)
+    finally:
+        await emulator.stop()
+
+
+async def _serve_apps(settings: Settings, sandbox_socket: socket.socket | None) -> None:
     portal = _Server(
         uvicorn.Config(
             create_portal(settings),
@@ -160,9 +191,8 @@ def run_demo(args: argparse.Namespace) -> int:
         target=Scheduler().run, args=(stop_scheduler,), name="scheduler", daemon=True
     )
     scheduler.start()
-    print(banner(settings, seeded), flush=True)
     try:
-        asyncio.run(_serve(settings, sandbox_socket))
+        asyncio.run(_serve(settings, sandbox_socket, seeded))
     finally:
         stop_scheduler.set()
         worker.stop()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from ib.errors import ScenarioError
-from ib.simulator import load, simulate
+from ib.simulator import as_text, load, simulate
 
 
 def register(subcommands: Any) -> None:
@@ -33,5 +32,5 @@ def run_simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ScenarioError(f"can't read {path}: {exc.strerror}") from exc
     result = simulate(load(text))
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(as_text(result))
     return 0

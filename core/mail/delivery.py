@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import clock
 from core.db import Database
@@ -22,6 +22,7 @@ from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 ERROR_LIMIT = 500
+BODY_REMOVED = "(Removed once sent: this mail held a one-time password.)"
 
 
 def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
@@ -71,19 +72,27 @@ async def deliver_mail(database: Database, settings: Settings, mail_id: int) -> 
         try:
             await anyio.to_thread.run_sync(send_over_smtp, settings, build_message(mail, settings.mail_from))
         except (OSError, smtplib.SMTPException) as exc:
-            async with database.transaction() as session:
-                row = await session.get_one(OutboxMail, mail_id)
-                row.status = FAILED
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+            await _record(
+                database, mail_id, status=FAILED, last_error=f"{type(exc).__name__}: {exc}"[:ERROR_LIMIT]
+            )
             logger.warning("mail %s not sent (%s); will retry", mail_id, type(exc).__name__)
             raise
         status = SENT
 
-    async with database.transaction() as session:
-        row = await session.get_one(OutboxMail, mail_id)
-        row.status = status
-        row.attempts += 1
-        row.sent_at = clock.utcnow()
-        row.last_error = ""
+    blanked = (
+        {"text_body": BODY_REMOVED, "html_body": BODY_REMOVED} if mail.holds_secret and status == SENT else {}
+    )
+    await _record(database, mail_id, status=status, sent_at=clock.utcnow(), last_error="", **blanked)
     return status
+
+
+async def _record(database: Database, mail_id: int, **values: object) -> None:
+    """Write the outcome with one UPDATE and no read before it: on SQLite a transaction that reads
+    first can't take the write lock while another worker writes (it fails instead of waiting)."""
+    async with database.transaction() as session:
+        await session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id)
+            .values(attempts=OutboxMail.attempts + 1, **values)
+            .execution_options(synchronize_session=False)
+        )

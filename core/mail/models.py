@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Boolean, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -35,3 +35,6 @@ class OutboxMail(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    holds_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The body carries a one-time secret (a new trading password): once the SMTP server has
+    taken it, the stored bodies are blanked, so the secret can't be read back from the outbox."""

@@ -15,9 +15,16 @@ SEND_MAIL_ACTOR = "core.send_mail"
 
 
 async def queue_mail(
-    session: AsyncSession, to: str, template: str, language: str, context: dict[str, Any]
+    session: AsyncSession,
+    to: str,
+    template: str,
+    language: str,
+    context: dict[str, Any],
+    *,
+    holds_secret: bool = False,
 ) -> OutboxMail:
-    """Add a rendered mail to the outbox; the ``core.send_mail`` job leaves only on commit."""
+    """Add a rendered mail to the outbox; the ``core.send_mail`` job leaves only on commit.
+    ``holds_secret``: blank the stored bodies once the mail is sent (see :class:`OutboxMail`)."""
     rendered = render_mail(template, language, context)
     mail = OutboxMail(
         to_address=to,
@@ -28,6 +35,7 @@ async def queue_mail(
         language=language,
         status=QUEUED,
         created_at=clock.utcnow(),
+        holds_secret=holds_secret,
     )
     session.add(mail)
     await session.flush()

@@ -64,6 +64,19 @@ def actor_for(connection: ASGIConnection[Any, Any, Any, Any], user: User | None)
     return Actor(id=user.id, email=user.email, kind=user.kind, ip=client.ip, user_agent=client.user_agent)
 
 
+MONEY_ACTIONS_PER_MINUTE = 10
+TOO_MANY = "Too many requests. Please wait a minute and try again."
+
+
+async def over_money_limit(connection: ASGIConnection[Any, Any, Any, Any], action: str) -> bool:
+    """Whether the signed-in person has made more than ``MONEY_ACTIONS_PER_MINUTE`` requests of
+    ``action`` (a deposit, a payout release …) this minute: money actions are rate-limited."""
+    me = await load_signed_in(connection)
+    key = f"cashier:{action}:{me.user.id}"
+    window = await app_services(connection.app).rate_limiter.hit(key, 60)
+    return window.count > MONEY_ACTIONS_PER_MINUTE
+
+
 def throttle_for(connection: ASGIConnection[Any, Any, Any, Any]) -> Throttle:
     services = app_services(connection.app)
     return Throttle(services.rate_limiter, services.settings)

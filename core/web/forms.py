@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from markupsafe import Markup, escape
 
 MAX_FIELD = 1000
 
@@ -19,3 +20,9 @@ async def form_list(request: Request[Any, Any, Any], name: str) -> list[str]:
     """Every value of a repeated field (checkboxes)."""
     form = await request.form()
     return [str(value)[:MAX_FIELD] for value in form.getall(name, [])]
+
+
+def error_text(exc: Exception) -> Markup:
+    """A refusal's message for a page, escaped. Templates show errors through gettext, which takes
+    its text as safe markup, and a message may quote what the person typed."""
+    return escape(str(exc))

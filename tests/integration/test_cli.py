@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from cli.commands.config import markdown_table
+from tests.helpers import csrf_from
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERDESK = Path(sys.executable).parent / "brokerdesk"
@@ -88,6 +90,7 @@ def test_demo_serves_both_apps_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert "Client portal" in portal_page.text
         backoffice_page = httpx.get(f"http://127.0.0.1:{backoffice_port}/")
         assert backoffice_page.status_code in (200, 303)
+        _open_a_demo_account_and_see_it_synced(f"http://127.0.0.1:{portal_port}")
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
@@ -95,7 +98,55 @@ def test_demo_serves_both_apps_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{portal_port}/" in output
     assert f"http://127.0.0.1:{backoffice_port}/" in output
     assert "BrokerDesk demo stopped." in output
+    assert re.search(r"MT5 emulator  : http://127\.0\.0\.1:\d+/", output), output
     assert "Traceback" not in output
+
+
+def _open_a_demo_account_and_see_it_synced(portal: str) -> None:
+    """The seeded demo client opens a demo account; the bridge workers open it on the demo's MT5
+    emulator, fund it, and the sync brings its balance back to the portal."""
+    with httpx.Client(base_url=portal, timeout=10) as client:
+        login_page = client.get("/login")
+        signed_in = client.post(
+            "/login",
+            data={
+                "email": "client@demo.brokerdesk.test",
+                "password": "Demo-Client-Pass-2026",
+                "_csrf_token": csrf_from(login_page.text),
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        page = client.get("/trading").text
+        form = re.search(
+            r'data-type="demo">.*?name="account_type_id" value="(\d+)">'
+            r'.*?name="idempotency_key" value="([^"]+)"',
+            page,
+            re.S,
+        )
+        assert form, page
+        opened = client.post(
+            "/trading/open",
+            data={
+                "account_type_id": form.group(1),
+                "idempotency_key": form.group(2),
+                "leverage": "100",
+                "_csrf_token": csrf_from(page),
+            },
+        )
+        assert opened.status_code == 200, opened.text
+        login = re.search(r'class="login">(\d+)<', opened.text)
+        assert login, opened.text
+        deadline = time.monotonic() + 60
+        row = ""
+        while time.monotonic() < deadline:
+            listing = client.get("/trading").text
+            found = re.search(r'<tr class="trading-account".*?</tr>', listing, re.S)
+            row = found.group(0) if found else ""
+            if 'class="balance">10,000.00 USD<' in row:
+                break
+            time.sleep(1)
+        assert login.group(1) in row, row
+        assert 'class="balance">10,000.00 USD<' in row, row
 
 
 def test_readme_configuration_table_is_current() -> None:

@@ -113,8 +113,11 @@ class Crm:
         return (await get_balances(self.db, [account_id]))[account_id].posted
 
 
-async def build_crm(db: Database, emulator: Emulator, platform: Platform = Platform.MT5) -> Crm:
-    box = SecretsBox(b"k" * 32)
+async def build_crm(
+    db: Database, emulator: Emulator, platform: Platform = Platform.MT5, box: SecretsBox | None = None
+) -> Crm:
+    """``box``: the apps' own (from their settings) when the test drives them over HTTP."""
+    box = box or SecretsBox(b"k" * 32)
     async with db.transaction() as session:
         server = await products.add_server(
             session,
