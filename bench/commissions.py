@@ -39,6 +39,7 @@ from sqlalchemy import insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.db import Database, migrate
+from core.gc_tuning import freeze_startup_objects
 from ib import partners, recompute, schemes
 from ib.engine import process_deals
 from ib.hierarchy import move_partner
@@ -328,6 +329,7 @@ async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure]
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url)
+        freeze_startup_objects()  # as a worker process does once it has started (workers/entry.py)
         try:
             return await measure(db, dsn, sizes, profile)
         finally:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from core.gc_tuning import collector_paused
 from ib.network import Network
 from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
@@ -96,6 +97,8 @@ def _cap(
     rule: RuleSpec, deal: DealFacts, member: Member, amount: int, state: CalculationState
 ) -> tuple[int, str]:
     conditions = rule.conditions
+    if conditions.cap_per_day is None and conditions.cap_per_month is None:
+        return amount, ""
     note = ""
     keys: list[tuple[tuple[int, str, str], int]] = []
     if conditions.cap_per_day is not None:
@@ -135,8 +138,7 @@ def _finish(
         amount, note = _cap(rule, deal, member, rounded, state)
         if amount <= 0:
             continue
-        inputs = dict(draft.inputs)
-        inputs["exact"] = text(draft.exact)
+        inputs = (*draft.inputs, ("exact", text(draft.exact)))
         formula = f"{draft.formula} → rounded down {rounded}{note}"
         lines.append(
             Line(
@@ -172,27 +174,31 @@ def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationStat
 
 def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -> list[Line]:
     """The lines one closing deal earns, given the network as it stood at the deal's time."""
-    upline = network.upline(deal.client_id, deal.time)
+    upline, version = network.governing(deal.client_id, deal.time)
     lines: list[Line] = []
-    version = None
-    if upline:
-        terms = network.terms_at(upline[0].partner_id, deal.time)
-        version = None if terms is None else network.version_at(terms.scheme_id, deal.time)
     if version is not None:
-        deposit = state.first_deposits.get(deal.client_id)
         rules = [rule for rule in _rules_for(version, deal, state) if _conditions_hold(rule, deal)]
+        history: ClientHistory | None = None
         for rule in rules:
             if rule.kind == OVERRIDING:
                 continue
-            history = ClientHistory(
-                state.client_lots.get(deal.client_id, Decimal(0)),
-                state.client_last_trade.get(deal.client_id),
-                None if deposit is None else deposit[0],
-                None if deposit is None else deposit[1],
-                None if deposit is None else deposit[2],
-                (deal.client_id, rule.code) in state.cpa_paid,
-            )
-            context = RuleContext(deal, upline, rule, version, network, history)
+            if history is None:
+                deposit = state.first_deposits.get(deal.client_id)
+                history = ClientHistory(
+                    state.client_lots.get(deal.client_id, Decimal(0)),
+                    state.client_last_trade.get(deal.client_id),
+                    None if deposit is None else deposit[0],
+                    None if deposit is None else deposit[1],
+                    None if deposit is None else deposit[2],
+                    False,
+                )
+            if rule.kind == "cpa":
+                paid = (deal.client_id, rule.code) in state.cpa_paid
+                context = RuleContext(
+                    deal, upline, rule, version, network, history._replace(cpa_already_paid=paid)
+                )
+            else:
+                context = RuleContext(deal, upline, rule, version, network, history)
             finished = _finish(rule, version, deal, DEAL_CALCULATORS[rule.kind](context), state)
             if rule.kind == "cpa" and finished:
                 state.cpa_paid.add((deal.client_id, rule.code))
@@ -212,9 +218,11 @@ def deal_order(deal: DealFacts) -> tuple[datetime, str, int]:
 def calculate(
     deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
 ) -> list[Line]:
-    """Every line of ``deals``, taken in time order."""
+    """Every line of ``deals``, taken in time order (with the garbage collector held off: the
+    calculation makes a few objects per line and never a reference cycle)."""
     state = state or CalculationState()
     lines: list[Line] = []
-    for deal in sorted(deals, key=deal_order):
-        lines.extend(calculate_deal(deal, network, state))
+    with collector_paused():
+        for deal in sorted(deals, key=deal_order):
+            lines.extend(calculate_deal(deal, network, state))
     return lines

@@ -12,15 +12,19 @@ One batch runs in one transaction:
    moves expense → IB payable, a loss (a clawback) payable → expense. Each posting carries an
    idempotency key derived from the batch's content, so a redelivered batch replays the original.
 
-Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function.
+Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function. The
+bridge's sync passes reach step 1 through :mod:`ib.bridge_feed`.
+
+Speed: a batch loads the network once, walks each client's upline once per stretch of time in which
+the tree did not change (:meth:`ib.network.Network.governing`), keeps new deals in memory instead
+of reading them back, writes lines by COPY on PostgreSQL and posts one ledger batch.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,17 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
+from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import deals as deal_rows
 from ib.calculation import CalculationState, calculate
 from ib.errors import IbError
 from ib.ledger_accounts import expense_account, payable_accounts
+from ib.line_store import diff_lines, stored_lines, write_lines
 from ib.models import ClientDeposit, CommissionLine, PayoutPolicy, StoredDeal, SymbolSpec, TradingAccount
 from ib.network import Network
 from ib.rounding import units_to_lots
 from ib.rules.base import DealFacts, Line
 from ib.sessions import posting_session
-from ib.snapshot import SQL_CHUNK, load_network
+from ib.snapshot import SQL_CHUNK, chunked, load_network
 from ib.timeutil import aware
 from ledger.errors import ConcurrentPostingError
 from ledger.posting import post_batch
@@ -71,10 +77,16 @@ class Outcome:
     """(partner id, currency) -> amount posted (negative: clawed back)."""
     transfer_ids: list[int] = field(default_factory=list)
 
-
-def _chunks(values: Sequence[Any], size: int = SQL_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+    def add(self, other: Outcome) -> None:
+        """Count ``other`` (a later batch of the same job) in."""
+        self.stored += other.stored
+        self.unchanged += other.unchanged
+        self.unknown_login += other.unknown_login
+        self.computed_deals += other.computed_deals
+        self.lines_written += other.lines_written
+        for key, amount in other.deltas.items():
+            self.deltas[key] = self.deltas.get(key, 0) + amount
+        self.transfer_ids.extend(other.transfer_ids)
 
 
 async def process_deals(
@@ -119,16 +131,22 @@ async def process_deals_in(
             latest[deal.ticket] = deal
     logins = sorted({deal.login for deal in latest.values()})
     owners: dict[int, int] = {}
-    for chunk in _chunks(logins):
+    accounts: dict[tuple[str, int], tuple[str, str]] = {}
+    for chunk in chunked(logins):
         rows = await session.execute(
-            select(TradingAccount.login, TradingAccount.client_id).where(
-                TradingAccount.server == server, TradingAccount.login.in_(chunk)
-            )
+            select(
+                TradingAccount.login,
+                TradingAccount.client_id,
+                TradingAccount.account_type,
+                TradingAccount.currency,
+            ).where(TradingAccount.server == server, TradingAccount.login.in_(chunk))
         )
-        owners.update({login: client for login, client in rows})
+        for login, client, account_type, currency in rows:
+            owners[login] = client
+            accounts[(server, login)] = (account_type, currency)
     tickets = sorted(set(latest) | set(deleted_tickets))
     existing: dict[int, tuple[int, str, bool]] = {}
-    for chunk in _chunks(tickets):
+    for chunk in chunked(tickets):
         stored = await session.execute(
             select(StoredDeal.ticket, StoredDeal.id, StoredDeal.fingerprint, StoredDeal.deleted).where(
                 StoredDeal.server == server, StoredDeal.ticket.in_(chunk)
@@ -162,9 +180,12 @@ async def process_deals_in(
             affected.append((ticket, found[1], "deleted"))
     deal_ids: list[int] = []
     if new_rows:
-        for chunk in _chunks(new_rows, 2000):
-            result = await session.execute(insert(StoredDeal).returning(StoredDeal.id), list(chunk))
-            deal_ids.extend(result.scalars().all())
+        statement = insert(StoredDeal).returning(StoredDeal.id, sort_by_parameter_order=True)
+        for inserted in chunked(new_rows, 2000):
+            result = await session.execute(statement, list(inserted))
+            for row, deal_id in zip(inserted, result.scalars(), strict=True):
+                row["id"] = deal_id
+                deal_ids.append(deal_id)
     if changed_rows:
         await session.execute(update(StoredDeal), changed_rows)
         deal_ids.extend(row["id"] for row in changed_rows)
@@ -177,8 +198,17 @@ async def process_deals_in(
     outcome.stored = len(new_rows) + len(changed_rows) + len(deleted_ids)
     if not deal_ids:
         return outcome
+    # New and changed rows are in memory already; only deleted ones are read back.
+    held = [*new_rows, *changed_rows, *await load_deal_rows(session, deleted_ids)]
     await compute_and_post(
-        session, deal_ids, key_scope=("engine", server, sorted(affected)), now=now, outcome=outcome
+        session,
+        deal_ids,
+        key_scope=("engine", server, sorted(affected)),
+        now=now,
+        outcome=outcome,
+        rows=held,
+        without_lines={row["id"] for row in new_rows},
+        accounts=accounts,
     )
     return outcome
 
@@ -197,30 +227,42 @@ async def recompute_stored_deals(
 
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for chunk in _chunks(sorted(deal_ids)):
-        result = await session.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
+    connection = await session.connection()
+    for chunk in chunked(sorted(deal_ids)):
+        result = await connection.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
         rows.extend(dict(row) for row in result.mappings())
     return rows
 
 
-async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> dict[int, DealFacts]:
-    """Calculation facts for the closing, not deleted rows among ``rows``, keyed by deal id."""
+async def deal_facts(
+    session: AsyncSession,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
+    with_opening_times: bool = True,
+) -> dict[int, DealFacts]:
+    """Calculation facts for the closing, not deleted rows among ``rows``, keyed by deal id.
+
+    ``accounts`` ((server, login) -> (account type, currency)) saves reading them again when the
+    caller has them; positions' opening times are read only ``with_opening_times`` (some rule has a
+    minimum hold time).
+    """
     closing = [
         row for row in rows if not row["deleted"] and deal_rows.is_closing(row["entry"], row["volume_closed"])
     ]
     if not closing:
         return {}
-    accounts: dict[tuple[str, int], tuple[str, str]] = {}
+    found: dict[tuple[str, int], tuple[str, str]] = dict(accounts or {})
     for server in {row["server"] for row in closing}:
-        logins = sorted({row["login"] for row in closing if row["server"] == server})
-        for chunk in _chunks(logins):
+        logins = sorted({row["login"] for row in closing if (row["server"], row["login"]) not in found})
+        for chunk in chunked(logins):
             result = await session.execute(
                 select(TradingAccount.login, TradingAccount.account_type, TradingAccount.currency).where(
                     TradingAccount.server == server, TradingAccount.login.in_(chunk)
                 )
             )
             for login, account_type, currency in result:
-                accounts[(server, login)] = (account_type, currency)
+                found[(server, login)] = (account_type, currency)
     symbols = {
         symbol: (group, digits)
         for symbol, group, digits in await session.execute(
@@ -229,25 +271,10 @@ async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
             )
         )
     }
-    opened: dict[tuple[str, int], datetime] = {}
-    for server in {row["server"] for row in closing}:
-        positions = sorted({row["position_id"] for row in closing if row["server"] == server})
-        for chunk in _chunks(positions):
-            firsts = await session.execute(
-                select(StoredDeal.position_id, func.min(StoredDeal.time))
-                .where(
-                    StoredDeal.server == server,
-                    StoredDeal.position_id.in_(chunk),
-                    StoredDeal.entry == int(DealEntry.IN),
-                    StoredDeal.deleted.is_(False),
-                )
-                .group_by(StoredDeal.position_id)
-            )
-            for position_id, opened_at in firsts:
-                opened[(server, position_id)] = aware(opened_at)
+    opened = await _opening_times(session, closing) if with_opening_times else {}
     out: dict[int, DealFacts] = {}
     for row in closing:
-        account = accounts.get((row["server"], row["login"]))
+        account = found.get((row["server"], row["login"]))
         if account is None:
             continue
         group, digits = symbols.get(row["symbol"], (None, None))
@@ -260,6 +287,39 @@ async def deal_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -
             opened_at=opened.get((row["server"], row["position_id"])),
         )
     return out
+
+
+async def _opening_times(
+    session: AsyncSession, closing: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, int], datetime]:
+    """(server, position id) -> when its first IN deal happened, for the minimum-hold condition."""
+    opened: dict[tuple[str, int], datetime] = {}
+    for server in {row["server"] for row in closing}:
+        positions = sorted({row["position_id"] for row in closing if row["server"] == server})
+        for chunk in chunked(positions):
+            firsts = await session.execute(
+                select(StoredDeal.position_id, func.min(StoredDeal.time))
+                .where(
+                    StoredDeal.server == server,
+                    StoredDeal.position_id.in_(chunk),
+                    StoredDeal.entry == int(DealEntry.IN),
+                    StoredDeal.deleted.is_(False),
+                )
+                .group_by(StoredDeal.position_id)
+            )
+            for position_id, opened_at in firsts:
+                opened[(server, position_id)] = aware(opened_at)
+    return opened
+
+
+def uses_min_hold(network: Network) -> bool:
+    """Whether some rule of the network's versions has a minimum hold time."""
+    return any(
+        rule.conditions.min_hold_seconds
+        for versions in network.versions.values()
+        for version in versions
+        for rule in version.rules
+    )
 
 
 def _uses(network: Network, kind: str | None = None, *, capped: bool = False) -> set[str]:
@@ -329,7 +389,7 @@ async def seed_state(
                 )
     cpa_codes = _uses(network, "cpa")
     if cpa_codes:
-        for chunk in _chunks(clients):
+        for chunk in chunked(clients):
             lots_result = await session.execute(
                 select(StoredDeal.client_id, func.sum(StoredDeal.volume_closed), func.max(StoredDeal.time))
                 .where(
@@ -375,136 +435,6 @@ def merge_new_clients(state: CalculationState, page: CalculationState) -> None:
     for client_id, deposit in page.first_deposits.items():
         state.first_deposits.setdefault(client_id, deposit)
     state.cpa_paid.update(item for item in page.cpa_paid if item[0] not in seen)
-
-
-LineKey = tuple[int, int, int]
-"""(deal id, beneficiary id, rule id): what a commission line is unique on."""
-
-
-@dataclass
-class LineDiff:
-    """New lines against stored ones for a set of deals."""
-
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
-
-    @property
-    def empty(self) -> bool:
-        return not self.inserts and not self.updates
-
-
-async def stored_lines(
-    session: AsyncSession, deal_ids: Sequence[int]
-) -> dict[LineKey, tuple[int, int, str, int]]:
-    """(deal, beneficiary, rule) -> (line id, amount, currency, revision)."""
-    out: dict[LineKey, tuple[int, int, str, int]] = {}
-    for chunk in _chunks(sorted(deal_ids)):
-        result = await session.execute(
-            select(
-                CommissionLine.deal_id,
-                CommissionLine.beneficiary_id,
-                CommissionLine.rule_id,
-                CommissionLine.id,
-                CommissionLine.amount,
-                CommissionLine.currency,
-                CommissionLine.revision,
-            ).where(CommissionLine.deal_id.in_(chunk))
-        )
-        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in result:
-            out[(deal_id, beneficiary, rule_id)] = (line_id, amount, currency, revision)
-    return out
-
-
-def diff_lines(
-    lines: Sequence[Line],
-    deal_ids_by_ticket: Mapping[tuple[str, int], int],
-    stored: Mapping[LineKey, tuple[int, int, str, int]],
-    now: datetime,
-) -> LineDiff:
-    diff = LineDiff()
-    seen: set[LineKey] = set()
-    for line in lines:
-        deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
-        key = (deal_id, line.beneficiary_id, line.rule_id)
-        seen.add(key)
-        values = {
-            "amount": line.amount,
-            "inputs": line.inputs,
-            "formula": line.formula,
-            "level": line.level,
-            "rank_code": line.rank,
-            "scheme_version_id": line.scheme_version_id,
-            "deal_time": line.deal_time,
-            "trader_client_id": line.trader_client_id,
-            "computed_at": now,
-        }
-        found = stored.get(key)
-        if found is None:
-            diff.inserts.append(
-                {
-                    "deal_id": deal_id,
-                    "beneficiary_id": line.beneficiary_id,
-                    "rule_id": line.rule_id,
-                    "rule_code": line.rule_code,
-                    "kind": line.kind,
-                    "currency": line.currency,
-                    "revision": 1,
-                    **values,
-                }
-            )
-            diff.deltas[(line.beneficiary_id, line.currency)] += line.amount
-        elif found[1] != line.amount:
-            diff.updates.append({"id": found[0], "revision": found[3] + 1, **values})
-            diff.deltas[(line.beneficiary_id, found[2])] += line.amount - found[1]
-    for key, (line_id, amount, currency, revision) in stored.items():
-        if key not in seen and amount != 0:
-            diff.updates.append(
-                {
-                    "id": line_id,
-                    "amount": 0,
-                    "revision": revision + 1,
-                    "formula": f"no longer applies (was {amount})",
-                    "computed_at": now,
-                }
-            )
-            diff.deltas[(key[1], currency)] -= amount
-    diff.deltas = {key: value for key, value in diff.deltas.items() if value != 0}
-    return diff
-
-
-LINE_COPY_COLUMNS = (
-    "deal_id", "beneficiary_id", "rule_id", "scheme_version_id", "rule_code", "kind", "level", "rank_code",
-    "trader_client_id", "deal_time", "currency", "amount", "inputs", "formula", "revision", "computed_at",
-)  # fmt: skip
-
-
-async def write_lines(session: AsyncSession, diff: LineDiff) -> None:
-    """Insert new lines and update changed ones. On PostgreSQL new lines go in by binary COPY on the
-    transaction's own driver connection (same constraints and triggers as INSERT, far fewer round trips)."""
-    if diff.inserts:
-        connection = await session.connection()
-        if connection.dialect.name == "postgresql":
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            dumps = json.dumps
-            records = [
-                (
-                    row["deal_id"], row["beneficiary_id"], row["rule_id"], row["scheme_version_id"],
-                    row["rule_code"], row["kind"], row["level"], row["rank_code"], row["trader_client_id"],
-                    row["deal_time"], row["currency"], row["amount"], dumps(row["inputs"]), row["formula"],
-                    row["revision"], row["computed_at"],
-                )
-                for row in diff.inserts
-            ]  # fmt: skip
-            await driver.copy_records_to_table(
-                "ib_commission_line", records=records, columns=LINE_COPY_COLUMNS
-            )
-        else:
-            for chunk in _chunks(diff.inserts, 2000):
-                await session.execute(insert(CommissionLine), list(chunk))
-    if diff.updates:
-        await session.execute(update(CommissionLine), diff.updates)
 
 
 async def post_deltas(
@@ -556,16 +486,16 @@ async def compute_lines(
     session: AsyncSession,
     rows: Sequence[Mapping[str, Any]],
     *,
-    network: Network | None = None,
-    state: CalculationState | None = None,
-    computing_window: tuple[datetime, datetime] | None = None,
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
 ) -> tuple[list[Line], dict[tuple[str, int], int]]:
-    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket)."""
-    facts = await deal_facts(session, rows)
-    if network is None:
-        network = await load_network(session, {fact.client_id for fact in facts.values()})
-    if state is None:
-        state = await seed_state(session, network, facts, computing_window=computing_window)
+    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket).
+
+    The network is loaded once for the whole batch, for the batch's clients only.
+    """
+    clients = {row["client_id"] for row in rows}
+    network = await load_network(session, clients)
+    facts = await deal_facts(session, rows, accounts=accounts, with_opening_times=uses_min_hold(network))
+    state = await seed_state(session, network, facts)
     lines = calculate(list(facts.values()), network, state)
     ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
     return lines, ids
@@ -578,8 +508,14 @@ async def compute_and_post(
     key_scope: object,
     now: datetime,
     outcome: Outcome | None = None,
+    rows: Sequence[Mapping[str, Any]] | None = None,
+    without_lines: Set[int] = frozenset(),
+    accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
 ) -> Outcome:
     """Recompute the given stored deals, write the line differences and post them.
+
+    ``rows`` are the deals' stored rows when the caller holds them already, and ``without_lines``
+    the ids among them that were inserted just now and so have no lines to read.
 
     The postings' idempotency key hashes ``key_scope`` (what triggered the run) together with the
     revisions of the deals' stored lines. Revisions only grow, so a later change of the same deals
@@ -587,14 +523,19 @@ async def compute_and_post(
     run gets the same key and replays instead of paying twice.
     """
     outcome = outcome or Outcome()
-    rows = await load_deal_rows(session, deal_ids)
-    lines, ids = await compute_lines(session, rows)
-    stored = await stored_lines(session, deal_ids)
-    state = sorted((key, value[3]) for key, value in stored.items())
-    digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
-    key_prefix = f"ib:e:{digest}"
-    diff = diff_lines(lines, ids, stored, now)
-    await write_lines(session, diff)
+    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning.
+    with collector_paused():
+        if rows is None:
+            rows = await load_deal_rows(session, deal_ids)
+        lines, ids = await compute_lines(session, rows, accounts=accounts)
+        stored = await stored_lines(
+            session, [deal_id for deal_id in deal_ids if deal_id not in without_lines]
+        )
+        state = sorted((key, value[3]) for key, value in stored.items())
+        digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
+        key_prefix = f"ib:e:{digest}"
+        diff = diff_lines(lines, ids, stored, now)
+        await write_lines(session, diff, now)
     outcome.computed_deals += len(rows)
     outcome.lines_written += len(diff.inserts) + len(diff.updates)
     outcome.deltas.update(diff.deltas)

@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -104,7 +115,10 @@ class Rule(Base):
     """One rule of a scheme version, for an account type * (symbol group or symbol), or any."""
 
     __tablename__ = "ib_rule"
-    __table_args__ = (UniqueConstraint("scheme_version_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("scheme_version_id", "code"),
+        UniqueConstraint("id", "scheme_version_id"),  # what a commission line's rule key refers to
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scheme_version_id: Mapped[int] = mapped_column(ForeignKey("ib_scheme_version.id"), index=True)
@@ -285,6 +299,9 @@ class CommissionLine(Base):
     __tablename__ = "ib_commission_line"
     __table_args__ = (
         UniqueConstraint("deal_id", "beneficiary_id", "rule_id"),
+        # One key for the rule and its version: a line can't name a rule of another version, and
+        # PostgreSQL checks one reference per line instead of two.
+        ForeignKeyConstraint(["rule_id", "scheme_version_id"], ["ib_rule.id", "ib_rule.scheme_version_id"]),
         Index("ix_ib_commission_line_beneficiary_time", "beneficiary_id", "deal_time"),
         Index("ix_ib_commission_line_deal_time", "deal_time"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
@@ -293,8 +310,8 @@ class CommissionLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("ib_deal.id"))
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("ib_partner.id"))
-    rule_id: Mapped[int] = mapped_column(ForeignKey("ib_rule.id"))
-    scheme_version_id: Mapped[int] = mapped_column(ForeignKey("ib_scheme_version.id"))
+    rule_id: Mapped[int]
+    scheme_version_id: Mapped[int]
     rule_code: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     level: Mapped[int]

@@ -74,6 +74,33 @@ class Network:
         }
         self.allocations = {key: sorted(items) for key, items in allocations.items()}
         self.rank_positions = dict(rank_positions)
+        self._changes = _change_moments(self)
+        self._governing: dict[tuple[int, int], tuple[tuple[Member, ...], VersionSnapshot | None]] = {}
+
+    def epoch(self, moment: datetime) -> int:
+        """How many changes of the network happened at or before ``moment``.
+
+        Every relation here is a step function of time that steps at a change moment, so two
+        moments with the same epoch see the same tree, terms, versions and allocations.
+        """
+        return bisect_right(self._changes, moment)
+
+    def governing(
+        self, client_id: int, moment: datetime
+    ) -> tuple[tuple[Member, ...], VersionSnapshot | None]:
+        """A trade's upline and the scheme version its level-1 IB held, remembered per client and
+        epoch: a batch of deals walks the tree once per client, not once per deal."""
+        key = (client_id, self.epoch(moment))
+        found = self._governing.get(key)
+        if found is None:
+            upline = self.upline(client_id, moment)
+            version = None
+            if upline:
+                terms = self.terms_at(upline[0].partner_id, moment)
+                version = None if terms is None else self.version_at(terms.scheme_id, moment)
+            found = (upline, version)
+            self._governing[key] = found
+        return found
 
     def parent(self, partner_id: int, moment: datetime) -> int | None:
         return _find(self.partner_edges.get(partner_id), moment)
@@ -142,3 +169,18 @@ class Network:
             chain.append(current)
             current = self.parent(current, moment)
         return chain
+
+
+def _change_moments(network: Network) -> list[datetime]:
+    """Every moment at which some effective-dated relation of ``network`` starts or ends."""
+    moments: set[datetime] = {since for _client, since in network.partners.values()}
+    for spans in (*network.client_links.values(), *network.partner_edges.values()):
+        for span in spans:
+            moments.add(span.start)
+            if span.end is not None:
+                moments.add(span.end)
+    for starts in (*network._terms_starts.values(), *network._version_starts.values()):
+        moments.update(starts)
+    for items in network.allocations.values():
+        moments.update(start for start, _amount in items)
+    return sorted(moments)

@@ -11,7 +11,7 @@ run, so a redelivered publish replays instead of paying twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,23 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
+from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import audit
 from ib.calculation import CalculationState, calculate
-from ib.engine import (
-    LineDiff,
-    Outcome,
-    deal_facts,
-    diff_lines,
-    merge_new_clients,
-    post_deltas,
-    seed_state,
-    stored_lines,
-    write_lines,
-)
+from ib.engine import Outcome, deal_facts, merge_new_clients, post_deltas, seed_state, uses_min_hold
 from ib.errors import RecomputeError
+from ib.line_store import LineDiff, LineKey, diff_lines, stored_lines, write_lines
 from ib.models import RecomputeRun, SchemeVersion, StoredDeal
 from ib.network import Network
+from ib.rules.base import Line
 from ib.schemes import publish_version
 from ib.sessions import posting_session
 from ib.snapshot import load_network
@@ -54,6 +47,26 @@ class PeriodDiff:
     recomputed: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     changed_lines: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     deals: int = 0
+
+    def count(
+        self,
+        deals: int,
+        lines: Sequence[Line],
+        stored: Mapping[LineKey, tuple[int, int, str, int]],
+        diff: LineDiff,
+    ) -> None:
+        """Add one page: its deals, the lines published and recomputed, and the changed ones."""
+        self.deals += deals
+        for key, (_line_id, amount, currency, _revision) in stored.items():
+            self.current[(key[1], currency)] += amount
+        for line in lines:
+            self.recomputed[(line.beneficiary_id, line.currency)] += line.amount
+        for _deal_id, line in diff.inserts:
+            self.changed_lines[(line.beneficiary_id, line.currency)] += 1
+        if diff.updates:
+            by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
+            for update in diff.updates:
+                self.changed_lines[by_line[update["id"]]] += 1
 
     def rows(self) -> list[dict[str, Any]]:
         keys = sorted(set(self.current) | set(self.recomputed) | set(self.changed_lines))
@@ -82,12 +95,13 @@ async def _pages(
     """Every stored deal of [start, end) in (time, id) order, a page at a time."""
     after: tuple[datetime, int] | None = None
     table = StoredDeal.__table__
+    connection = await session.connection()
     while True:
         statement = select(table).where(StoredDeal.time >= start, StoredDeal.time < end)
         if after is not None:
             statement = statement.where(tuple_(StoredDeal.time, StoredDeal.id) > tuple_(*after))
         statement = statement.order_by(StoredDeal.time, StoredDeal.id).limit(PAGE)
-        rows = [dict(row) for row in (await session.execute(statement)).mappings()]
+        rows = [dict(row) for row in (await connection.execute(statement)).mappings()]
         if not rows:
             return
         yield rows
@@ -104,36 +118,32 @@ async def _run_period(
     write: bool,
 ) -> tuple[PeriodDiff, dict[tuple[int, str], int]]:
     network: Network = await load_network(session, None, draft_version_id=draft_version_id)
+    with_opening_times = uses_min_hold(network)
     state: CalculationState | None = None
     report = PeriodDiff()
     deltas: dict[tuple[int, str], int] = defaultdict(int)
     async for rows in _pages(session, start, end):
-        facts = await deal_facts(session, rows)
-        page_state = await seed_state(
-            session, network, facts, computing_window=(start, end), include_caps=state is None
-        )
-        if state is None:
-            state = page_state
-        else:
-            merge_new_clients(state, page_state)
-        lines = calculate(list(facts.values()), network, state)
-        ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
-        stored = await stored_lines(session, [row["id"] for row in rows])
-        diff: LineDiff = diff_lines(lines, ids, stored, now)
-        report.deals += len(rows)
-        for _key, (_line_id, amount, currency, _revision) in stored.items():
-            report.current[(_key[1], currency)] += amount
-        for line in lines:
-            report.recomputed[(line.beneficiary_id, line.currency)] += line.amount
-        for key, amount in diff.deltas.items():
-            deltas[key] += amount
-        by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
-        for insert in diff.inserts:
-            report.changed_lines[(insert["beneficiary_id"], insert["currency"])] += 1
-        for update in diff.updates:
-            report.changed_lines[by_line[update["id"]]] += 1
-        if write:
-            await write_lines(session, diff)
+        # A page makes a few objects per line and no reference cycle; see core.gc_tuning.
+        with collector_paused():
+            facts = await deal_facts(session, rows, with_opening_times=with_opening_times)
+            page_state = await seed_state(
+                session, network, facts, computing_window=(start, end), include_caps=state is None
+            )
+            if state is None:
+                state = page_state
+            else:
+                merge_new_clients(state, page_state)
+            lines = calculate(list(facts.values()), network, state)
+            ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
+            stored = await stored_lines(
+                session, [row["id"] for row in rows], between=(rows[0]["time"], rows[-1]["time"])
+            )
+            diff: LineDiff = diff_lines(lines, ids, stored, now)
+            report.count(len(rows), lines, stored, diff)
+            for key, amount in diff.deltas.items():
+                deltas[key] += amount
+            if write:
+                await write_lines(session, diff, now)
     return report, {key: value for key, value in deltas.items() if value}
 
 

@@ -7,7 +7,7 @@ are kept exactly as integers of 1e-8 lot (MT5's ``VolumeExt`` precision).
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 LOT_UNITS = 10**8
 """Stored volume units per lot."""
@@ -20,7 +20,7 @@ def round_commission_down(exact_minor: Decimal) -> int:
     """
     if exact_minor <= 0:
         return 0
-    return int(exact_minor.to_integral_value(rounding=ROUND_FLOOR))
+    return int(exact_minor)  # truncation, which for a positive amount is the floor
 
 
 def lots_to_units(lots: Decimal) -> int:

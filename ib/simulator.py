@@ -195,7 +195,7 @@ def line_as_json(line: Line, names: Mapping[int, str]) -> dict[str, Any]:
         "rank": line.rank,
         "amount": line.amount,
         "beneficiary": names.get(line.beneficiary_id, str(line.beneficiary_id)),
-        "inputs": line.inputs,
+        "inputs": dict(line.inputs),
         "formula": line.formula,
     }
 

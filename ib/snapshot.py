@@ -7,7 +7,8 @@ what the engine would see.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,15 @@ from ib.rules.base import Conditions, RuleSpec, VersionSnapshot
 from ib.timeutil import aware, aware_or_none
 
 SQL_CHUNK = 900
+"""Most values bound in one ``IN (…)``: SQLite limits a statement's parameters."""
+
+T = TypeVar("T")
+
+
+def chunked(values: Sequence[T], size: int = SQL_CHUNK) -> Iterable[Sequence[T]]:
+    """``values`` in slices of at most ``size``, for ``IN (…)`` lists and bulk statements."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 async def load_versions(
@@ -104,10 +114,8 @@ async def load_network(
     if client_ids is None:
         rows = list(await session.execute(statement))
     else:
-        wanted = sorted(set(client_ids))
         rows = []
-        for offset in range(0, len(wanted), SQL_CHUNK):
-            chunk = wanted[offset : offset + SQL_CHUNK]
+        for chunk in chunked(sorted(set(client_ids))):
             rows.extend(await session.execute(statement.where(ClientLink.client_id.in_(chunk))))
     for client_id, link_start, link_end, partner_id in rows:
         links.setdefault(client_id, []).append(Span(aware(link_start), aware_or_none(link_end), partner_id))

@@ -7,6 +7,7 @@ so that services can enqueue them by name through :mod:`core.jobs` without impor
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import dramatiq
 
@@ -15,7 +16,7 @@ from core import clock
 from core.jobs import send_now
 from core.mail.delivery import deliver_mail
 from core.mail.outbox import queue_mail
-from ib import engine, payouts, recompute
+from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
 from workers import runtime
@@ -130,17 +131,39 @@ async def sync_all_servers() -> None:
 
 @dramatiq.actor(actor_name="mt_bridge.sync_server", max_retries=0, time_limit=300_000)
 async def sync_server(server_id: int) -> None:
-    """Pull one server's deals, positions and balances and post its deals to the ledger."""
+    """Pull one server's deals, positions and balances and post its deals to the ledger; then the
+    commission engine takes what the pass stored (even when it failed after some chunks)."""
+    started = clock.utcnow()
     try:
         await sync.sync_server(runtime.database(), runtime.platforms().platform, server_id)
     except sync.SyncBusyError:
         logger.debug("server %s is already being synced", server_id)
+    finally:
+        send_now(bridge_feed.FEED_ACTOR, server_id, started.isoformat(), started.isoformat())
 
 
 @dramatiq.actor(actor_name="mt_bridge.rescan_deals", max_retries=0, time_limit=900_000)
 async def rescan_deals(server_id: int) -> None:
-    """Re-read one server's trailing days for dealers' edits and deletes."""
-    await sync.rescan_deals(runtime.database(), runtime.platforms().platform, server_id)
+    """Re-read one server's trailing days for dealers' edits and deletes; then the commission
+    engine recomputes the deals edited or deleted there."""
+    started = clock.utcnow()
+    try:
+        await sync.rescan_deals(runtime.database(), runtime.platforms().platform, server_id)
+    finally:
+        rescanned_from = started - sync.DEFAULT_SYNC_POLICY.rescan
+        send_now(bridge_feed.FEED_ACTOR, server_id, started.isoformat(), rescanned_from.isoformat())
+
+
+@dramatiq.actor(actor_name=bridge_feed.FEED_ACTOR, max_retries=8, min_backoff=5_000, time_limit=900_000)
+async def process_synced_deals(server_id: int, changed_since: str, deleted_since: str) -> None:
+    """Commission lines and ledger postings for the trade deals a sync pass stored, changed or
+    deleted; a redelivery finds every deal unchanged and posts nothing."""
+    await bridge_feed.process_synced_deals(
+        runtime.database(),
+        server_id,
+        changed_since=datetime.fromisoformat(changed_since),
+        deleted_since=datetime.fromisoformat(deleted_since),
+    )
 
 
 @dramatiq.actor(actor_name="mt_bridge.rescan_all_servers", max_retries=0)

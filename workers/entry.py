@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.db import Database
+from core.gc_tuning import freeze_startup_objects
 from core.logging import configure_logging
 from core.settings import load_settings
 from workers import runtime
@@ -14,3 +15,5 @@ broker = create_broker(settings)
 runtime.install(runtime.WorkerRuntime(settings=settings, database=Database.from_url(settings.database_url)))
 
 import workers.actors  # noqa: E402,F401 - declares the actors on the broker made above
+
+freeze_startup_objects()

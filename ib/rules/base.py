@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from json.encoder import encode_basestring_ascii as _quoted
+from typing import Any, NamedTuple, Protocol
 
 from ib.rounding import as_decimal, as_minor
 
@@ -117,17 +118,27 @@ class RuleSpec:
     account_type: str | None = None
     symbol_group: str | None = None
     symbol: str | None = None
+    parsed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Parameters already checked and parsed, so each deal does not parse them again."""
 
     def decimal(self, name: str, default: str | None = None) -> Decimal:
-        value = self.params.get(name, default)
-        if value is None:
-            raise ValueError(f"rule {self.code}: parameter {name} is required")
-        return as_decimal(value, f"rule {self.code}: {name}")
+        key = f"decimal:{name}:{default}"
+        found = self.parsed.get(key)
+        if found is None:
+            value = self.params.get(name, default)
+            if value is None:
+                raise ValueError(f"rule {self.code}: parameter {name} is required")
+            found = self.parsed[key] = as_decimal(value, f"rule {self.code}: {name}")
+        return found
 
     def minor(self, name: str) -> int:
-        if name not in self.params:
-            raise ValueError(f"rule {self.code}: parameter {name} is required")
-        return as_minor(self.params[name], f"rule {self.code}: {name}")
+        key = f"minor:{name}"
+        found = self.parsed.get(key)
+        if found is None:
+            if name not in self.params:
+                raise ValueError(f"rule {self.code}: parameter {name} is required")
+            found = self.parsed[key] = as_minor(self.params[name], f"rule {self.code}: {name}")
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,19 +152,29 @@ class VersionSnapshot:
     rules: tuple[RuleSpec, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A line before rounding: the exact amount in minor units, and why."""
+EXPLANATIONS_REMEMBERED = 16_384
+"""How many explanations (inputs and formula) each calculator remembers: lots, rates and uplines
+repeat across deals, so most lines reuse one, and the bound keeps a worker's memory small."""
+
+Inputs = tuple[tuple[str, str], ...]
+"""A draft's provenance inputs as (name, value) pairs: hashable, so explanations can be remembered."""
+
+
+class Draft(NamedTuple):
+    """A line before rounding: the exact amount in minor units, and why.
+
+    A named tuple rather than a frozen dataclass: a batch makes one per line, and a tuple is built
+    several times faster."""
 
     member: Member
     exact: Decimal
-    inputs: dict[str, str]
+    inputs: Inputs
     formula: str
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A finished commission line: what the engine stores and the simulator prints."""
+class Line(NamedTuple):
+    """A finished commission line: what the engine stores and the simulator prints (a named tuple,
+    for the same reason as :class:`Draft`)."""
 
     server: str
     ticket: int
@@ -168,7 +189,8 @@ class Line:
     scheme_version_id: int
     currency: str
     amount: int
-    inputs: dict[str, str]
+    inputs: Inputs
+    """(name, value) pairs, the exact amount last; :func:`inputs_json` is how they are stored."""
     formula: str
 
 
@@ -178,8 +200,7 @@ class AllocationLookup(Protocol):
     def rank_position(self, rank: str | None) -> int | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHistory:
+class ClientHistory(NamedTuple):
     """What the CPA rule needs about the trader before this deal."""
 
     lots_before: Decimal
@@ -190,8 +211,9 @@ class ClientHistory:
     cpa_already_paid: bool
 
 
-@dataclass(frozen=True, slots=True)
-class RuleContext:
+class RuleContext(NamedTuple):
+    """What a calculator is given about one deal and one rule (a named tuple: one per rule per deal)."""
+
     deal: DealFacts
     upline: tuple[Member, ...]
     rule: RuleSpec
@@ -214,6 +236,12 @@ def text(value: Decimal | int) -> str:
 def _decimal_text(value: Decimal) -> str:
     # Lots and rates repeat across deals, so the formatting is remembered.
     return f"{value.normalize():f}"
+
+
+def inputs_json(inputs: Inputs) -> str:
+    """Provenance inputs as the JSON object the engine stores, written directly from the pairs: the
+    same text as ``json.dumps(dict(inputs))``, without building a dict per line."""
+    return "{" + ", ".join(f"{_quoted(name)}: {_quoted(value)}" for name, value in inputs) + "}"
 
 
 def money_in_scheme_currency(context: RuleContext) -> bool:

@@ -45,14 +45,14 @@ def calculate(context: RuleContext) -> list[Draft]:
         Draft(
             context.upline[0],
             Decimal(amount),
-            {
-                "first_deposit": str(deposit),
-                "min_first_deposit": str(min_deposit),
-                "lots_before": text(history.lots_before),
-                "lots_after": text(lots_after),
-                "min_lots": text(min_lots),
-                "amount": str(amount),
-            },
+            (
+                ("first_deposit", str(deposit)),
+                ("min_first_deposit", str(min_deposit)),
+                ("lots_before", text(history.lots_before)),
+                ("lots_after", text(lots_after)),
+                ("min_lots", text(min_lots)),
+                ("amount", str(amount)),
+            ),
             f"qualified: deposit {deposit} ≥ {min_deposit} and lots {text(lots_after)} ≥ {text(min_lots)};"
             f" CPA {amount}",
         )

@@ -9,8 +9,9 @@ clamped to the giver's own rate, so an IB can never hand out more than it has.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
-from ib.rules.base import Draft, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
 
 KIND = "fixed"
 
@@ -45,21 +46,29 @@ def calculate(context: RuleContext) -> list[Draft]:
     own_rates.reverse()
     drafts: list[Draft] = []
     for index, own in enumerate(own_rates):
-        member = upline[index]
         given = own_rates[index - 1] if index > 0 else 0
-        keep = own - given
-        if index == 0:
-            formula = f"{text(lots)} lots * {own} per lot = {text(lots * own)}"
-        else:
-            formula = (
-                f"{text(lots)} lots * ({own} own rate - {given} allocated to sub-IB"
-                f" {upline[index - 1].partner_id}) = {text(lots * keep)}"
-            )
-        inputs = {
-            "lots": text(lots),
-            "scheme_rate": str(rate),
-            "own_rate": str(own),
-            "allocated_down": str(given),
-        }
-        drafts.append(Draft(member, lots * Decimal(keep), inputs, formula))
+        sub_ib = upline[index - 1].partner_id if index > 0 else None
+        drafts.append(Draft(upline[index], *_explain(lots, rate, own, given, sub_ib)))
     return drafts
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(
+    lots: Decimal, rate: int, own: int, given: int, sub_ib: int | None
+) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance; remembered, because lots and rates repeat across deals."""
+    keep = own - given
+    if sub_ib is None:
+        formula = f"{text(lots)} lots * {own} per lot = {text(lots * own)}"
+    else:
+        formula = (
+            f"{text(lots)} lots * ({own} own rate - {given} allocated to sub-IB"
+            f" {sub_ib}) = {text(lots * keep)}"
+        )
+    inputs = (
+        ("lots", text(lots)),
+        ("scheme_rate", str(rate)),
+        ("own_rate", str(own)),
+        ("allocated_down", str(given)),
+    )
+    return lots * Decimal(keep), inputs, formula

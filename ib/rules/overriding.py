@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 
-from ib.rules.base import Draft, Line, Member, RuleSpec, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Line, Member, RuleSpec, text
 
 KIND = "overriding"
 
@@ -26,20 +27,18 @@ def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -
             totals.setdefault(parent.level, []).append(line)
     drafts: list[Draft] = []
     for level, sources in sorted(totals.items()):
-        base = sum(line.amount for line in sources)
-        exact = Decimal(base) * percent / 100
-        listing = " + ".join(f"{line.amount} ({line.rule_code})" for line in sources)
-        drafts.append(
-            Draft(
-                by_level[level],
-                exact,
-                {
-                    "downline_partner": str(sources[0].beneficiary_id),
-                    "downline_earned": str(base),
-                    "percent": text(percent),
-                },
-                f"sub-IB {sources[0].beneficiary_id} earned {listing} = {base};"
-                f" * {text(percent)}% = {text(exact)}",
-            )
-        )
+        earned = tuple((line.amount, line.rule_code) for line in sources)
+        drafts.append(Draft(by_level[level], *_explain(earned, sources[0].beneficiary_id, percent)))
     return drafts
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(
+    earned: tuple[tuple[int, str], ...], downline: int, percent: Decimal
+) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance; remembered, because a sub-IB's earnings repeat."""
+    base = sum(amount for amount, _code in earned)
+    exact = Decimal(base) * percent / 100
+    listing = " + ".join(f"{amount} ({code})" for amount, code in earned)
+    inputs = (("downline_partner", str(downline)), ("downline_earned", str(base)), ("percent", text(percent)))
+    return exact, inputs, f"sub-IB {downline} earned {listing} = {base}; * {text(percent)}% = {text(exact)}"

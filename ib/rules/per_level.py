@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from ib.rounding import as_minor
-from ib.rules.base import Draft, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
 
 KIND = "per_level"
 
@@ -22,12 +23,13 @@ def calculate(context: RuleContext) -> list[Draft]:
         rate = as_minor(amounts[member.level - 1], f"rule {context.rule.code}: level {member.level}")
         if rate == 0:
             continue
-        drafts.append(
-            Draft(
-                member,
-                lots * Decimal(rate),
-                {"lots": text(lots), "level": str(member.level), "amount_per_lot": str(rate)},
-                f"level {member.level}: {text(lots)} lots * {rate} per lot = {text(lots * rate)}",
-            )
-        )
+        drafts.append(Draft(member, *_explain(lots, member.level, rate)))
     return drafts
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(lots: Decimal, level: int, rate: int) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance; remembered, because lots and rates repeat across deals."""
+    exact = lots * Decimal(rate)
+    inputs = (("lots", text(lots)), ("level", str(level)), ("amount_per_lot", str(rate)))
+    return exact, inputs, f"level {level}: {text(lots)} lots * {rate} per lot = {text(exact)}"

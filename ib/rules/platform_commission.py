@@ -20,7 +20,7 @@ def calculate(context: RuleContext) -> list[Draft]:
         Draft(
             context.upline[0],
             exact,
-            {"platform_commission": str(charged), "percent": text(percent)},
+            (("platform_commission", str(charged)), ("percent", text(percent))),
             f"{charged} commission charged * {text(percent)}% = {text(exact)}",
         )
     ]

@@ -23,7 +23,7 @@ def calculate(context: RuleContext) -> list[Draft]:
         Draft(
             context.upline[0],
             exact,
-            {basis: str(base), "percent": text(percent)},
+            ((basis, str(base)), ("percent", text(percent))),
             f"{base} {basis} * {text(percent)}% = {text(exact)}",
         )
     ]

@@ -9,9 +9,10 @@ line that lists them.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from ib.rounding import as_minor
-from ib.rules.base import Draft, Member, RuleContext, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Member, RuleContext, text
 
 KIND = "rank_differential"
 
@@ -40,18 +41,19 @@ def calculate(context: RuleContext) -> list[Draft]:
     drafts: list[Draft] = []
     for partner_id, parts in earned.items():
         member = members[partner_id]
-        per_lot = sum(amount for _rank, amount in parts)
-        listing = " + ".join(f"{amount} ({rank})" for rank, amount in parts)
-        drafts.append(
-            Draft(
-                member,
-                lots * Decimal(per_lot),
-                {
-                    "lots": text(lots),
-                    "rank": member.rank or "",
-                    "increments": ", ".join(f"{rank}={amount}" for rank, amount in parts),
-                },
-                f"{text(lots)} lots * ({listing}) per lot = {text(lots * per_lot)}",
-            )
-        )
+        drafts.append(Draft(member, *_explain(lots, member.rank or "", tuple(parts))))
     return drafts
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(lots: Decimal, rank: str, parts: tuple[tuple[str, int], ...]) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance; remembered, because lots and ranks repeat across deals."""
+    per_lot = sum(amount for _rank, amount in parts)
+    listing = " + ".join(f"{amount} ({code})" for code, amount in parts)
+    inputs = (
+        ("lots", text(lots)),
+        ("rank", rank),
+        ("increments", ", ".join(f"{code}={amount}" for code, amount in parts)),
+    )
+    exact = lots * Decimal(per_lot)
+    return exact, inputs, f"{text(lots)} lots * ({listing}) per lot = {text(lots * per_lot)}"

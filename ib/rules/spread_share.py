@@ -9,8 +9,9 @@ symbols. One point is ``10^-digits`` of the quote currency per unit, so the spre
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
-from ib.rules.base import Draft, RuleContext, money_in_scheme_currency, text
+from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, money_in_scheme_currency, text
 
 KIND = "spread_share"
 
@@ -22,24 +23,41 @@ def calculate(context: RuleContext) -> list[Draft]:
     points = context.rule.decimal("spread_points")
     percent = context.rule.decimal("percent")
     rate = context.rule.decimal("quote_to_account", "1")
-    point = Decimal(1).scaleb(-deal.symbol_digits)
-    spread_value = points * point * deal.contract_size * deal.lots * rate
-    spread_minor = spread_value.scaleb(deal.currency_digits)
-    exact = spread_minor * percent / 100
-    member = context.upline[0]
     return [
         Draft(
-            member,
-            exact,
-            {
-                "lots": text(deal.lots),
-                "spread_points": text(points),
-                "digits": str(deal.symbol_digits),
-                "contract_size": text(deal.contract_size),
-                "quote_to_account": text(rate),
-                "percent": text(percent),
-            },
-            f"{text(points)} points * {text(point)} * {text(deal.contract_size)} * {text(deal.lots)} lots"
-            f" * {text(rate)} = {text(spread_minor)} minor; * {text(percent)}% = {text(exact)}",
+            context.upline[0],
+            *_explain(
+                points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
+            ),
         )
     ]
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(
+    points: Decimal,
+    percent: Decimal,
+    rate: Decimal,
+    digits: int,
+    contract_size: Decimal,
+    lots: Decimal,
+    currency_digits: int,
+) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance; remembered, because lots and symbols repeat across deals."""
+    point = Decimal(1).scaleb(-digits)
+    spread_value = points * point * contract_size * lots * rate
+    spread_minor = spread_value.scaleb(currency_digits)
+    exact = spread_minor * percent / 100
+    inputs = (
+        ("lots", text(lots)),
+        ("spread_points", text(points)),
+        ("digits", str(digits)),
+        ("contract_size", text(contract_size)),
+        ("quote_to_account", text(rate)),
+        ("percent", text(percent)),
+    )
+    formula = (
+        f"{text(points)} points * {text(point)} * {text(contract_size)} * {text(lots)} lots"
+        f" * {text(rate)} = {text(spread_minor)} minor; * {text(percent)}% = {text(exact)}"
+    )
+    return exact, inputs, formula

@@ -76,10 +76,10 @@ async def build_world(
 ) -> World:
     """``ibs``: (name, client id, parent name, rank); ``clients``: client id -> IB name;
     ``accounts``: login -> (client id, account type); by default login = client id + 5000, standard."""
-    accounts = accounts or {
-        client + 5000: (client, "standard") for client in {*clients, *(i[1] for i in ibs)}
-    }
-    symbols = symbols or {"EURUSD": ("forex", 5), "XAUUSD": ("metals", 2)}
+    if accounts is None:
+        accounts = {client + 5000: (client, "standard") for client in {*clients, *(i[1] for i in ibs)}}
+    if symbols is None:
+        symbols = {"EURUSD": ("forex", 5), "XAUUSD": ("metals", 2)}
     async with db.transaction() as session:
         for code, position in RANKS:
             await schemes.create_rank(session, code, name=code.title(), position=position)
