@@ -5,7 +5,7 @@ The two single-column references (rule, scheme version) become one reference to
 and one check per line instead of two, which the commission engine's bulk writes feel.
 
 Revision ID: ib_engine_0600
-Revises: bridgeweb01
+Revises: ledgerspeed0600
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "ib_engine_0600"
-down_revision: str | Sequence[str] | None = "bridgeweb01"
+down_revision: str | Sequence[str] | None = "ledgerspeed0600"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
