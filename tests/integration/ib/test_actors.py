@@ -11,14 +11,13 @@ from core.settings import Settings
 from ib import payouts, recompute
 from ib.engine import process_deals
 from tests.integration.ib.world import DAY1, SERVER, STAFF, T0, build_world, deal
+from tests.worker_actors import actors_on_a_fresh_broker
 from workers import runtime
-from workers.broker import create_broker
 
 
 @pytest.fixture
 def actors(settings: Settings, db: Database) -> Iterator[object]:
-    create_broker(Settings(env="test"))
-    import workers.actors as module
+    module = actors_on_a_fresh_broker()
 
     previous = runtime._runtime
     runtime.install(runtime.WorkerRuntime(settings=settings, database=db))

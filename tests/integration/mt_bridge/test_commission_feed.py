@@ -24,8 +24,8 @@ from mt_bridge.emulator.trading import close_position, market_deal
 from mt_bridge.records import PositionSide
 from tests.integration.ib.world import World, build_world
 from tests.integration.mt_bridge.bridge_setup import Crm
+from tests.worker_actors import actors_on_a_fresh_broker
 from workers import runtime
-from workers.broker import create_broker
 
 RULES = [
     {"code": "per-lot", "kind": "fixed", "params": {"amount_per_lot": 700}},
@@ -36,8 +36,7 @@ RULES = [
 @pytest.fixture
 def actors(settings: Settings, db: Database, crm: Crm) -> Iterator[ModuleType]:
     """The worker's actors, with the worker runtime pointing at the test's database and emulator."""
-    create_broker(Settings(env="test"))
-    import workers.actors as module
+    module = actors_on_a_fresh_broker()
 
     previous = (runtime._runtime, runtime._platforms)
     runtime.install(runtime.WorkerRuntime(settings=settings, database=db))
