@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from typing import TypeGuard
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
-from core.db.engine import SQLITE_BEGIN_OPTION
+from core.db.engine import begin_write
 from ledger import storage
 from ledger.errors import ConcurrentPostingError, InvalidBatchError
 from ledger.requests import (
@@ -718,17 +718,8 @@ async def _write(store: storage.PostingStore, batch: _Batch, now: datetime) -> N
 @asynccontextmanager
 async def write_transaction(db: Database) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction fit for posting: on SQLite it begins with ``BEGIN IMMEDIATE``."""
-    async with _write_transaction_on(db.engine) as connection:
+    async with begin_write(db.engine) as connection:
         yield connection
-
-
-@asynccontextmanager
-async def _write_transaction_on(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    async with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        async with connection.begin():
-            yield connection
 
 
 async def post(
@@ -748,7 +739,7 @@ async def post(
     """
     for attempt in range(POST_ATTEMPTS):
         try:
-            async with _write_transaction_on(db.unpinged_engine) as connection:
+            async with begin_write(db.unpinged_engine) as connection:
                 return await post_batch(connection, journals, now=now)
         except ConcurrentPostingError:
             if attempt == POST_ATTEMPTS - 1:

@@ -108,7 +108,7 @@ async def claim_many(
     """Take those of ``command_ids`` that are due and free, in one short transaction."""
     if not command_ids:
         return []
-    async with db.engine.begin() as connection:
+    async with db.write_connection() as connection:
         rows = (await connection.execute(_claim_statement(command_ids, policy, utcnow()))).all()
     claimed = [
         ClaimedCommand(

@@ -94,7 +94,7 @@ async def acquire_lease(db: Database, server_id: int, policy: SyncPolicy) -> str
     """Take the server's sync lease; None when a live sync holds it."""
     owner = uuid.uuid4().hex
     now = utcnow()
-    async with db.engine.begin() as connection:
+    async with db.write_connection() as connection:
         await connection.execute(
             _insert(connection)(table_of(SyncState)).values(server_id=server_id).on_conflict_do_nothing()
         )
@@ -109,7 +109,7 @@ async def acquire_lease(db: Database, server_id: int, policy: SyncPolicy) -> str
 
 async def release_lease(db: Database, server_id: int, owner: str, error: str | None = None) -> None:
     s = table_of(SyncState).c
-    async with db.engine.begin() as connection:
+    async with db.write_connection() as connection:
         await connection.execute(
             update(table_of(SyncState))
             .where(s.server_id == server_id, s.lease_owner == owner)
@@ -167,7 +167,7 @@ async def pull_deals(
             if not deals:
                 continue
             newest = max(deal.time for deal in deals) - policy.safety_lag
-            async with db.engine.begin() as connection:
+            async with db.write_connection() as connection:
                 await upsert_deals(connection, server_id, deals, utcnow())
                 if watermark is None or newest > watermark:
                     watermark = newest
@@ -197,11 +197,11 @@ async def rescan_deals(
     seen = deleted = 0
     for start, end in _windows(since, until, policy.chunk):
         deals = await platform.fetch_deals(DealQuery(since=start, until=end, group=ALL_GROUPS))
-        async with db.engine.begin() as connection:
+        async with db.write_connection() as connection:
             await upsert_deals(connection, server_id, deals, utcnow())
             deleted += await mark_deleted(connection, server_id, start, end, {d.ticket for d in deals})
         seen += len(deals)
-    async with db.engine.begin() as connection:
+    async with db.write_connection() as connection:
         await connection.execute(
             update(table_of(SyncState))
             .where(table_of(SyncState).c.server_id == server_id)
@@ -215,7 +215,7 @@ async def sync_positions(db: Database, platforms: PlatformSource, server_id: int
     platform = await platforms(server_id)
     positions = await platform.fetch_positions(PositionQuery(group=ALL_GROUPS))
     table = table_of(MirroredPosition)
-    async with db.engine.begin() as connection:
+    async with db.write_connection() as connection:
         await connection.execute(delete(table).where(table.c.server_id == server_id))
         if positions:
             await connection.execute(
@@ -263,7 +263,7 @@ async def refresh_balances(db: Database, platforms: PlatformSource, server_id: i
         except PlatformNotFoundError:
             continue
         balances[login] = info.balance
-        async with db.engine.begin() as connection:
+        async with db.write_connection() as connection:
             await connection.execute(
                 update(table_of(TradingAccount))
                 .where(and_(t.server_id == server_id, t.login == login))

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import jobs as _jobs  # noqa: F401 - registers the after-commit hooks
-from core.db.engine import create_engine
+from core.db.engine import begin_write, create_engine
 
 
 class Database:
@@ -49,6 +49,12 @@ class Database:
         """A session inside one transaction that commits on success and rolls back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in one transaction that writes (see :func:`core.db.engine.begin_write`)."""
+        async with begin_write(self.engine) as connection:
+            yield connection
 
     async def ping(self) -> None:
         """Raise if the database can't answer a trivial query."""

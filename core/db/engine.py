@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -60,3 +62,18 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, pre_ping
     return create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
+
+
+@asynccontextmanager
+async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that will write; on SQLite it begins with ``BEGIN IMMEDIATE``.
+
+    A deferred SQLite transaction reads first and takes the write lock only at its first write; if
+    another writer committed in between, SQLite refuses the upgrade at once ("database is locked")
+    instead of waiting out the busy timeout. Taking the lock at ``BEGIN`` makes writers queue.
+    """
+    async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        async with connection.begin():
+            yield connection
