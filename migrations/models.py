@@ -19,6 +19,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "ib.models",
     "mt_bridge.models",
     "cashier.models",
+    "risk.models",
 )
 
 
