@@ -49,7 +49,7 @@ async def raise_alerts(session: AsyncSession, findings: Sequence[Finding], now: 
                 dedup_key=finding.dedup_key[:128],
                 client_id=finding.client_id,
                 summary=finding.summary[:300],
-                evidence=finding.evidence,
+                evidence={**finding.evidence, "summary_args": finding.summary_args},
                 window_start=finding.window_start,
                 window_end=finding.window_end,
                 status=AlertStatus.OPEN.value,

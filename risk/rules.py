@@ -21,8 +21,10 @@ from cashier.models import Deposit, DepositStatus, DestinationKind, Withdrawal, 
 from cashier.usd import usd_equivalent
 from core.clock import as_utc
 from core.identity.models import CLIENT, LoginSession, User
+from core.money import format_amount
 from ib.models import ClientLink
 from kyc.models import DocumentKind, KycDocument, KycProfileVersion
+from ledger.fx import currency_scales
 from mt_bridge.models import MirroredDeal, TradingAccount
 from mt_bridge.records import DealAction, DealEntry
 from risk.config import RiskConfig
@@ -73,7 +75,9 @@ class Finding:
     subject: str
     dedup_key: str
     summary: str
+    """An English msgid with ``%(name)s`` placeholders, translated where it is shown."""
     client_ids: tuple[int, ...]
+    summary_args: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
     window_start: datetime | None = None
     window_end: datetime | None = None
@@ -94,6 +98,11 @@ def _cluster_key(client_ids: Iterable[int]) -> str:
     """One key per set of clients: a rerun finds the same set; a cluster that grows is news."""
     ids = ",".join(str(item) for item in sorted(set(client_ids)))
     return "clients:" + hashlib.sha256(ids.encode()).hexdigest()[:32]
+
+
+async def _amount_text(session: AsyncSession, amount: int, currency: str) -> str:
+    scales = await currency_scales(session, currency)
+    return f"{format_amount(amount, scales.get(currency, 2))} {currency}"
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -170,8 +179,14 @@ async def aml_deposit_withdrawal(session: AsyncSession, window: Window, config: 
                 rule=AML_DEPOSIT_WITHDRAWAL,
                 subject=f"client:{withdrawal.client_id}",
                 dedup_key=f"withdrawal:{withdrawal.id}",
-                summary=f"Withdrawal #{withdrawal.id} {withdrawal.currency} {withdrawal.amount} after "
-                f"{len(deposits)} deposit(s) with {lots} lots traded",
+                summary="Withdrawal #%(id)s of %(amount)s within %(hours)s h of a deposit; "
+                "%(lots)s lots traded",
+                summary_args={
+                    "id": withdrawal.id,
+                    "amount": await _amount_text(session, withdrawal.amount, withdrawal.currency),
+                    "hours": config.aml_window_hours,
+                    "lots": str(lots),
+                },
                 client_ids=(withdrawal.client_id,),
                 evidence={
                     "withdrawal": {
@@ -211,7 +226,7 @@ async def _shared_sign_ins(
     rule: str,
     prefix: str,
     minimum: int,
-    label: str,
+    summary: str,
 ) -> list[Finding]:
     client_sessions = (
         select(column)
@@ -257,7 +272,8 @@ async def _shared_sign_ins(
                 rule=rule,
                 subject=f"{prefix}:{value}",
                 dedup_key=_cluster_key(client_ids),
-                summary=f"{len(client_ids)} clients signed in from one {label}",
+                summary=summary,
+                summary_args={"count": len(client_ids)},
                 client_ids=client_ids,
                 evidence={
                     prefix: value,
@@ -289,7 +305,7 @@ async def shared_ip(session: AsyncSession, window: Window, config: RiskConfig) -
         rule=SHARED_IP,
         prefix="ip",
         minimum=config.shared_ip_min_clients,
-        label="IP address",
+        summary="%(count)s clients signed in from one IP address",
     )
 
 
@@ -303,7 +319,7 @@ async def shared_device(session: AsyncSession, window: Window, config: RiskConfi
         rule=SHARED_DEVICE,
         prefix="device",
         minimum=config.shared_device_min_clients,
-        label="device",
+        summary="%(count)s clients signed in on one device",
     )
 
 
@@ -346,7 +362,8 @@ async def duplicate_identity(session: AsyncSession, window: Window, config: Risk
                 rule=DUPLICATE_IDENTITY,
                 subject=f"document:{digest[:32]}",
                 dedup_key=_cluster_key(client_ids),
-                summary=f"One identity document file uploaded by {len(client_ids)} clients",
+                summary="One identity document file uploaded by %(count)s clients",
+                summary_args={"count": len(client_ids)},
                 client_ids=client_ids,
                 evidence={
                     "match": "file_sha256",
@@ -394,7 +411,8 @@ async def duplicate_identity(session: AsyncSession, window: Window, config: Risk
                 rule=DUPLICATE_IDENTITY,
                 subject=f"tin:{digest}",
                 dedup_key=_cluster_key(client_ids),
-                summary=f"One tax identification number ({country}) given by {len(client_ids)} clients",
+                summary="One tax identification number (%(country)s) given by %(count)s clients",
+                summary_args={"country": country, "count": len(client_ids)},
                 client_ids=client_ids,
                 evidence={
                     "match": "tax_identification_number",
@@ -546,7 +564,12 @@ async def short_hold_ib(session: AsyncSession, window: Window, config: RiskConfi
                 rule=SHORT_HOLD_IB,
                 subject=f"client:{client_id}",
                 dedup_key=f"day:{day.isoformat()}",
-                summary=f"{len(short)} trades held under {config.min_hold_seconds} s on {day.isoformat()}",
+                summary="%(count)s trades held under %(seconds)s s on %(day)s",
+                summary_args={
+                    "count": len(short),
+                    "seconds": config.min_hold_seconds,
+                    "day": day.isoformat(),
+                },
                 client_ids=(client_id,),
                 evidence={
                     "day": day.isoformat(),
@@ -589,7 +612,11 @@ async def large_deposit(session: AsyncSession, window: Window, config: RiskConfi
                 rule=LARGE_DEPOSIT,
                 subject=f"client:{deposit.client_id}",
                 dedup_key=f"deposit:{deposit.id}",
-                summary=f"Deposit #{deposit.id} of {deposit.currency} {amount} (minor units)",
+                summary="Deposit #%(id)s of %(amount)s",
+                summary_args={
+                    "id": deposit.id,
+                    "amount": await _amount_text(session, amount, deposit.currency),
+                },
                 client_ids=(deposit.client_id,),
                 evidence={
                     "deposit": {
@@ -619,7 +646,11 @@ async def large_withdrawal(session: AsyncSession, window: Window, config: RiskCo
                 rule=LARGE_WITHDRAWAL,
                 subject=f"client:{withdrawal.client_id}",
                 dedup_key=f"withdrawal:{withdrawal.id}",
-                summary=f"Withdrawal #{withdrawal.id} of {withdrawal.currency} {withdrawal.amount} (minor units)",
+                summary="Withdrawal #%(id)s of %(amount)s",
+                summary_args={
+                    "id": withdrawal.id,
+                    "amount": await _amount_text(session, withdrawal.amount, withdrawal.currency),
+                },
                 client_ids=(withdrawal.client_id,),
                 evidence={
                     "withdrawal": {
@@ -678,7 +709,12 @@ async def withdrawal_method_mismatch(
                 rule=WITHDRAWAL_METHOD_MISMATCH,
                 subject=f"client:{withdrawal.client_id}",
                 dedup_key=f"withdrawal:{withdrawal.id}",
-                summary=f"Withdrawal #{withdrawal.id} by {wanted}; deposits by {', '.join(methods) or 'none'}",
+                summary="Withdrawal #%(id)s by %(method)s; deposits by %(deposit_methods)s",
+                summary_args={
+                    "id": withdrawal.id,
+                    "method": wanted,
+                    "deposit_methods": ", ".join(methods) or "-",
+                },
                 client_ids=(withdrawal.client_id,),
                 evidence={
                     "withdrawal": {

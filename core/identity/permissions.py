@@ -32,7 +32,9 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "admin": ("Everything, including staff and roles.", ALL_PERMISSIONS),
     "compliance": (
         "KYC reviews, client look-up, audit log and reports.",
-        frozenset({"dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read", "risk.manage"}),
+        frozenset(
+            {"dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read", "risk.manage"}
+        ),
     ),
     "finance": (
         "Deposits, withdrawals and money reports.",
