@@ -164,6 +164,8 @@ class RiskAlertController(Controller):
     @post("/{alert_id:int}/resolve", name="backoffice.risk.alert.resolve")
     async def resolve(self, request: Request[Any, Any, Any], alert_id: FromPath[int]) -> Template | Redirect:
         form = await form_fields(request)
+        # read whole: form_fields cuts fields at 1000 characters, and a cut comment must be refused
+        comment = str((await request.form()).get("comment") or "")
         me = signed_in(request)
         return await self._change(
             request,
@@ -172,7 +174,7 @@ class RiskAlertController(Controller):
                 session,
                 alert_id,
                 form.get("resolution", ""),
-                form.get("comment", ""),
+                comment,
                 actor_for(request, me.user),
             ),
             "Alert resolved.",
