@@ -24,6 +24,7 @@ from core.identity.models import CLIENT, LoginSession, User
 from core.money import format_amount
 from ib.models import ClientLink
 from kyc.models import DocumentKind, KycDocument, KycProfileVersion
+from ledger.errors import UnknownCurrencyError
 from ledger.fx import currency_scales
 from mt_bridge.models import MirroredDeal, TradingAccount
 from mt_bridge.records import DealAction, DealEntry
@@ -101,8 +102,20 @@ def _cluster_key(client_ids: Iterable[int]) -> str:
 
 
 async def _amount_text(session: AsyncSession, amount: int, currency: str) -> str:
-    scales = await currency_scales(session, currency)
-    return f"{format_amount(amount, scales.get(currency, 2))} {currency}"
+    try:
+        scale = (await currency_scales(session, currency))[currency]
+    except UnknownCurrencyError:
+        scale = 2
+    return f"{format_amount(amount, scale)} {currency}"
+
+
+async def _usd(session: AsyncSession, amount: int, currency: str) -> int:
+    """USD cents at the latest rate; a currency the ledger does not know counts at par, so a rule
+    errs towards raising rather than failing (and stalling its watermark) on it."""
+    try:
+        return await usd_equivalent(session, amount, currency)
+    except UnknownCurrencyError:
+        return amount
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -150,10 +163,7 @@ async def aml_deposit_withdrawal(session: AsyncSession, window: Window, config: 
     lookback = timedelta(hours=config.aml_window_hours)
     minimum = Decimal(config.aml_min_lots_centi) / 100
     for withdrawal in (await session.scalars(_counted_withdrawals(window).order_by(Withdrawal.id))).all():
-        if (
-            await usd_equivalent(session, withdrawal.amount, withdrawal.currency)
-            < config.aml_min_withdrawal_usd_minor
-        ):
+        if await _usd(session, withdrawal.amount, withdrawal.currency) < config.aml_min_withdrawal_usd_minor:
             continue
         asked_at = withdrawal.created_at
         deposits = (
@@ -604,7 +614,7 @@ async def large_deposit(session: AsyncSession, window: Window, config: RiskConfi
     findings = []
     for deposit in deposits:
         amount = deposit.credited_amount or deposit.amount
-        usd = await usd_equivalent(session, amount, deposit.currency)
+        usd = await _usd(session, amount, deposit.currency)
         if usd < config.large_deposit_usd_minor:
             continue
         findings.append(
@@ -638,7 +648,7 @@ async def large_withdrawal(session: AsyncSession, window: Window, config: RiskCo
     """A withdrawal request worth at least ``large_withdrawal_usd_minor`` USD cents."""
     findings = []
     for withdrawal in (await session.scalars(_counted_withdrawals(window).order_by(Withdrawal.id))).all():
-        usd = await usd_equivalent(session, withdrawal.amount, withdrawal.currency)
+        usd = await _usd(session, withdrawal.amount, withdrawal.currency)
         if usd < config.large_withdrawal_usd_minor:
             continue
         findings.append(

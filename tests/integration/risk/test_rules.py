@@ -4,6 +4,7 @@ rerun (or a redelivered job) raises nothing twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from core.audit.models import AuditEvent
 from core.db import Database
 from core.identity.models import STAFF
 from kyc.models import DocumentKind
+from ledger import fx
 from risk import rules
 from risk.engine import run_rule, run_rules
 from risk.models import RiskAlert, RiskAlertClient, RiskRuleState
@@ -189,12 +191,30 @@ async def test_large_deposits_and_withdrawals(db: Database) -> None:
     await world.withdrawal(minnow, 1_500_000, ago(hours=1), status=WithdrawalStatus.CANCELLED)
     await world.withdrawal(minnow, 900_000, ago(hours=1))
 
+    euro = await world.client("euro")
+    async with db.transaction() as session:
+        await fx.record_rate(
+            session,
+            base="EUR",
+            quote="USD",
+            rate=Decimal("1.10"),
+            spread=Decimal(0),
+            source="test",
+            observed_at=ago(days=1),
+        )
+    euro_big = await world.deposit(euro, 950_000, ago(hours=2), currency="EUR")  # 10,450 USD
+    await world.deposit(euro, 850_000, ago(hours=2), currency="EUR")  # 9,350 USD
+
     await run(db, rules.LARGE_DEPOSIT)
     await run(db, rules.LARGE_WITHDRAWAL)
 
-    assert [(a.client_id, a.dedup_key) for a in await alerts_of(db, rules.LARGE_DEPOSIT)] == [
-        (whale, f"deposit:{big}")
+    found = await alerts_of(db, rules.LARGE_DEPOSIT)
+    assert [(a.client_id, a.dedup_key) for a in found] == [
+        (whale, f"deposit:{big}"),
+        (euro, f"deposit:{euro_big}"),
     ]
+    assert found[1].evidence["usd_minor"] == 1_045_000
+    assert found[1].evidence["summary_args"]["amount"] == "9,500.00 EUR"
     assert [(a.client_id, a.dedup_key) for a in await alerts_of(db, rules.LARGE_WITHDRAWAL)] == [
         (whale, f"withdrawal:{out}")
     ]
