@@ -78,6 +78,7 @@ def protected_router() -> Router:
             dealing.ReconciliationController,
             *ib_staff.CONTROLLERS,
             risk.RiskAlertController,
+            risk.RiskSettingsController,
             api.router,
         ],
         guards=[requires_permission],

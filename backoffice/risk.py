@@ -6,6 +6,7 @@ re-renders the alert page with the error and status 400, and nothing is written.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,11 +18,13 @@ from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
 from core import clock
+from core.audit.service import record_audit
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields
 from core.web.state import app_services
 from risk import alerts
-from risk.errors import AlertNotFoundError, AlertStateError, InvalidAlertInputError
+from risk import config as risk_config
+from risk.errors import AlertNotFoundError, AlertStateError, InvalidAlertInputError, InvalidRiskConfigError
 from risk.models import AlertStatus, Resolution
 from risk.rules import RULE_LABELS
 
@@ -196,3 +199,70 @@ class RiskAlertController(Controller):
             return await self._detail_page(request, alert_id, error=str(exc), status_code=409)
         flash(request, done, category="success")
         return Redirect(f"/risk/alerts/{alert_id}", status_code=303)
+
+
+THRESHOLD_LABELS = {
+    "aml_window_hours": "AML: hours after a deposit in which a withdrawal is looked at",
+    "aml_min_lots_centi": "AML: minimum lots traded in between, in hundredths of a lot",
+    "aml_min_withdrawal_usd_minor": "AML: smallest withdrawal looked at (USD cents)",
+    "shared_ip_min_clients": "Clients from one IP address that raise an alert",
+    "shared_device_min_clients": "Clients on one device that raise an alert",
+    "shared_lookback_days": "Days of sign-ins counted for IP and device",
+    "min_hold_seconds": "Minimum hold time of a trade (seconds)",
+    "short_trades_per_day": "Short trades per day on an IB-attributed account that raise an alert",
+    "large_deposit_usd_minor": "Large deposit from (USD cents)",
+    "large_withdrawal_usd_minor": "Large withdrawal from (USD cents)",
+    "first_run_lookback_hours": "Hours a rule looks back on its first run",
+    "overlap_minutes": "Minutes each run re-reads before its watermark",
+}
+
+
+class RiskSettingsController(Controller):
+    """The rules' thresholds, stored in ``risk_config`` (permission ``risk.manage``, audited)."""
+
+    path = "/risk/settings"
+    include_in_schema = False
+    opt = permission("risk.manage")
+
+    @staticmethod
+    def _form(values: dict[str, Any], error: InvalidRiskConfigError | None = None) -> Template:
+        context = {
+            "values": values,
+            "labels": THRESHOLD_LABELS,
+            "error_field": error.field if error else "",
+            "error_label": THRESHOLD_LABELS.get(error.field, error.field) if error else "",
+            "error_problem": error.problem if error else "",
+        }
+        return Template("risk/settings.html", context=context, status_code=400 if error else 200)
+
+    @get("/", name="backoffice.risk.settings")
+    async def settings_page(self, request: Request[Any, Any, Any]) -> Template:
+        async with app_services(request.app).database.session() as session:
+            current = await risk_config.load_config(session)
+        return self._form(asdict(current))
+
+    @post("/", name="backoffice.risk.settings.save")
+    async def save(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        form = await form_fields(request)
+        values = {name: form.get(name, "") for name in risk_config.FIELD_NAMES}
+        me = signed_in(request)
+        try:
+            async with app_services(request.app).database.transaction() as session:
+                before, after = await risk_config.save_config(session, values, me.user.id)
+                changed = {
+                    name for name in risk_config.FIELD_NAMES if getattr(before, name) != getattr(after, name)
+                }
+                if changed:
+                    await record_audit(
+                        session,
+                        actor_for(request, me.user),
+                        "risk.thresholds_changed",
+                        target_type="risk_config",
+                        target_id=risk_config.CONFIG_KEY,
+                        before={name: getattr(before, name) for name in changed},
+                        after={name: getattr(after, name) for name in changed},
+                    )
+        except InvalidRiskConfigError as exc:
+            return self._form(values, exc)
+        flash(request, "Thresholds saved.", category="success")
+        return Redirect("/risk/settings", status_code=303)
