@@ -214,6 +214,7 @@ THRESHOLD_LABELS = {
     "large_withdrawal_usd_minor": "Large withdrawal from (USD cents)",
     "first_run_lookback_hours": "Hours a rule looks back on its first run",
     "overlap_minutes": "Minutes each run re-reads before its watermark",
+    "settle_minutes": "Minutes a new row waits before the rules judge it",
 }
 
 

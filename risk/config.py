@@ -48,6 +48,9 @@ class RiskConfig:
     """How far back a rule looks the first time it runs (it has no watermark yet)."""
     overlap_minutes: int = 10
     """Each run re-reads this much before its watermark, for rows committed late; alerts never repeat."""
+    settle_minutes: int = 5
+    """Rows younger than this wait for the next run, so that trades and sign-ins still on their way
+    (the bridge syncs every few seconds) are seen before a withdrawal is judged."""
 
 
 DEFAULTS = RiskConfig()

@@ -1,4 +1,5 @@
-"""Running the rules: each one scans from its own watermark (less an overlap) up to now.
+"""Running the rules: each one scans from its own watermark (less an overlap) up to a few minutes
+ago (rows that young wait for the next run, see ``RiskConfig.settle_minutes``).
 
 Each rule runs in a transaction of its own that also moves its watermark, so a rule that fails
 leaves its watermark where it was and is retried over the same rows on the next run; the alerts'
@@ -48,19 +49,20 @@ def window_for(state: RiskRuleState, config: RiskConfig, now: datetime) -> Windo
         if state.watermark is not None
         else now - timedelta(hours=config.first_run_lookback_hours)
     )
-    return Window(since=start - timedelta(minutes=config.overlap_minutes), until=now)
+    until = now - timedelta(minutes=config.settle_minutes)
+    return Window(since=min(start, until) - timedelta(minutes=config.overlap_minutes), until=until)
 
 
 async def run_rule(database: Database, name: str, rule: Rule, now: datetime) -> RuleRun:
-    """One rule over its window; the watermark moves to ``now`` with the alerts it raised."""
+    """One rule over its window; the watermark moves to the window's end with the alerts it raised."""
     async with database.transaction() as session:
         state = await _locked_state(session, name)
         config = await load_config(session)
         window = window_for(state, config, now)
         findings = await rule(session, window, config)
         raised = await raise_alerts(session, findings, now)
-        if state.watermark is None or clock.as_utc(state.watermark) < now:
-            state.watermark = now
+        if state.watermark is None or clock.as_utc(state.watermark) < window.until:
+            state.watermark = window.until
         state.last_run_at = now
         state.last_raised = len(raised)
     return RuleRun(rule=name, window=window, findings=len(findings), raised=raised)

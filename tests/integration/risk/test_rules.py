@@ -72,6 +72,10 @@ async def test_deposit_then_withdrawal_without_trading(db: Database) -> None:
     await world.deposit(cancelled, 100_000, ago(hours=5))
     await world.withdrawal(cancelled, 90_000, ago(hours=1), status=WithdrawalStatus.CANCELLED)
 
+    hasty = await world.client("hasty")
+    await world.deposit(hasty, 100_000, ago(hours=2))
+    hasty_wd = await world.withdrawal(hasty, 90_000, ago(minutes=2))  # younger than settle_minutes
+
     outcome = await run(db, rules.AML_DEPOSIT_WITHDRAWAL)
 
     found = await alerts_of(db, rules.AML_DEPOSIT_WITHDRAWAL)
@@ -83,6 +87,13 @@ async def test_deposit_then_withdrawal_without_trading(db: Database) -> None:
     assert found[0].evidence["lots_traded"] == "0"
     assert found[0].evidence["summary_args"]["amount"] == "900.00 USD"
     assert await clients_of(db, found[0].id) == {idle}
+
+    # the young withdrawal is judged on the next run, once trades on their way had time to sync
+    later = await run(db, rules.AML_DEPOSIT_WITHDRAWAL, NOW + timedelta(minutes=15))
+    assert [a.dedup_key for a in await alerts_of(db, rules.AML_DEPOSIT_WITHDRAWAL)][2:] == [
+        f"withdrawal:{hasty_wd}"
+    ]
+    assert len(later.raised) == 1
 
 
 async def test_many_clients_from_one_ip_or_device(db: Database) -> None:

@@ -141,7 +141,7 @@ class RiskWorld:
                         time=moment,
                         time_msc=int(moment.timestamp() * 1000),
                         comment="",
-                        synced_at=synced_at or NOW - timedelta(minutes=1),
+                        synced_at=synced_at or NOW - timedelta(minutes=10),
                     )
                 )
         return position
