@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core import clock
 from core.audit.service import SYSTEM, Actor, record_audit
@@ -109,6 +110,7 @@ def _filtered(query: Any, filters: AlertFilter, me_id: int | None) -> Any:
 class AlertRow:
     alert: RiskAlert
     assignee_email: str | None
+    client_email: str | None = None
 
     @property
     def label(self) -> str:
@@ -119,13 +121,18 @@ async def list_alerts(
     session: AsyncSession, filters: AlertFilter, *, me_id: int | None, limit: int, offset: int = 0
 ) -> list[AlertRow]:
     """The queue, oldest open alert first (what has waited longest needs someone first)."""
+    assignee, client = aliased(User), aliased(User)
     query = _filtered(
-        select(RiskAlert, User.email).outerjoin(User, User.id == RiskAlert.assignee_id), filters, me_id
+        select(RiskAlert, assignee.email, client.email)
+        .outerjoin(assignee, assignee.id == RiskAlert.assignee_id)
+        .outerjoin(client, client.id == RiskAlert.client_id),
+        filters,
+        me_id,
     )
     rows = await session.execute(
         query.order_by(RiskAlert.raised_at, RiskAlert.id).limit(limit).offset(offset)
     )
-    return [AlertRow(alert, email) for alert, email in rows]
+    return [AlertRow(alert, assignee_email, client_email) for alert, assignee_email, client_email in rows]
 
 
 async def count_alerts(session: AsyncSession, filters: AlertFilter, *, me_id: int | None) -> int:

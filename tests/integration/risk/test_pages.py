@@ -86,6 +86,7 @@ async def test_pages_open_for_risk_staff_and_are_refused_without_the_permission(
     assert "Deposit #deposit:1 of 12,000.00 USD" in text
     assert "Large deposit" in text
     assert f'href="/clients/{client_id}"' in queue.text
+    assert "whale@example.test" in queue.text
     assert 'href="/risk/alerts"' in queue.text  # in the navigation
     page = await backoffice_client.get(f"/risk/alerts/{alert_id}")
     assert page.status_code == 200
