@@ -17,6 +17,7 @@ from core.identity import accounts, tokens
 from core.identity.errors import InvalidTokenError, RateLimitedError, WeakPasswordError
 from core.identity.models import CLIENT
 from core.web.auth import STAGE_TOTP, actor_for, client_of, pending_user_id, throttle_for
+from core.web.device import ensure_device
 from core.web.forms import form_fields
 from core.web.language import safe_next
 from core.web.signin import DONE, limited, login_from_form, second_factor_step
@@ -49,6 +50,7 @@ class AccountController(Controller):
     @post("/register", name="portal.register.submit")
     async def register(self, request: Request[Any, Any, Any]) -> Template:
         form = await form_fields(request)
+        ensure_device(request)  # the device cookie the risk rules recognise later sign-ins by
         context = {"email": form.get("email", ""), "referral_code": form.get("referral_code", "")}
         try:
             await throttle_for(request).check_ip("register", client_of(request).ip)

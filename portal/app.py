@@ -9,6 +9,7 @@ from litestar import Litestar
 from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
+from core.web.device import DeviceCookieMiddleware
 from ib import web as ib_web
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
@@ -62,6 +63,7 @@ def portal_spec() -> AppSpec:
         csrf_cookie="bd_portal_csrf",
         locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
+        middleware=[DeviceCookieMiddleware],
     )
 
 

@@ -19,6 +19,7 @@ from core.mail.outbox import queue_mail
 from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
+from risk import engine as risk_engine
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -182,3 +183,10 @@ async def reconcile_server(server_id: int) -> None:
 async def reconcile_all_servers() -> None:
     for server_id in await sync.enabled_server_ids(runtime.database()):
         send_now("mt_bridge.reconcile_server", server_id)
+
+
+@dramatiq.actor(actor_name="risk.run_rules", max_retries=0, time_limit=900_000)
+async def run_risk_rules() -> None:
+    """Run every risk rule from its watermark; alerts are unique, so a redelivery raises nothing new."""
+    runs = await risk_engine.run_rules(runtime.database())
+    logger.info("risk rules: %s", {run.rule: len(run.raised) for run in runs if run.raised})

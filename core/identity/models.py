@@ -91,8 +91,10 @@ class LoginSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     app: Mapped[str] = mapped_column(String(32))
-    ip: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="", index=True)
     user_agent: Mapped[str] = mapped_column(String(400), default="")
+    device_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    """SHA-256 of the browser's device cookie (portal sign-ins), for the risk rules; never the id itself."""
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, str] = {
     "staff.manage": "Create staff, change their roles, disable them, reset their 2FA.",
     "roles.manage": "Create roles and change which permissions they hold.",
     "mail.dev_mailbox": "Read the development mailbox (mail kept when no SMTP server is set).",
+    "risk.manage": "Work the risk alert queue: see alerts, assign them and resolve them.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -31,7 +32,9 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     "admin": ("Everything, including staff and roles.", ALL_PERMISSIONS),
     "compliance": (
         "KYC reviews, client look-up, audit log and reports.",
-        frozenset({"dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read"}),
+        frozenset(
+            {"dashboard.view", "clients.read", "kyc.review", "audit.read", "reports.read", "risk.manage"}
+        ),
     ),
     "finance": (
         "Deposits, withdrawals and money reports.",

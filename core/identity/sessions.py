@@ -31,7 +31,9 @@ class Client:
     user_agent: str = ""
 
 
-async def open_login_session(session: AsyncSession, user: User, app: str, client: Client) -> LoginSession:
+async def open_login_session(
+    session: AsyncSession, user: User, app: str, client: Client, *, device_hash: str | None = None
+) -> LoginSession:
     now = clock.utcnow()
     row = LoginSession(
         id=secrets.token_urlsafe(24),
@@ -39,6 +41,7 @@ async def open_login_session(session: AsyncSession, user: User, app: str, client
         app=app,
         ip=client.ip,
         user_agent=client.user_agent[:USER_AGENT_LIMIT],
+        device_hash=device_hash,
         created_at=now,
         last_seen_at=now,
     )

@@ -23,6 +23,7 @@ from core.audit.service import Actor
 from core.identity.models import LoginSession, User
 from core.identity.sessions import Client, active_login, open_login_session
 from core.identity.throttle import Throttle
+from core.web.device import ensure_device
 from core.web.errors import wants_json
 from core.web.language import safe_next
 from core.web.sessions import rotate_session_id
@@ -143,7 +144,9 @@ def pending_user_id(request: Request[Any, Any, Any], stage: str) -> int | None:
 
 async def complete_sign_in(request: Request[Any, Any, Any], session: Any, user: User) -> LoginSession:
     """Open the session row and bind it to a brand-new session id (no fixation)."""
-    row = await open_login_session(session, user, app_services(request.app).name, client_of(request))
+    row = await open_login_session(
+        session, user, app_services(request.app).name, client_of(request), device_hash=ensure_device(request)
+    )
     request.set_session({AUTH_KEY: row.id})
     rotate_session_id(request)
     return row
