@@ -39,12 +39,14 @@ install: $(STAMP) assets ## create .venv and install Python and npm dependencies
 assets: $(VENDOR)/.copied ## install front-end libraries from npm and copy them into the static folder
 
 # The end-to-end test drives Debian's chromium through Playwright; Playwright never downloads a browser.
-browser: ## install Debian's chromium for the end-to-end browser test when it is missing
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the end-to-end test"; \
+# A CJK font makes its Chinese screenshots readable.
+browser: ## install Debian's chromium (and a CJK font) for the end-to-end browser test when missing
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing Debian's chromium and a CJK font for the end-to-end test"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
-	}
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
+			--no-install-recommends chromium fonts-wqy-microhei || exit 1; \
+	fi
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium is missing and could not be installed" >&2; exit 1; }
 
 demo: install ## run the whole product on SQLite and loopback with demo data

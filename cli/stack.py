@@ -139,7 +139,7 @@ class LoopbackStack:
     def _serving(self) -> list[asyncio.Task[None]]:
         settings = self.settings
         self.servers = []
-        apps = [
+        apps: list[tuple[object, str, str, int, dict[str, object]]] = [
             (create_portal(settings), "portal", settings.portal_host, settings.portal_port, {}),
             (
                 create_backoffice(settings),

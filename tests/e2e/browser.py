@@ -17,7 +17,9 @@ POLL_TIMEOUT_SECONDS = 90.0
 
 async def new_person(browser: Browser, base_url: str) -> tuple[BrowserContext, Page]:
     """A fresh browser profile (own cookies) with one tab on ``base_url``."""
-    context = await browser.new_context(base_url=base_url, locale="en-GB", viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(
+        base_url=base_url, locale="en-GB", viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = await context.new_page()
     page.on("console", lambda message: print(f"browser console ({message.type}): {message.text}"))
@@ -37,10 +39,10 @@ async def screenshots(page: Page, folder: Path, name: str) -> tuple[str, str]:
     """
     heading = page.locator("main h1").first
     english = (await heading.inner_text()).strip()
-    await page.screenshot(path=folder / f"{name}.en.png", full_page=True)
+    assert await page.screenshot(path=folder / f"{name}.en.png", full_page=True)
     await switch_language(page, "zh_Hans")
     chinese = (await heading.inner_text()).strip()
-    await page.screenshot(path=folder / f"{name}.zh_Hans.png", full_page=True)
+    assert await page.screenshot(path=folder / f"{name}.zh_Hans.png", full_page=True)
     await switch_language(page, "en")
     await expect(heading).to_have_text(english)
     return english, chinese
@@ -62,7 +64,9 @@ async def reload_until(page: Page, path: str, selector: str, *, text: str | None
         if await found.count():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"{path} never showed {selector} {text or ''} in {POLL_TIMEOUT_SECONDS:.0f} s")
+            raise AssertionError(
+                f"{path} never showed {selector} {text or ''} in {POLL_TIMEOUT_SECONDS:.0f} s"
+            )
         await page.wait_for_timeout(pause)
         pause = min(pause * 2, 2_000)
 
