@@ -122,6 +122,20 @@ async def test_language_switch_translates_pages(client: AsyncTestClient) -> None
     assert info.json()["language"] == "zh_Hans"
 
 
+async def test_language_switch_comes_back_to_the_same_page_with_its_query(client: AsyncTestClient) -> None:
+    """Switching language on a filtered list (or a referral sign-up) keeps the filters (the code)."""
+    page = await client.get("/?ref=ABC&page=2")
+    assert 'name="next" value="/?ref=ABC&amp;page=2"' in page.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = await client.post(
+        "/language",
+        data={"language": "zh_Hans", "next": "/?ref=ABC&page=2", "_csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/?ref=ABC&page=2"
+
+
 async def test_language_switch_refuses_open_redirect(client: AsyncTestClient) -> None:
     page = await client.get("/")
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
