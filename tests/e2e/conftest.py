@@ -31,6 +31,7 @@ from cli.stack import LoopbackStack, loopback_socket, start_background, with_kyc
 from core.db import Database
 from core.settings import Settings
 from mt_bridge.emulator.http_server import Emulator
+from workers import runtime
 
 OUTPUT = Path(os.environ.get("BROKERDESK_E2E_OUTPUT", Path(__file__).parent / "output"))
 """Screenshots land here (ignored by git); ``BROKERDESK_E2E_OUTPUT`` moves them."""
@@ -102,6 +103,7 @@ async def product(settings: Settings, db: Database) -> AsyncIterator[Product]:
     configured, sockets["kyc"] = with_kyc_sandbox(configured, "e2e-kyc-sandbox-secret")
     seeded = await seed_demo(db, configured)
     worker_db = _worker_database(configured.database_url)
+    previous_runtime = (runtime._runtime, runtime._platforms)
     background = start_background(configured, worker_db)
     stack = LoopbackStack(configured, seeded=seeded, sockets=sockets, run_simulator=False, psp_seed=PSP_SEED)
     stop, ready = asyncio.Event(), asyncio.Event()
@@ -109,17 +111,21 @@ async def product(settings: Settings, db: Database) -> AsyncIterator[Product]:
     try:
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait([waiting, running], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
         if running.done():
             running.result()
         assert ready.is_set(), "the product did not start within a minute"
         yield Product(settings=configured, db=db, stack=stack)
     finally:
         stop.set()
-        await asyncio.wait_for(running, timeout=30)
-        await asyncio.to_thread(background.stop)
-        await worker_db.dispose()
-        for sock in sockets.values():
-            sock.close()
+        try:
+            await asyncio.wait_for(running, timeout=30)
+        finally:
+            await asyncio.to_thread(background.stop)
+            await worker_db.dispose()
+            runtime._runtime, runtime._platforms = previous_runtime
+            for sock in sockets.values():
+                sock.close()
 
 
 @pytest.fixture
