@@ -10,8 +10,10 @@ VENDOR := core/web/static/vendor
 PG_ADMIN_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
+# Playwright drives the system's chromium (`make browser`); it must never download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: readme-config help install assets demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
+.PHONY: readme-config help install assets browser demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +38,17 @@ install: $(STAMP) assets ## create .venv and install Python and npm dependencies
 
 assets: $(VENDOR)/.copied ## install front-end libraries from npm and copy them into the static folder
 
+# The end-to-end test drives Debian's chromium through Playwright; Playwright never downloads a browser.
+# A CJK font makes its Chinese screenshots readable.
+browser: ## install Debian's chromium (and a CJK font) for the end-to-end browser test when missing
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing Debian's chromium and a CJK font for the end-to-end test"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y \
+			--no-install-recommends chromium fonts-wqy-microhei || exit 1; \
+	fi
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium is missing and could not be installed" >&2; exit 1; }
+
 demo: install ## run the whole product on SQLite and loopback with demo data
 	$(BIN)/brokerdesk demo
 
@@ -55,10 +68,10 @@ services: ## start PostgreSQL and Redis when they are down
 test-sqlite: install ## the test suite on SQLite
 	BROKERDESK_TEST_DATABASE=sqlite TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: install services ## the test suite on PostgreSQL (a fresh database per run)
+test-postgres: install services browser ## the test suite on PostgreSQL (a fresh database per run), with the browser test
 	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-test: install services lint test-sqlite test-postgres ## everything CI runs: lint, then the suite on SQLite and PostgreSQL
+test: install services browser lint test-sqlite test-postgres ## everything CI runs: lint, then the suite on SQLite and PostgreSQL
 
 bench: install services ## every benchmark on PostgreSQL
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN
 from cli.seed_kyc import STAGES
+from cli.seed_trading import FOREX_GROUP
 from core import clock
 from core.db import Database
 from core.identity.models import CLIENT, User
@@ -23,8 +24,9 @@ from ib.models import Scheme
 DEMO_SCHEME = "Demo standard"
 STAFF = "system:demo"
 RANKS = (("bronze", 1), ("silver", 2), ("gold", 3))
+# The symbol group is named as the trading products name it (rules match the group's name exactly).
 RULES = (
-    {"code": "fx-fixed", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 500}},
+    {"code": "fx-fixed", "kind": "fixed", "symbol_group": FOREX_GROUP, "params": {"amount_per_lot": 500}},
     {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 200, 100]}},
     {"code": "override", "kind": "overriding", "params": {"percent": "10"}},
 )

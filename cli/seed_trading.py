@@ -27,8 +27,9 @@ ACCOUNT_TYPES = (
     ("standard", "Standard", LIVE_GROUP, [50, 100, 200], 100, 10_000, 0, False),
     ("pro", "Pro", LIVE_GROUP, [100, 200], 100, 100_000, 0, True),
 )
+FOREX_GROUP = "Forex"
 SYMBOL_GROUPS = {"XAU": "Metals", "XAG": "Metals"}
-"""Symbols whose name starts with a key belong to that group; the rest are forex."""
+"""Symbols whose name starts with a key belong to that group; the rest are :data:`FOREX_GROUP`."""
 
 
 def canonical(name: str) -> str:
@@ -92,7 +93,7 @@ async def seed_trading(database: Database, settings: Settings, url: str, config:
             )
         symbol_groups = {
             title: (await products.add_symbol_group(session, title)).id
-            for title in sorted({*SYMBOL_GROUPS.values(), "Forex"})
+            for title in sorted({*SYMBOL_GROUPS.values(), FOREX_GROUP})
         }
         for symbol in config.symbols:
             name = canonical(symbol.name)
@@ -102,7 +103,7 @@ async def seed_trading(database: Database, settings: Settings, url: str, config:
                 contract_size=Decimal(symbol.contract_size),
                 digits=symbol.digits,
                 aliases=[symbol.name] if symbol.name != name else [],
-                symbol_group_id=symbol_groups[SYMBOL_GROUPS.get(name[:3], "Forex")],
+                symbol_group_id=symbol_groups[SYMBOL_GROUPS.get(name[:3], FOREX_GROUP)],
             )
     return [
         f"Trading server {DEMO_SERVER!r} on the MT5 emulator {url}: account types "

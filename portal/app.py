@@ -10,6 +10,7 @@ from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.device import DeviceCookieMiddleware
+from core.web.security_headers import origin_of
 from ib import web as ib_web
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
@@ -38,6 +39,13 @@ NAVIGATION = (
 )
 
 
+def redirect_targets(settings: Settings) -> list[str]:
+    """Where the portal's forms send clients on: the PSP's hosted payment page (a card deposit)
+    and the verification vendor (a KYC check), so the CSP's ``form-action`` lets them go."""
+    origins = (origin_of(url) for url in (settings.psp_sandbox_url, settings.kyc_sandbox_url))
+    return sorted({origin for origin in origins if origin})
+
+
 def portal_spec() -> AppSpec:
     return AppSpec(
         name="portal",
@@ -64,6 +72,7 @@ def portal_spec() -> AppSpec:
         locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
         middleware=[DeviceCookieMiddleware],
+        form_targets=redirect_targets,
     )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from types import ModuleType
 
 from core.settings import Settings
 from workers.broker import create_broker
+from workers.in_process import declare_actors
 
 
 def actors_on_a_fresh_broker() -> ModuleType:
@@ -18,7 +17,4 @@ def actors_on_a_fresh_broker() -> ModuleType:
     every job later sent by name reaches a broker that knows no queue.
     """
     create_broker(Settings(env="test"))
-    declared = sys.modules.get("workers.actors")
-    if declared is not None:
-        return importlib.reload(declared)
-    return importlib.import_module("workers.actors")
+    return declare_actors()

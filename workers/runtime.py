@@ -20,11 +20,14 @@ class WorkerRuntime:
 
 
 _runtime: WorkerRuntime | None = None
+_platforms: PlatformDirectory | None = None
 
 
 def install(runtime: WorkerRuntime) -> None:
-    global _runtime
+    """Make ``runtime`` this process's; clients to the trading servers are then built afresh."""
+    global _runtime, _platforms
     _runtime = runtime
+    _platforms = None
 
 
 def runtime() -> WorkerRuntime:
@@ -35,9 +38,6 @@ def runtime() -> WorkerRuntime:
 
 def database() -> Database:
     return runtime().database
-
-
-_platforms: PlatformDirectory | None = None
 
 
 def platforms() -> PlatformDirectory:

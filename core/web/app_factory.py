@@ -92,6 +92,8 @@ class AppSpec:
     middleware: Sequence[Middleware] = ()
     template_globals: dict[str, Any] = field(default_factory=dict)
     on_startup: Sequence[Callable[[AppServices], Any]] = ()
+    form_targets: Callable[[Settings], Sequence[str]] | None = None
+    """Origins outside the app that a form's answer may redirect to (the CSP's ``form-action``)."""
 
 
 def requires_metrics_token(
@@ -284,7 +286,12 @@ def build_app(
         ),
         state={STATE_KEY: services},  # type: ignore[arg-type]
         lifespan=[lifespan],
-        before_send=[security_headers_hook(hsts=settings.is_production)],
+        before_send=[
+            security_headers_hook(
+                hsts=settings.is_production,
+                form_targets=spec.form_targets(settings) if spec.form_targets else (),
+            )
+        ],
         request_max_body_size=settings.max_upload_bytes + UPLOAD_ENVELOPE_BYTES,
         debug=debug,
         logging_config=None,  # core.logging configures the root logger once for every process

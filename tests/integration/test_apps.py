@@ -9,7 +9,8 @@ from litestar.testing import AsyncTestClient
 
 from core.db import Database
 from core.settings import Settings
-from core.web.security_headers import CONTENT_SECURITY_POLICY
+from core.web.security_headers import CONTENT_SECURITY_POLICY, content_security_policy
+from core.web.state import app_services
 from tests.helpers import make_staff, staff_sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -44,10 +45,16 @@ async def test_home_renders_layout_with_navigation_and_switcher(client: AsyncTes
     assert '<script src="/static/vendor/htmx.min.js"' in body
 
 
-async def test_security_headers_on_pages_and_errors(client: AsyncTestClient) -> None:
+async def test_security_headers_on_pages_and_errors(client: AsyncTestClient, settings: Settings) -> None:
+    # The portal's forms may send the browser on to the PSP's hosted page, and nowhere else.
+    policy = (
+        content_security_policy([settings.psp_sandbox_url])
+        if app_services(client.app).name == "portal"
+        else CONTENT_SECURITY_POLICY
+    )
     for path in ("/", "/no-such-page", "/healthz"):
         response = await client.get(path)
-        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["content-security-policy"] == policy
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
         assert "strict-transport-security" not in response.headers  # only in production
@@ -113,6 +120,20 @@ async def test_language_switch_translates_pages(client: AsyncTestClient) -> None
     assert "语言" in translated.text or "返回" in translated.text or "面向外汇经纪商" in translated.text
     info = await client.get("/api/v1/info")
     assert info.json()["language"] == "zh_Hans"
+
+
+async def test_language_switch_comes_back_to_the_same_page_with_its_query(client: AsyncTestClient) -> None:
+    """Switching language on a filtered list (or a referral sign-up) keeps the filters (the code)."""
+    page = await client.get("/?ref=ABC&page=2")
+    assert 'name="next" value="/?ref=ABC&amp;page=2"' in page.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = await client.post(
+        "/language",
+        data={"language": "zh_Hans", "next": "/?ref=ABC&page=2", "_csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/?ref=ABC&page=2"
 
 
 async def test_language_switch_refuses_open_redirect(client: AsyncTestClient) -> None:
