@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,17 +23,20 @@ from cashier.errors import (
     InvalidAmountError,
     InvalidFileError,
     InvalidStateError,
+    LimitExceededError,
     NotFoundError,
     PaymentProviderError,
     WebhookRejectedError,
 )
 from cashier.gates import Gates
+from cashier.limits import CurrencyLimits
 from cashier.models import Deposit, DepositMethod, DepositStatus, PspWebhookEvent
 from cashier.psp.base import EventType, PaymentProvider, PaymentState, PaymentStatus
 from cashier.requests import by_key, clean_key, locked
-from cashier.transactions import money_transaction
+from cashier.transactions import lock_account, money_transaction
 from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import SYSTEM, Actor, record_audit
+from core.clock import utcnow
 from core.db import Database
 from core.sniffing import JPEG, PDF, PNG, sniff_content_type
 from core.storage import EncryptedFileStore
@@ -63,6 +66,33 @@ def _audit_view(deposit: Deposit) -> dict[str, object]:
         "currency": deposit.currency,
         "method": deposit.method,
     }
+
+
+NOT_COUNTED_DEPOSIT_STATUSES = (DepositStatus.DECLINED, DepositStatus.REJECTED, DepositStatus.FAILED)
+"""Deposits that never brought money in do not count towards the daily limit."""
+
+
+async def check_deposit_limits(
+    session: AsyncSession, client_id: int, currency: str, amount: int, limits: CurrencyLimits
+) -> None:
+    """Per-transaction and per-UTC-day limits. The caller holds the wallet's lock, so two requests
+    at once can't both fit under the daily limit."""
+    if amount < limits.deposit_min:
+        raise LimitExceededError("This is less than the smallest deposit we accept.")
+    if amount > limits.deposit_max:
+        raise LimitExceededError("This is more than a single deposit may be.")
+    now = utcnow()
+    day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    today = await session.scalar(
+        select(func.coalesce(func.sum(Deposit.amount), 0)).where(
+            Deposit.client_id == client_id,
+            Deposit.currency == currency,
+            Deposit.created_at >= day_start,
+            Deposit.status.not_in([str(s) for s in NOT_COUNTED_DEPOSIT_STATUSES]),
+        )
+    )
+    if int(today or 0) + amount > limits.deposit_daily_max:
+        raise LimitExceededError("This would pass your daily deposit limit.")
 
 
 async def _claim(session: AsyncSession, deposit: Deposit, actor: Actor) -> Deposit:
@@ -98,8 +128,10 @@ async def start_psp_deposit(
     actor: Actor,
     return_url: str,
     callback_url: str,
+    limits: CurrencyLimits | None = None,
 ) -> Deposit:
-    """Open a PSP payment for the client and answer the deposit with its hosted page URL."""
+    """Open a PSP payment for the client and answer the deposit with its hosted page URL.
+    ``limits``: the currency's limits in force (the apps pass them; ``None`` checks none)."""
     key = clean_key(idempotency_key)
     if amount <= 0:
         raise InvalidAmountError("The amount must be more than zero.")
@@ -109,8 +141,11 @@ async def start_psp_deposit(
             return existing
         if existing is None:
             await gates.deposit(session, client_id, amount, currency)
-            await wallet_account(session, client_id, currency)
+            wallet = await wallet_account(session, client_id, currency)
             await house_accounts(session, currency, psp.name)
+            if limits is not None:
+                await lock_account(session, wallet)
+                await check_deposit_limits(session, client_id, currency, amount, limits)
             deposit = Deposit(
                 client_id=client_id,
                 method=DepositMethod.PSP,
@@ -360,6 +395,7 @@ async def submit_wire_deposit(
     max_bytes: int,
     idempotency_key: str,
     actor: Actor,
+    limits: CurrencyLimits | None = None,
 ) -> Deposit:
     """The client says they sent a wire and uploads the proof; finance reviews it."""
     key = clean_key(idempotency_key)
@@ -371,6 +407,9 @@ async def submit_wire_deposit(
     stored = store.put(proof)
     async with money_transaction(db) as session:
         await gates.deposit(session, client_id, amount, currency)
+        if limits is not None:
+            await lock_account(session, await wallet_account(session, client_id, currency))
+            await check_deposit_limits(session, client_id, currency, amount, limits)
         deposit = Deposit(
             client_id=client_id,
             method=DepositMethod.WIRE,

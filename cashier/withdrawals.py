@@ -61,6 +61,7 @@ class WithdrawalPolicy:
     daily_max: int
     four_eyes_from: int
     deadline: timedelta
+    per_transaction_min: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ async def _check_limits(
 ) -> None:
     if amount > policy.per_transaction_max:
         raise LimitExceededError("This is more than a single withdrawal may be.")
+    if amount < policy.per_transaction_min:
+        raise LimitExceededError("This is less than the smallest withdrawal we can pay out.")
     day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
     requested_today = await session.scalar(
         select(func.coalesce(func.sum(Withdrawal.amount), 0)).where(

@@ -19,6 +19,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "ib.models",
     "mt_bridge.models",
     "cashier.models",
+    "core.config_store",
+    "comms.models",
 )
 
 
