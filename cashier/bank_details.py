@@ -75,7 +75,9 @@ async def load_bank_details(
     for currency in currencies or settings.cashier_currency_list:
         entry = stored.get(currency)
         answer[currency] = (
-            _from_json(currency, entry) if isinstance(entry, Mapping) else default_instructions(settings, currency)
+            _from_json(currency, entry)
+            if isinstance(entry, Mapping)
+            else default_instructions(settings, currency)
         )
     return answer
 
@@ -117,7 +119,9 @@ def parse_bank_details(form: Mapping[str, str], currencies: Iterable[str]) -> di
         if len(beneficiary) > 140 or len(bank_name) > 140 or len(account_number) > 40:
             raise InvalidSettingError(f"{currency}_beneficiary", f"{currency}: a field is too long.")
         if not iban and not account_number:
-            raise InvalidSettingError(f"{currency}_iban", f"{currency} IBAN: give an IBAN or an account number.")
+            raise InvalidSettingError(
+                f"{currency}_iban", f"{currency} IBAN: give an IBAN or an account number."
+            )
         if iban and not iban_is_valid(iban):
             raise InvalidSettingError(f"{currency}_iban", f"{currency} IBAN: this IBAN is not valid.")
         if not bic_is_valid(bic):
@@ -129,5 +133,7 @@ def parse_bank_details(form: Mapping[str, str], currencies: Iterable[str]) -> di
             f"{currency}_reference_format",
             f"{currency} reference format",
         )
-        answer[currency] = BankInstructions(currency, beneficiary, bank_name, iban, account_number, bic, reference)
+        answer[currency] = BankInstructions(
+            currency, beneficiary, bank_name, iban, account_number, bic, reference
+        )
     return answer

@@ -50,15 +50,20 @@ FeeTable = dict[str, dict[str, FeeRule]]
 """currency -> method -> rule."""
 
 
-async def load_fees(session: AsyncSession, settings: Settings, currencies: Iterable[str] | None = None) -> FeeTable:
+async def load_fees(
+    session: AsyncSession, settings: Settings, currencies: Iterable[str] | None = None
+) -> FeeTable:
     stored = await read_value(session, FEES_KEY) or {}
     table: FeeTable = {}
     for currency in currencies or settings.cashier_currency_list:
-        entry = stored.get(currency) if isinstance(stored.get(currency), Mapping) else {}
-        table[currency] = {
-            method: FeeRule(int(entry.get(method, {}).get("fixed", 0)), int(entry.get(method, {}).get("bps", 0)))
-            for method in METHODS
-        }
+        found = stored.get(currency)
+        entry: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        rules: dict[str, FeeRule] = {}
+        for method in METHODS:
+            rule = entry.get(method)
+            rule = rule if isinstance(rule, Mapping) else {}
+            rules[method] = FeeRule(int(rule.get("fixed", 0)), int(rule.get("bps", 0)))
+        table[currency] = rules
     return table
 
 

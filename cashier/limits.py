@@ -80,7 +80,9 @@ def default_limits(settings: Settings, currency: str) -> CurrencyLimits:
 
 
 def _from_json(base: CurrencyLimits, value: Mapping[str, Any]) -> CurrencyLimits:
-    stored = {name: int(value[name]) for name in AMOUNT_FIELDS if isinstance(value.get(name), int)}
+    stored: dict[str, Any] = {
+        name: int(value[name]) for name in AMOUNT_FIELDS if isinstance(value.get(name), int)
+    }
     return replace(base, **stored)
 
 
@@ -147,7 +149,9 @@ def parse_limits(form: Mapping[str, str], scales: Mapping[str, int]) -> dict[str
         for name in AMOUNT_FIELDS:
             raw = (form.get(f"{currency}_{name}", "") or "").strip()
             if raw.startswith("-"):
-                raise InvalidSettingError(f"{currency}_{name}", f"{currency} {LABELS[name]}: cannot be negative.")
+                raise InvalidSettingError(
+                    f"{currency}_{name}", f"{currency} {LABELS[name]}: cannot be negative."
+                )
             try:
                 values[name] = money.parse_amount(raw, scale, allow_zero=True)
             except money.InvalidAmountError as exc:
@@ -156,3 +160,14 @@ def parse_limits(form: Mapping[str, str], scales: Mapping[str, int]) -> dict[str
         validate_limits(item)
         answer[currency] = item
     return answer
+
+
+async def policy_for_withdrawal(db: Database, settings: Settings, withdrawal_id: int) -> WithdrawalPolicy:
+    """The policy in force now for an existing withdrawal's currency (its four-eyes threshold)."""
+    from cashier.models import Withdrawal
+
+    async with db.session() as session:
+        withdrawal = await session.get(Withdrawal, withdrawal_id)
+        currency = withdrawal.currency if withdrawal else ""
+        limits = await limits_for(session, settings, currency) if currency else default_limits(settings, "")
+    return limits.withdrawal_policy(timedelta(hours=settings.withdrawal_deadline_hours))

@@ -28,7 +28,11 @@ from mt_bridge.models import TradingAccount, TradingAccountStatus
 AUDIT_TARGET = "announcement"
 TITLE_LIMIT = 200
 BODY_LIMIT = 10_000
-HELD_STATUSES = (TradingAccountStatus.ACTIVE, TradingAccountStatus.OPENING, TradingAccountStatus.AWAITING_APPROVAL)
+HELD_STATUSES = (
+    TradingAccountStatus.ACTIVE,
+    TradingAccountStatus.OPENING,
+    TradingAccountStatus.AWAITING_APPROVAL,
+)
 """Account states that put a client in an account-type audience."""
 
 
@@ -86,7 +90,13 @@ def parse_announcement(
     audience = Audience(raw_audience)
     values: tuple[str, ...] = ()
     if audience is Audience.COUNTRIES:
-        codes = sorted({c.strip().upper() for c in (form.get("countries") or "").replace(";", ",").split(",") if c.strip()})
+        codes = sorted(
+            {
+                c.strip().upper()
+                for c in (form.get("countries") or "").replace(";", ",").split(",")
+                if c.strip()
+            }
+        )
         unknown = [c for c in codes if not is_country(c)]
         if unknown:
             raise InvalidAnnouncementError("countries", f"Countries: unknown codes {', '.join(unknown)}.")
@@ -96,7 +106,9 @@ def parse_announcement(
     elif audience is Audience.ACCOUNT_TYPES:
         raw = [v for v in (form.get("account_types") or "").split(",") if v.strip()]
         if not raw or not all(v.strip().isdigit() and int(v) in account_type_ids for v in raw):
-            raise InvalidAnnouncementError("account_types", "Account types: choose at least one account type.")
+            raise InvalidAnnouncementError(
+                "account_types", "Account types: choose at least one account type."
+            )
         values = tuple(sorted({str(int(v)) for v in raw}, key=int))
     starts_at = _moment(form.get("starts_at", ""), "starts_at", "Starts at") or (now or clock.utcnow())
     ends_at = _moment(form.get("ends_at", ""), "ends_at", "Ends at")
@@ -134,12 +146,19 @@ def _apply(row: Announcement, data: AnnouncementInput) -> None:
 async def create_announcement(session: AsyncSession, data: AnnouncementInput, actor: Actor) -> Announcement:
     """A new draft; publishing is a separate, audited step."""
     now = clock.utcnow()
-    row = Announcement(status=AnnouncementStatus.DRAFT.value, created_by=actor.id, created_at=now, updated_at=now)
+    row = Announcement(
+        status=AnnouncementStatus.DRAFT.value, created_by=actor.id, created_at=now, updated_at=now
+    )
     _apply(row, data)
     session.add(row)
     await session.flush()
     await record_audit(
-        session, actor, "comms.announcement_created", target_type=AUDIT_TARGET, target_id=row.id, after=audit_view(row)
+        session,
+        actor,
+        "comms.announcement_created",
+        target_type=AUDIT_TARGET,
+        target_id=row.id,
+        after=audit_view(row),
     )
     return row
 
@@ -182,7 +201,9 @@ async def set_status(
     await record_audit(
         session,
         actor,
-        "comms.announcement_published" if status is AnnouncementStatus.PUBLISHED else "comms.announcement_unpublished",
+        "comms.announcement_published"
+        if status is AnnouncementStatus.PUBLISHED
+        else "comms.announcement_unpublished",
         target_type=AUDIT_TARGET,
         target_id=row.id,
         before=before,
@@ -331,7 +352,9 @@ async def mark_read(
         return existing.read_at
     try:
         async with session.begin_nested():
-            session.add(AnnouncementRead(announcement_id=announcement_id, client_id=client_id, read_at=moment))
+            session.add(
+                AnnouncementRead(announcement_id=announcement_id, client_id=client_id, read_at=moment)
+            )
             await session.flush()
     except IntegrityError:  # a second tab marked it read at the same moment
         found = await session.get(AnnouncementRead, (announcement_id, client_id))

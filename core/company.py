@@ -77,7 +77,9 @@ def parse_company(form: Mapping[str, str]) -> CompanyDetails:
     if values["support_email"] and not EMAIL.match(values["support_email"]):
         raise InvalidSettingError("support_email", "Support email: this is not an email address.")
     if values["support_phone"] and not PHONE.match(values["support_phone"]):
-        raise InvalidSettingError("support_phone", "Support phone: use digits, spaces and an optional leading +.")
+        raise InvalidSettingError(
+            "support_phone", "Support phone: use digits, spaces and an optional leading +."
+        )
     if values["website"] and not WEBSITE.match(values["website"]):
         raise InvalidSettingError("website", "Website: start with http:// or https://.")
     return CompanyDetails(**values)

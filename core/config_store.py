@@ -12,6 +12,7 @@ overwrite each other: the second is told to reload.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,7 +107,9 @@ async def write_setting(
     row = await session.get(ConfigEntry, key, with_for_update=True)
     found = row.version if row is not None else 0
     if expected_version is not None and expected_version != found:
-        raise StaleConfigError("Someone else changed these settings meanwhile; reload the page and try again.")
+        raise StaleConfigError(
+            "Someone else changed these settings meanwhile; reload the page and try again."
+        )
     now = clock.utcnow()
     document = dict(value)
     if row is None:
@@ -160,11 +163,35 @@ class Change:
     fields: tuple[tuple[str, Any, Any], ...]
     """(field, before, after) for every field whose value changed (versions left out)."""
 
+    @property
+    def shown(self) -> tuple[tuple[str, str, str], ...]:
+        """The fields as short texts for a page: JSON for lists and documents, cut at 160 characters."""
+        return tuple((name, shown_value(old), shown_value(new)) for name, old, new in self.fields)
 
-def changed_fields(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[tuple[str, Any, Any], ...]:
+
+def shown_value(value: Any, limit: int = 160) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def changed_fields(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, prefix: str = ""
+) -> tuple[tuple[str, Any, Any], ...]:
+    """Fields whose value differs; nested documents (one per currency, say) as ``USD.field``."""
     old, new = dict(before or {}), dict(after or {})
-    names = sorted((set(old) | set(new)) - {"version"})
-    return tuple((name, old.get(name), new.get(name)) for name in names if old.get(name) != new.get(name))
+    names = sorted((set(old) | set(new)) - ({"version"} if not prefix else set()))
+    found: list[tuple[str, Any, Any]] = []
+    for name in names:
+        a, b = old.get(name), new.get(name)
+        if a == b:
+            continue
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            found.extend(changed_fields(a, b, f"{prefix}{name}."))
+        else:
+            found.append((f"{prefix}{name}", a, b))
+    return tuple(found)
 
 
 def as_change(event: AuditEvent) -> Change:

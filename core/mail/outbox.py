@@ -52,7 +52,9 @@ async def queue_mail(
     return mail
 
 
-async def render_for(session: AsyncSession, template: str, language: str, context: dict[str, Any]) -> RenderedMail:
+async def render_for(
+    session: AsyncSession, template: str, language: str, context: dict[str, Any]
+) -> RenderedMail:
     """The override when there is one and it renders; otherwise the file template (a broken
     override must not stop a password-reset mail, so that failure is logged, not raised)."""
     full = {"company": (await load_company(session)).as_json(), **context}
@@ -62,5 +64,7 @@ async def render_for(session: AsyncSession, template: str, language: str, contex
         try:
             return render_mail(template, language, full, sources_of(row))
         except MailTemplateError as exc:
-            logger.warning("mail template override %s/%s failed (%s); using the file template", template, language, exc)
+            logger.warning(
+                "mail template override %s/%s failed (%s); using the file template", template, language, exc
+            )
     return render_mail(template, language, full)

@@ -16,7 +16,14 @@ from core.audit.service import Actor, record_audit
 from core.i18n.catalogs import LANGUAGES
 from core.mail.models import MailTemplateOverride
 from core.mail.samples import sample_context
-from core.mail.templates import MailTemplateError, RenderedMail, TemplateSources, default_sources, render_sources, template_names
+from core.mail.templates import (
+    MailTemplateError,
+    RenderedMail,
+    TemplateSources,
+    default_sources,
+    render_sources,
+    template_names,
+)
 
 AUDIT_TARGET = "mail_template"
 SOURCE_LIMIT = 65_536

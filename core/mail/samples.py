@@ -63,11 +63,13 @@ SAMPLE_COMPANY = {
 }
 
 
-def sample_context(name: str, sources: TemplateSources, company: dict[str, str] | None = None) -> dict[str, Any]:
+def sample_context(
+    name: str, sources: TemplateSources, company: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What a preview renders ``name`` with; ``company`` is what every real mail carries."""
     known = SAMPLE_CONTEXTS.get(name)
     if known is None:
-        environment = Environment(autoescape=False)
+        environment = Environment(autoescape=True)  # parsed for names only, never rendered
         names: set[str] = set()
         for source in (sources.subject, sources.text, sources.html):
             names |= meta.find_undeclared_variables(environment.parse(source))

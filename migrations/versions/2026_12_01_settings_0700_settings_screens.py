@@ -72,11 +72,15 @@ def upgrade() -> None:
         sa.Column("created_by", _id(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name=op.f("ck_comms_announcements_window")),
+        sa.CheckConstraint(
+            "ends_at IS NULL OR ends_at > starts_at", name=op.f("ck_comms_announcements_window")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comms_announcements")),
     )
     with op.batch_alter_table("comms_announcements", schema=None) as batch_op:
-        batch_op.create_index("ix_comms_announcements_status_starts_at", ["status", "starts_at"], unique=False)
+        batch_op.create_index(
+            "ix_comms_announcements_status_starts_at", ["status", "starts_at"], unique=False
+        )
     op.create_table(
         "comms_announcement_reads",
         sa.Column("announcement_id", _id(), nullable=False),
@@ -96,7 +100,9 @@ def upgrade() -> None:
 def _grant() -> None:
     connection = op.get_bind()
     for role, permissions in GRANTS.items():
-        role_id = connection.execute(sa.text("SELECT id FROM roles WHERE name = :name"), {"name": role}).scalar()
+        role_id = connection.execute(
+            sa.text("SELECT id FROM roles WHERE name = :name"), {"name": role}
+        ).scalar()
         if role_id is None:
             continue
         for permission in permissions:
