@@ -47,7 +47,8 @@ async def test_limits_are_validated_and_applied_at_use(
     finance = await staff_as("finance@staff.test", ["finance"])
     page = await finance.get("/settings/limits")
     assert page.status_code == 200
-    assert 'name="USD_withdrawal_max"' in page.text and 'value="50000.00"' in page.text  # env default
+    assert 'name="USD_withdrawal_max"' in page.text
+    assert 'value="50000.00"' in page.text
 
     cases = [
         (
@@ -101,8 +102,10 @@ async def test_limits_are_validated_and_applied_at_use(
     )
     assert saved.status_code == 303
     (event,) = await audit_events(db, "settings.limits_changed")
-    assert event.before is not None and event.before["USD"]["withdrawal_max"] == 5_000_000
-    assert event.after is not None and event.after["USD"]["withdrawal_max"] == 4_000
+    assert event.before is not None
+    assert event.before["USD"]["withdrawal_max"] == 5_000_000
+    assert event.after is not None
+    assert event.after["USD"]["withdrawal_max"] == 4_000
     assert event.after["EUR"]["withdrawal_max"] == 5_000_000
 
     over = await post_form(client, "/funding/withdraw", "/funding/withdraw", withdraw)

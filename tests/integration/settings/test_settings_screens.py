@@ -86,16 +86,20 @@ async def test_company_details_saved_audited_and_shown_to_clients(
     assert (company.legal_name, company.support_email) == ("Harbour Markets Ltd", "help@harbour.example")
     (event,) = await audit_events(db, "settings.company_changed")
     assert event.actor_email == "admin@staff.test"
-    assert event.target_type == "config" and event.target_id == "company"
-    assert event.before is not None and event.before["legal_name"] == "BrokerDesk Demo Ltd"
+    assert event.target_type == "config"
+    assert event.target_id == "company"
+    assert event.before is not None
+    assert event.before["legal_name"] == "BrokerDesk Demo Ltd"
     assert event.before["version"] == 0
-    assert event.after is not None and event.after["legal_name"] == "Harbour Markets Ltd"
+    assert event.after is not None
+    assert event.after["legal_name"] == "Harbour Markets Ltd"
     assert event.after["version"] == 1
 
     page = page_text((await admin.get("/settings/company")).text)
     assert 'class="change"' in page
     assert "admin@staff.test" in page
-    assert "BrokerDesk Demo Ltd" in page and "Harbour Markets Ltd" in page  # before → after
+    assert "BrokerDesk Demo Ltd" in page
+    assert "Harbour Markets Ltd" in page
 
     stale = await submit(admin, "/settings/company", "/settings/company", {**form, "legal_name": "Other"})
     assert stale.status_code == 409  # the form still says version 0
@@ -104,7 +108,9 @@ async def test_company_details_saved_audited_and_shown_to_clients(
 
     client, _id = await client_as("reader@example.test")
     footer = page_text((await client.get("/")).text)
-    assert "Harbour Markets Ltd" in footer and "help@harbour.example" in footer and "HM-2041" in footer
+    assert "Harbour Markets Ltd" in footer
+    assert "help@harbour.example" in footer
+    assert "HM-2041" in footer
 
     async with db.transaction() as session:
         mail = await queue_mail(
@@ -156,18 +162,24 @@ async def test_bank_details_per_currency_reach_the_deposit_page(
     saved = await submit(finance, "/settings/bank", "/settings/bank", form)
     assert saved.status_code == 303
     (event,) = await audit_events(db, "settings.bank_changed")
-    assert event.before is not None and event.before["USD"]["iban"] == "GB82WEST12345698765432"
-    assert event.after is not None and event.after["USD"]["iban"] == "DE89370400440532013000"
+    assert event.before is not None
+    assert event.before["USD"]["iban"] == "GB82WEST12345698765432"
+    assert event.after is not None
+    assert event.after["USD"]["iban"] == "DE89370400440532013000"
     history = page_text((await finance.get("/settings/bank")).text)
-    assert "USD.iban" in history and "DE89370400440532013000" in history
+    assert "USD.iban" in history
+    assert "DE89370400440532013000" in history
 
     client, client_id = await client_as("wire@example.test")
     deposit = page_text((await client.get("/funding/deposit")).text)
     usd = deposit.split('data-currency="USD"')[1].split("</dl>")[0]
-    assert "Commerzbank" in usd and "DE89370400440532013000" in usd and "COBADEFFXXX" in usd
+    assert "Commerzbank" in usd
+    assert "DE89370400440532013000" in usd
+    assert "COBADEFFXXX" in usd
     assert f"HM-{client_id}" in usd
     eur = deposit.split('data-currency="EUR"')[1].split("</dl>")[0]
-    assert "GB82WEST12345698765432" in eur and f"C{client_id}" in eur
+    assert "GB82WEST12345698765432" in eur
+    assert f"C{client_id}" in eur
 
 
 async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: Database) -> None:
@@ -194,8 +206,10 @@ async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: D
     saved = await submit(finance, "/settings/fees", "/settings/fees", form)
     assert saved.status_code == 303
     (event,) = await audit_events(db, "settings.fees_changed")
-    assert event.before is not None and event.before["USD"]["withdrawal_bank"] == {"fixed": 0, "bps": 0}
-    assert event.after is not None and event.after["USD"]["withdrawal_bank"] == {"fixed": 250, "bps": 25}
+    assert event.before is not None
+    assert event.before["USD"]["withdrawal_bank"] == {"fixed": 0, "bps": 0}
+    assert event.after is not None
+    assert event.after["USD"]["withdrawal_bank"] == {"fixed": 250, "bps": 25}
     page = page_text((await finance.get("/settings/fees")).text)
     assert 'name="USD_withdrawal_bank_fixed" aria-label="USD withdrawal to a bank account fixed"' in page
     # 2.50 + 0.25 % of 1,000.00 = 5.00
@@ -203,4 +217,5 @@ async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: D
     assert "5.00 USD" in row
     async with db.session() as session:
         stored = await session.scalar(select(ConfigEntry).where(ConfigEntry.key == "cashier.fees"))
-    assert stored is not None and stored.version == 1
+    assert stored is not None
+    assert stored.version == 1
