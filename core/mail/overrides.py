@@ -54,6 +54,8 @@ async def effective_sources(session: AsyncSession, name: str, language: str) -> 
 
 def preview(name: str, sources: TemplateSources, company: dict[str, str] | None = None) -> RenderedMail:
     """Render with the sample context; :class:`MailTemplateError` when a part does not work."""
+    if not sources.subject.strip():
+        raise MailTemplateError("subject", None, "the subject is empty")
     return render_sources(sources, sample_context(name, sources, company))
 
 
@@ -75,8 +77,6 @@ async def save_override(
     for part in ("subject", "text", "html"):
         if len(getattr(sources, part)) > SOURCE_LIMIT:
             raise MailTemplateError(part, None, f"at most {SOURCE_LIMIT} characters")
-    if not sources.subject.strip():
-        raise MailTemplateError("subject", None, "the subject is empty")
     preview(name, sources, company)
     before_sources, overridden = await effective_sources(session, name, language)
     row = await load_override(session, name, language)
