@@ -30,7 +30,10 @@ async def test_defaults_listed_and_previewed_in_both_languages(staff_as: StaffFa
     assert listing.status_code == 200
     assert 'href="/settings/mail-templates/kyc_decision/zh_Hans"' in listing.text
     page = page_text((await support.get("/settings/mail-templates/kyc_decision/en")).text)
-    assert 'value="{% if approved %}Your identity is verified{% else %}We could not verify your identity{% endif %}"' in page
+    assert (
+        'value="{% if approved %}Your identity is verified{% else %}We could not verify your identity{% endif %}"'
+        in page
+    )
     en = page.split('data-language="en"')[1].split("</article>")[0]
     zh = page.split('data-language="zh_Hans"')[1].split("</article>")[0]
     assert "We could not verify your identity" in en  # the sample is a rejection
@@ -102,10 +105,14 @@ async def test_override_is_used_by_the_real_mail_path_then_reset(
     assert "Reset your password" in page.split('id="history"')[1]
 
     await make_client(db, settings, "forgetful@example.test")
-    asked = await submit(portal_client, "/forgot-password", "/forgot-password", {"email": "forgetful@example.test"})
+    asked = await submit(
+        portal_client, "/forgot-password", "/forgot-password", {"email": "forgetful@example.test"}
+    )
     assert asked.status_code in (200, 303)
     async with db.session() as session:
-        mail = await session.scalar(select(OutboxMail).where(OutboxMail.to_address == "forgetful@example.test"))
+        mail = await session.scalar(
+            select(OutboxMail).where(OutboxMail.to_address == "forgetful@example.test")
+        )
     assert mail is not None
     assert mail.subject == f"Reset within {settings.reset_token_minutes} minutes"
     assert "/reset-password/" in mail.text_body
@@ -113,7 +120,9 @@ async def test_override_is_used_by_the_real_mail_path_then_reset(
     assert "this link</a>" in mail.html_body
 
     async with db.transaction() as session:  # the Chinese template is still the file's
-        chinese = await queue_mail(session, "x@example.test", "reset_password", "zh_Hans", {"link": "http://x/", "minutes": 5})
+        chinese = await queue_mail(
+            session, "x@example.test", "reset_password", "zh_Hans", {"link": "http://x/", "minutes": 5}
+        )
     assert chinese.subject == "重置您的密码"
 
     reset = await submit(support, EDIT, f"{EDIT}/reset", {})
@@ -123,5 +132,7 @@ async def test_override_is_used_by_the_real_mail_path_then_reset(
     assert event.before is not None
     assert event.before["subject"] == "Reset within {{ minutes }} minutes"
     async with db.transaction() as session:
-        again = await queue_mail(session, "y@example.test", "reset_password", "en", {"link": "http://y/", "minutes": 5})
+        again = await queue_mail(
+            session, "y@example.test", "reset_password", "en", {"link": "http://y/", "minutes": 5}
+        )
     assert again.subject == "Reset your password"
