@@ -249,7 +249,7 @@ async def test_audience_window_language_and_reads(
     assert [(r.announcement_id, r.client_id) for r in reads] == [(for_gb, briton_id)]
     assert "UK clients only" not in page_text((await briton.get("/")).text)  # off the banner once read
     listed = page_text((await briton.get("/announcements")).text)
-    assert 'class="card announcement" data-announcement="%d"' % for_gb in listed  # still listed, as read
+    assert f'class="card announcement" data-announcement="{for_gb}"' in listed  # still listed, as read
 
     for hidden in (for_gb, draft_id, 999_999):
         refused = await submit(german, "/announcements", f"/announcements/{hidden}/read", {})

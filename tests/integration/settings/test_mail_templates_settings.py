@@ -30,10 +30,10 @@ async def test_defaults_listed_and_previewed_in_both_languages(staff_as: StaffFa
     assert listing.status_code == 200
     assert 'href="/settings/mail-templates/kyc_decision/zh_Hans"' in listing.text
     page = page_text((await support.get("/settings/mail-templates/kyc_decision/en")).text)
-    assert (
-        'value="{% if approved %}Your identity is verified{% else %}We could not verify your identity{% endif %}"'
-        in page
+    subject = (
+        "{% if approved %}Your identity is verified{% else %}We could not verify your identity{% endif %}"
     )
+    assert f'value="{subject}"' in page
     en = page.split('data-language="en"')[1].split("</article>")[0]
     zh = page.split('data-language="zh_Hans"')[1].split("</article>")[0]
     assert "We could not verify your identity" in en  # the sample is a rejection
@@ -83,7 +83,8 @@ async def test_override_is_used_by_the_real_mail_path_then_reset(
     edited = sources(
         subject="Reset within {{ minutes }} minutes",
         text="Hi,\n\nUse {{ link }} within {{ minutes }} minutes.\n",
-        html='{% extends "base.html" %}{% block body %}<p>Use <a href="{{ link }}">this link</a>.</p>{% endblock %}',
+        html='{% extends "base.html" %}{% block body %}'
+        '<p>Use <a href="{{ link }}">this link</a>.</p>{% endblock %}',
     )
     preview = await submit(support, EDIT, f"{EDIT}/preview", edited)
     assert preview.status_code == 200
