@@ -219,3 +219,27 @@ async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: D
         stored = await session.scalar(select(ConfigEntry).where(ConfigEntry.key == "cashier.fees"))
     assert stored is not None
     assert stored.version == 1
+
+
+async def test_screens_in_chinese(staff_as: StaffFactory, client_as: ClientFactory) -> None:
+    admin = await staff_as("admin@staff.test", ["admin"])
+    zh = {"Accept-Language": "zh-CN"}
+    expected = {
+        "/settings": "公司信息",
+        "/settings/company": "保存公司信息",
+        "/settings/bank": "保存银行信息",
+        "/settings/limits": "每日出金上限",
+        "/settings/fees": "100 基点等于 1 个百分点",
+        "/settings/kyc": "尚无变更：使用默认值。",
+        "/settings/mail-templates": "邮件模板",
+        "/settings/mail-templates/verify_email/zh_Hans": "请确认您的电子邮箱地址",
+        "/settings/announcements/new": "标题（简体中文，可选）",
+    }
+    for path, text in expected.items():
+        page = await admin.get(path, headers=zh)
+        assert page.status_code == 200, path
+        assert text in page_text(page.text), path
+    client, _id = await client_as("zh@example.test")
+    deposit = page_text((await client.get("/funding/deposit", headers=zh)).text)
+    assert "以 USD 电汇" in deposit
+    assert "目前没有给您的公告。" in page_text((await client.get("/announcements", headers=zh)).text)
