@@ -230,10 +230,10 @@ async def test_screens_in_chinese(staff_as: StaffFactory, client_as: ClientFacto
         "/settings/bank": "保存银行信息",
         "/settings/limits": "每日出金上限",
         "/settings/fees": "100 基点等于 1 个百分点",
-        "/settings/kyc": "尚无变更：使用默认值。",
+        "/settings/kyc": "尚无变更",
         "/settings/mail-templates": "邮件模板",
         "/settings/mail-templates/verify_email/zh_Hans": "请确认您的电子邮箱地址",
-        "/settings/announcements/new": "标题（简体中文，可选）",
+        "/settings/announcements/new": "简体中文",
     }
     for path, text in expected.items():
         page = await admin.get(path, headers=zh)
