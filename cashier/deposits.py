@@ -28,6 +28,7 @@ from cashier.errors import (
     PaymentProviderError,
     WebhookRejectedError,
 )
+from cashier.fees import fee_amount, fee_rule
 from cashier.gates import Gates
 from cashier.limits import CurrencyLimits
 from cashier.models import Deposit, DepositMethod, DepositStatus, PspWebhookEvent
@@ -65,6 +66,7 @@ def _audit_view(deposit: Deposit) -> dict[str, object]:
         "credited_amount": deposit.credited_amount,
         "currency": deposit.currency,
         "method": deposit.method,
+        "fee_amount": deposit.fee_amount,
     }
 
 
@@ -350,7 +352,7 @@ async def _apply_to_deposit(
         code="deposit_psp",
         reference=f"deposit:{deposit.id}",
     )
-    deposit.transfer_id = await _post_one(session, transfer)
+    deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_psp")
     deposit.status, deposit.credited_amount = DepositStatus.CREDITED, deposit.amount
     await record_audit(
         session,
@@ -364,11 +366,36 @@ async def _apply_to_deposit(
     return "credited"
 
 
-async def _post_one(session: AsyncSession, transfer: TransferRequest) -> int:
-    [result] = await post_batch(session, [Journal([transfer])])
-    if not result.ok or result.transfer_id is None:
-        raise InvalidStateError(f"the ledger refused the transfer: {result.refusal}")
-    return result.transfer_id
+def fee_key(deposit_id: int) -> str:
+    return f"cashier:deposit:{deposit_id}:fee"
+
+
+async def _post_credit(session: AsyncSession, deposit: Deposit, credit: TransferRequest, method: str) -> int:
+    """Credit the wallet and, when a fee is configured for ``method``, take it from the wallet to
+    the house's fee revenue in the same journal (all or nothing). The fee never exceeds the
+    credit, so the wallet can't go below what it held before."""
+    amount = int(credit.amount)  # type: ignore[call-overload]
+    rule = await fee_rule(session, deposit.currency, method)
+    fee = min(fee_amount(rule, amount), amount)
+    transfers = [credit]
+    if fee > 0 and credit.credit_account_id is not None:
+        house = await house_accounts(session, deposit.currency)
+        transfers.append(
+            posted(
+                fee_key(deposit.id),
+                debit=credit.credit_account_id,
+                credit=house[Purpose.FEES_REVENUE],
+                amount=fee,
+                currency=deposit.currency,
+                code=f"{method}_fee",
+                reference=f"deposit:{deposit.id}",
+            )
+        )
+    results = await post_batch(session, [Journal(transfers)])
+    if not all(result.ok for result in results) or results[0].transfer_id is None:
+        raise InvalidStateError(f"the ledger refused the deposit: {[r.refusal for r in results]}")
+    deposit.fee_amount = fee
+    return results[0].transfer_id
 
 
 def check_proof(data: bytes, max_bytes: int) -> str:
@@ -443,7 +470,7 @@ async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: i
             code="deposit_wire",
             reference=f"deposit:{deposit.id}",
         )
-        deposit.transfer_id = await _post_one(session, transfer)
+        deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_wire")
         deposit.status, deposit.credited_amount, deposit.decided_by = (
             DepositStatus.CREDITED,
             received_amount,

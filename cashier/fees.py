@@ -67,6 +67,16 @@ async def load_fees(
     return table
 
 
+async def fee_rule(session: AsyncSession, currency: str, method: str) -> FeeRule:
+    """The rule in force now for one currency and method (no rule stored: free)."""
+    stored = await read_value(session, FEES_KEY) or {}
+    entry = stored.get(currency)
+    rule = entry.get(method) if isinstance(entry, Mapping) else None
+    if not isinstance(rule, Mapping):
+        return FeeRule()
+    return FeeRule(int(rule.get("fixed", 0)), int(rule.get("bps", 0)))
+
+
 def fees_to_json(table: Mapping[str, Mapping[str, FeeRule]]) -> dict[str, Any]:
     return {
         currency: {method: {"fixed": rule.fixed, "bps": rule.bps} for method, rule in sorted(rules.items())}

@@ -18,6 +18,7 @@ from cashier import bank_accounts, conversions, deposits, internal_transfers, wi
 from cashier.bank_details import load_bank_details
 from cashier.config import payment_providers, proof_store
 from cashier.errors import CashierError, NotFoundError
+from cashier.fees import load_fees
 from cashier.history import funding_history
 from cashier.limits import current_limits, current_withdrawal_policy
 from cashier.models import DestinationKind, TransferKind
@@ -95,6 +96,8 @@ class FundingController(Controller):
         settings = services.settings
         async with services.database.session() as session:
             banks = await load_bank_details(session, settings)
+            fees = await load_fees(session, settings)
+            scales = await currency_scales(session, *settings.cashier_currency_list)
         client_id = signed_in(request).user.id
         return {
             "currencies": settings.cashier_currency_list,
@@ -102,6 +105,8 @@ class FundingController(Controller):
             "wire_key": new_idempotency_key(),
             "banks": list(banks.values()),
             "client_id": client_id,
+            "fees": fees,
+            "fee_money": MoneyFormat(scales),
             **extra,
         }
 

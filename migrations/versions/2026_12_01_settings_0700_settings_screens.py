@@ -1,5 +1,5 @@
-"""settings screens: run-time settings, mail template overrides, announcements and their reads;
-the permissions of the new screens granted to the seeded roles.
+"""settings screens: run-time settings, mail template overrides, announcements and their reads,
+the fee a deposit paid; the permissions of the new screens granted to the seeded roles.
 
 Revision ID: settings_0700
 Revises: ib_engine_0600
@@ -94,6 +94,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("announcement_id", "client_id", name=op.f("pk_comms_announcement_reads")),
     )
+    with op.batch_alter_table("cashier_deposits", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fee_amount", _id(), server_default=sa.text("0"), nullable=False))
     _grant()
 
 
@@ -119,6 +121,8 @@ def downgrade() -> None:
             sa.bindparam("names", value=names, expanding=True)
         )
     )
+    with op.batch_alter_table("cashier_deposits", schema=None) as batch_op:
+        batch_op.drop_column("fee_amount")
     op.drop_table("comms_announcement_reads")
     with op.batch_alter_table("comms_announcements", schema=None) as batch_op:
         batch_op.drop_index("ix_comms_announcements_status_starts_at")

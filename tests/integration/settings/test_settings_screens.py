@@ -180,9 +180,16 @@ async def test_bank_details_per_currency_reach_the_deposit_page(
     eur = deposit.split('data-currency="EUR"')[1].split("</dl>")[0]
     assert "GB82WEST12345698765432" in eur
     assert f"C{client_id}" in eur
+    client, _id = await client_as("fees@example.test")
+    deposit = page_text((await client.get("/funding/deposit")).text)
+    wire = deposit.split('data-method="deposit_wire"')[1].split("</ul>")[0]
+    assert "Fee in USD: 1.00 USD plus 150 basis points" in wire
+    assert 'data-method="deposit_psp"' not in deposit  # no card fee set
 
 
-async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: Database) -> None:
+async def test_fees_are_validated_stored_and_shown(
+    staff_as: StaffFactory, client_as: ClientFactory, db: Database
+) -> None:
     finance = await staff_as("finance@staff.test", ["finance"])
     methods = ("deposit_psp", "deposit_wire", "withdrawal_bank", "withdrawal_psp")
     form = {"version": "0"}
@@ -192,6 +199,8 @@ async def test_fees_are_validated_stored_and_shown(staff_as: StaffFactory, db: D
             form[f"{currency}_{method}_bps"] = "0"
     form["USD_withdrawal_bank_fixed"] = "2.50"
     form["USD_withdrawal_bank_bps"] = "25"
+    form["USD_deposit_wire_fixed"] = "1.00"
+    form["USD_deposit_wire_bps"] = "150"
     refused = await submit(
         finance, "/settings/fees", "/settings/fees", {**form, "EUR_deposit_psp_bps": "10001"}
     )
