@@ -17,19 +17,24 @@ from core.web.state import app_services
 
 logger = logging.getLogger(__name__)
 STATE_COMPANY = "company"
+SKIPPED_PREFIXES = ("/static", "/healthz", "/metrics", "/api", "/cashier", "/kyc/webhook")
+"""Paths that render no page: files, probes, JSON and webhooks."""
+
+
+def _no_page(scope: Scope) -> bool:
+    return scope.get("method") != "GET" or str(scope.get("path", "")).startswith(SKIPPED_PREFIXES)
 
 
 class CompanyFooterMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = ("^/static", "^/healthz", "^/metrics", "^/api", "^/cashier", "^/kyc/webhook")
+    should_bypass_for_scope = staticmethod(_no_page)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") == "GET":
-            try:
-                services = app_services(Litestar.from_scope(scope))
-                async with services.database.session() as session:
-                    company = await load_company(session)
-                scope.setdefault("state", {})[STATE_COMPANY] = company
-            except SQLAlchemyError:
-                logger.warning("company details not loaded for the footer", exc_info=True)
+        try:
+            services = app_services(Litestar.from_scope(scope))
+            async with services.database.session() as session:
+                company = await load_company(session)
+            scope.setdefault("state", {})[STATE_COMPANY] = company
+        except SQLAlchemyError:
+            logger.warning("company details not loaded for the footer", exc_info=True)
         await next_app(scope, receive, send)
