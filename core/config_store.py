@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -114,10 +115,17 @@ async def write_setting(
     document = dict(value)
     if row is None:
         row = ConfigEntry(key=key, value=document, version=1, updated_by=actor.id, updated_at=now)
-        session.add(row)
+        try:
+            async with session.begin_nested():
+                session.add(row)
+                await session.flush()
+        except IntegrityError:  # a concurrent first save of the same key committed first
+            raise StaleConfigError(
+                "Someone else changed these settings meanwhile; reload the page and try again."
+            ) from None
     else:
         row.value, row.version, row.updated_by, row.updated_at = document, row.version + 1, actor.id, now
-    await session.flush()
+        await session.flush()
     await record_audit(
         session,
         actor,
