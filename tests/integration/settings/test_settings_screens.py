@@ -180,11 +180,6 @@ async def test_bank_details_per_currency_reach_the_deposit_page(
     eur = deposit.split('data-currency="EUR"')[1].split("</dl>")[0]
     assert "GB82WEST12345698765432" in eur
     assert f"C{client_id}" in eur
-    client, _id = await client_as("fees@example.test")
-    deposit = page_text((await client.get("/funding/deposit")).text)
-    wire = deposit.split('data-method="deposit_wire"')[1].split("</ul>")[0]
-    assert "Fee in USD: 1.00 USD plus 150 basis points" in wire
-    assert 'data-method="deposit_psp"' not in deposit  # no card fee set
 
 
 async def test_fees_are_validated_stored_and_shown(
@@ -228,6 +223,11 @@ async def test_fees_are_validated_stored_and_shown(
         stored = await session.scalar(select(ConfigEntry).where(ConfigEntry.key == "cashier.fees"))
     assert stored is not None
     assert stored.version == 1
+    client, _id = await client_as("fees@example.test")
+    deposit = page_text((await client.get("/funding/deposit")).text)
+    wire = deposit.split('data-method="deposit_wire"')[1].split("</ul>")[0]
+    assert "Fee in USD: 1.00 USD plus 150 basis points" in wire
+    assert 'data-method="deposit_psp"' not in deposit  # no card fee set
 
 
 async def test_screens_in_chinese(staff_as: StaffFactory, client_as: ClientFactory) -> None:
