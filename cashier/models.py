@@ -139,6 +139,11 @@ class Withdrawal(Base):
     second_approver_id: Mapped[int | None]
     payout_reference: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(REASON)
+    fee_amount: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """The withdrawal fee (``cashier.fees``), reserved with the amount, taken on payout, released
+    with the amount on a rejection or cancellation; 0 when none is configured."""
+    fee_transfer_id: Mapped[int | None] = mapped_column(default=None)
+    """The pending ledger transfer (wallet -> fee revenue) that reserves the fee."""
     due_at: Mapped[datetime]
     flagged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

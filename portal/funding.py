@@ -195,7 +195,10 @@ class FundingController(Controller):
         me = signed_in(request)
         services = app_services(request.app)
         accounts = await bank_accounts.client_bank_accounts(services.database, me.user.id)
+        async with services.database.session() as session:
+            fees = await load_fees(session, services.settings)
         return {
+            "fees": fees,
             "currencies": services.settings.cashier_currency_list,
             "accounts": [account for account in accounts if account.status == "verified"],
             "psps": sorted(payment_providers(services.settings)),

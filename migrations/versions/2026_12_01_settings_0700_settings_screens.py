@@ -1,5 +1,6 @@
 """settings screens: run-time settings, mail template overrides, announcements and their reads,
-the fee a deposit paid; the permissions of the new screens granted to the seeded roles.
+the fee a deposit paid and a withdrawal reserved; the new screens' permissions granted to the
+seeded roles.
 
 Revision ID: settings_0700
 Revises: ib_engine_0600
@@ -96,6 +97,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("cashier_deposits", schema=None) as batch_op:
         batch_op.add_column(sa.Column("fee_amount", _id(), server_default=sa.text("0"), nullable=False))
+    with op.batch_alter_table("cashier_withdrawals", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("fee_amount", _id(), server_default=sa.text("0"), nullable=False))
+        batch_op.add_column(sa.Column("fee_transfer_id", _id(), nullable=True))
     _grant()
 
 
@@ -121,6 +125,9 @@ def downgrade() -> None:
             sa.bindparam("names", value=names, expanding=True)
         )
     )
+    with op.batch_alter_table("cashier_withdrawals", schema=None) as batch_op:
+        batch_op.drop_column("fee_transfer_id")
+        batch_op.drop_column("fee_amount")
     with op.batch_alter_table("cashier_deposits", schema=None) as batch_op:
         batch_op.drop_column("fee_amount")
     op.drop_table("comms_announcement_reads")

@@ -228,6 +228,9 @@ async def test_fees_are_validated_stored_and_shown(
     wire = deposit.split('data-method="deposit_wire"')[1].split("</ul>")[0]
     assert "Fee in USD: 1.00 USD plus 150 basis points" in wire
     assert 'data-method="deposit_psp"' not in deposit  # no card fee set
+    withdraw = page_text((await client.get("/funding/withdraw")).text)
+    bank = withdraw.split('data-method="withdrawal_bank"')[1].split("</ul>")[0]
+    assert "Fee in USD: 2.50 USD plus 25 basis points of the amount, reserved with the withdrawal" in bank
 
 
 async def test_screens_in_chinese(staff_as: StaffFactory, client_as: ClientFactory) -> None:

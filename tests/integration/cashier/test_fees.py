@@ -1,5 +1,7 @@
-"""Deposit fees set in the settings store are taken when a deposit is credited: a second transfer
-in the credit's journal, from the wallet to the house's fee revenue, keyed by the deposit."""
+"""Fees set in the settings store are charged through the ledger's posting path: a deposit fee is
+a second transfer in the credit's journal (wallet -> fee revenue, keyed by the deposit); a
+withdrawal fee is a pending transfer reserved with the amount, posted on payout and voided on a
+rejection, each with its own idempotency key."""
 
 from __future__ import annotations
 
@@ -83,4 +85,54 @@ async def test_psp_deposit_fee_and_a_fee_capped_at_the_amount(
     assert approved.fee_amount == 1_000  # a 50.00 fee on 10.00 takes the 10.00, never more
     assert await wallet_balance(db, BOB) == (0, 0)
     assert await fee_revenue(db) == 1_500
+    await assert_books_balanced(db)
+
+
+async def test_withdrawal_fee_is_reserved_taken_on_payout_and_released_on_rejection(
+    db: Database, store: EncryptedFileStore
+) -> None:
+    from cashier import bank_accounts, withdrawals
+    from cashier.errors import InsufficientFundsError
+    from cashier.models import DestinationKind
+    from cashier.withdrawals import Destination
+    from tests.integration.cashier.conftest import POLICY, fund_by_wire
+
+    await fund_by_wire(db, store, BOB, 10_000)
+    account = await bank_accounts.add_bank_account(
+        db,
+        client_id=BOB,
+        holder_name="Bob Example",
+        country="GB",
+        number="GB82WEST12345698765432",
+        bic="WESTGB2L",
+        bank_name="West",
+        currency="USD",
+        actor=CLIENT,
+    )
+    await bank_accounts.verify_bank_account(db, account.id, FINANCE)
+    await set_fees(db, {"withdrawal_bank": {"fixed": 200, "bps": 100}})
+    to_bank = Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=account.id)
+
+    async def request(amount: int, key: str):  # type: ignore[no-untyped-def]
+        return await withdrawals.request_withdrawal(
+            db, Gates(), POLICY, client_id=BOB, currency="USD", amount=amount, destination=to_bank,
+            idempotency_key=key, actor=CLIENT,
+        )  # fmt: skip
+
+    with pytest.raises(InsufficientFundsError, match="and its fee"):
+        await request(9_850, "fee-wd-too-much")  # 98.50 + 2.00 + 0.99 > 100.00
+    first = await request(5_000, "fee-wd-first-1")
+    assert first.fee_amount == 250  # 2.00 + 1 % of 50.00
+    assert await wallet_balance(db, BOB) == (10_000, 10_000 - 5_250)
+    rejected = await withdrawals.reject_withdrawal(db, first.id, "wrong account", FINANCE)
+    assert rejected.status == "rejected"
+    assert await wallet_balance(db, BOB) == (10_000, 10_000)  # the fee is released with the amount
+
+    second = await request(3_001, "fee-wd-second")
+    assert second.fee_amount == 200 + 31  # 1 % of 30.01 is 0.3001, rounded up to 0.31
+    await withdrawals.approve_withdrawal(db, second.id, POLICY, FINANCE)
+    paid = await withdrawals.mark_paid_by_wire(db, second.id, "WIRE-42", FINANCE)
+    assert paid.status == "paid"
+    assert await wallet_balance(db, BOB) == (10_000 - 3_232, 10_000 - 3_232)
+    assert await fee_revenue(db) == 231
     await assert_books_balanced(db)
