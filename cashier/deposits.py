@@ -7,6 +7,9 @@ the deposit id, so even a second posting would answer the first transfer.
 
 PSP calls follow claim -> call -> record: a short transaction claims the row, the network call
 happens outside any transaction, another short transaction records the answer.
+
+A deposit fee configured in :mod:`cashier.fees` is posted in the credit's journal (wallet -> fee
+revenue, its own idempotency key); the limits of :mod:`cashier.limits` are checked at request.
 """
 
 from __future__ import annotations

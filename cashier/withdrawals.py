@@ -5,6 +5,10 @@ the money can't be spent twice: the wallet's overdraft guard counts pending debi
 row is locked while the limits are summed. Approval never moves money. Payout posts the pending
 transfer and moves it on from "in transit" to the bank or the PSP, in one journal. A rejection or a
 cancellation voids the pending transfer; nothing moved, nothing to reverse.
+
+A withdrawal fee configured in :mod:`cashier.fees` follows the amount: a second pending transfer
+(wallet -> fee revenue) in the same journals, reserved at request, posted on payout, voided on a
+rejection or cancellation. The limits come from :mod:`cashier.limits` as the caller's policy.
 """
 
 from __future__ import annotations
