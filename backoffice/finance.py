@@ -17,7 +17,7 @@ from backoffice.csv_download import csv_response
 from backoffice.guards import permission
 from backoffice.money import money_formatter
 from cashier import bank_accounts, conversions, deposits, withdrawals
-from cashier.config import payment_providers, proof_store, withdrawal_policy
+from cashier.config import payment_providers, proof_store
 from cashier.errors import CashierError
 from cashier.history import (
     QueueFilter,
@@ -27,6 +27,7 @@ from cashier.history import (
     withdrawal_queue,
     withdrawals_csv,
 )
+from cashier.limits import policy_for_withdrawal
 from cashier.models import BankAccount, BankAccountStatus, Deposit
 from cashier.money import parse_amount
 from cashier.wallets import scale_of, wallet_balances_of
@@ -187,9 +188,8 @@ class WithdrawalQueueController(Controller):
         actor = actor_for(request, signed_in(request).user)
         db = services.database
         if action == "approve":
-            result = await withdrawals.approve_withdrawal(
-                db, withdrawal_id, withdrawal_policy(services.settings), actor
-            )
+            policy = await policy_for_withdrawal(db, services.settings, withdrawal_id)
+            result = await withdrawals.approve_withdrawal(db, withdrawal_id, policy, actor)
         elif action == "reject":
             result = await withdrawals.reject_withdrawal(db, withdrawal_id, form.get("reason", ""), actor)
         elif action == "mark-paid":

@@ -18,6 +18,7 @@ from litestar.response import Redirect, Template
 from backoffice.guards import permission
 from core import clock
 from core.audit.service import record_audit
+from core.config_store import history_of
 from core.i18n import current_language
 from core.mail.outbox import queue_mail
 from core.storage import EncryptedFileStore
@@ -300,6 +301,7 @@ class KycSettingsController(Controller):
         async with app_services(request.app).database.session() as session:
             questionnaire = await load_questionnaire(session)
             lists = await load_country_lists(session)
+            changes = await history_of(session, "kyc_config", ["questionnaire", "countries"])
         values = {
             "questions": json.dumps(
                 questionnaire_to_json(questionnaire)["questions"], ensure_ascii=False, indent=2
@@ -309,7 +311,13 @@ class KycSettingsController(Controller):
             "blocked": _codes(lists.blocked),
             **(overrides or {}),
         }
-        context = {"values": values, "error": error, "max_score": questionnaire.max_score}
+        context = {
+            "values": values,
+            "error": error,
+            "max_score": questionnaire.max_score,
+            "changes": changes,
+            "show_target": True,
+        }
         return Template("kyc/settings.html", context=context, status_code=status_code)
 
     @get("/", name="backoffice.kyc.settings")

@@ -12,6 +12,8 @@ from core.storage import EncryptedFileStore
 
 
 def withdrawal_policy(settings: Settings) -> WithdrawalPolicy:
+    """The environment's defaults only. Staff may override them per currency in the back office:
+    requests use :func:`cashier.limits.current_withdrawal_policy`, which reads the override."""
     return WithdrawalPolicy(
         per_transaction_max=settings.withdrawal_max_minor,
         daily_max=settings.withdrawal_daily_max_minor,

@@ -7,15 +7,18 @@ the deposit id, so even a second posting would answer the first transfer.
 
 PSP calls follow claim -> call -> record: a short transaction claims the row, the network call
 happens outside any transaction, another short transaction records the answer.
+
+A deposit fee configured in :mod:`cashier.fees` is posted in the credit's journal (wallet -> fee
+revenue, its own idempotency key); the limits of :mod:`cashier.limits` are checked at request.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,17 +26,21 @@ from cashier.errors import (
     InvalidAmountError,
     InvalidFileError,
     InvalidStateError,
+    LimitExceededError,
     NotFoundError,
     PaymentProviderError,
     WebhookRejectedError,
 )
+from cashier.fees import fee_amount, fee_rule
 from cashier.gates import Gates
+from cashier.limits import CurrencyLimits
 from cashier.models import Deposit, DepositMethod, DepositStatus, PspWebhookEvent
 from cashier.psp.base import EventType, PaymentProvider, PaymentState, PaymentStatus
 from cashier.requests import by_key, clean_key, locked
-from cashier.transactions import money_transaction
+from cashier.transactions import lock_account, money_transaction
 from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import SYSTEM, Actor, record_audit
+from core.clock import utcnow
 from core.db import Database
 from core.sniffing import JPEG, PDF, PNG, sniff_content_type
 from core.storage import EncryptedFileStore
@@ -62,7 +69,35 @@ def _audit_view(deposit: Deposit) -> dict[str, object]:
         "credited_amount": deposit.credited_amount,
         "currency": deposit.currency,
         "method": deposit.method,
+        "fee_amount": deposit.fee_amount,
     }
+
+
+NOT_COUNTED_DEPOSIT_STATUSES = (DepositStatus.DECLINED, DepositStatus.REJECTED, DepositStatus.FAILED)
+"""Deposits that never brought money in do not count towards the daily limit."""
+
+
+async def check_deposit_limits(
+    session: AsyncSession, client_id: int, currency: str, amount: int, limits: CurrencyLimits
+) -> None:
+    """Per-transaction and per-UTC-day limits. The caller holds the wallet's lock, so two requests
+    at once can't both fit under the daily limit."""
+    if amount < limits.deposit_min:
+        raise LimitExceededError("This is less than the smallest deposit we accept.")
+    if amount > limits.deposit_max:
+        raise LimitExceededError("This is more than a single deposit may be.")
+    now = utcnow()
+    day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    today = await session.scalar(
+        select(func.coalesce(func.sum(Deposit.amount), 0)).where(
+            Deposit.client_id == client_id,
+            Deposit.currency == currency,
+            Deposit.created_at >= day_start,
+            Deposit.status.not_in([str(s) for s in NOT_COUNTED_DEPOSIT_STATUSES]),
+        )
+    )
+    if int(today or 0) + amount > limits.deposit_daily_max:
+        raise LimitExceededError("This would pass your daily deposit limit.")
 
 
 async def _claim(session: AsyncSession, deposit: Deposit, actor: Actor) -> Deposit:
@@ -98,8 +133,10 @@ async def start_psp_deposit(
     actor: Actor,
     return_url: str,
     callback_url: str,
+    limits: CurrencyLimits | None = None,
 ) -> Deposit:
-    """Open a PSP payment for the client and answer the deposit with its hosted page URL."""
+    """Open a PSP payment for the client and answer the deposit with its hosted page URL.
+    ``limits``: the currency's limits in force (the apps pass them; ``None`` checks none)."""
     key = clean_key(idempotency_key)
     if amount <= 0:
         raise InvalidAmountError("The amount must be more than zero.")
@@ -109,8 +146,11 @@ async def start_psp_deposit(
             return existing
         if existing is None:
             await gates.deposit(session, client_id, amount, currency)
-            await wallet_account(session, client_id, currency)
+            wallet = await wallet_account(session, client_id, currency)
             await house_accounts(session, currency, psp.name)
+            if limits is not None:
+                await lock_account(session, wallet)
+                await check_deposit_limits(session, client_id, currency, amount, limits)
             deposit = Deposit(
                 client_id=client_id,
                 method=DepositMethod.PSP,
@@ -315,7 +355,7 @@ async def _apply_to_deposit(
         code="deposit_psp",
         reference=f"deposit:{deposit.id}",
     )
-    deposit.transfer_id = await _post_one(session, transfer)
+    deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_psp")
     deposit.status, deposit.credited_amount = DepositStatus.CREDITED, deposit.amount
     await record_audit(
         session,
@@ -329,11 +369,36 @@ async def _apply_to_deposit(
     return "credited"
 
 
-async def _post_one(session: AsyncSession, transfer: TransferRequest) -> int:
-    [result] = await post_batch(session, [Journal([transfer])])
-    if not result.ok or result.transfer_id is None:
-        raise InvalidStateError(f"the ledger refused the transfer: {result.refusal}")
-    return result.transfer_id
+def fee_key(deposit_id: int) -> str:
+    return f"cashier:deposit:{deposit_id}:fee"
+
+
+async def _post_credit(session: AsyncSession, deposit: Deposit, credit: TransferRequest, method: str) -> int:
+    """Credit the wallet and, when a fee is configured for ``method``, take it from the wallet to
+    the house's fee revenue in the same journal (all or nothing). The fee never exceeds the
+    credit, so the wallet can't go below what it held before."""
+    amount = int(credit.amount)  # type: ignore[call-overload]
+    rule = await fee_rule(session, deposit.currency, method)
+    fee = min(fee_amount(rule, amount), amount)
+    transfers = [credit]
+    if fee > 0 and credit.credit_account_id is not None:
+        house = await house_accounts(session, deposit.currency)
+        transfers.append(
+            posted(
+                fee_key(deposit.id),
+                debit=credit.credit_account_id,
+                credit=house[Purpose.FEES_REVENUE],
+                amount=fee,
+                currency=deposit.currency,
+                code=f"{method}_fee",
+                reference=f"deposit:{deposit.id}",
+            )
+        )
+    results = await post_batch(session, [Journal(transfers)])
+    if not all(result.ok for result in results) or results[0].transfer_id is None:
+        raise InvalidStateError(f"the ledger refused the deposit: {[r.refusal for r in results]}")
+    deposit.fee_amount = fee
+    return results[0].transfer_id
 
 
 def check_proof(data: bytes, max_bytes: int) -> str:
@@ -360,6 +425,7 @@ async def submit_wire_deposit(
     max_bytes: int,
     idempotency_key: str,
     actor: Actor,
+    limits: CurrencyLimits | None = None,
 ) -> Deposit:
     """The client says they sent a wire and uploads the proof; finance reviews it."""
     key = clean_key(idempotency_key)
@@ -371,6 +437,9 @@ async def submit_wire_deposit(
     stored = store.put(proof)
     async with money_transaction(db) as session:
         await gates.deposit(session, client_id, amount, currency)
+        if limits is not None:
+            await lock_account(session, await wallet_account(session, client_id, currency))
+            await check_deposit_limits(session, client_id, currency, amount, limits)
         deposit = Deposit(
             client_id=client_id,
             method=DepositMethod.WIRE,
@@ -404,7 +473,7 @@ async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: i
             code="deposit_wire",
             reference=f"deposit:{deposit.id}",
         )
-        deposit.transfer_id = await _post_one(session, transfer)
+        deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_wire")
         deposit.status, deposit.credited_amount, deposit.decided_by = (
             DepositStatus.CREDITED,
             received_amount,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -109,6 +109,9 @@ class Deposit(Base):
     decided_by: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    fee_amount: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """The deposit fee taken from the wallet when the deposit was credited (``cashier.fees``), in
+    the same journal as the credit; 0 when none is configured."""
 
 
 class Withdrawal(Base):
@@ -136,6 +139,11 @@ class Withdrawal(Base):
     second_approver_id: Mapped[int | None]
     payout_reference: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(REASON)
+    fee_amount: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """The withdrawal fee (``cashier.fees``), reserved with the amount, taken on payout, released
+    with the amount on a rejection or cancellation; 0 when none is configured."""
+    fee_transfer_id: Mapped[int | None] = mapped_column(default=None)
+    """The pending ledger transfer (wallet -> fee revenue) that reserves the fee."""
     due_at: Mapped[datetime]
     flagged_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,10 @@ the money can't be spent twice: the wallet's overdraft guard counts pending debi
 row is locked while the limits are summed. Approval never moves money. Payout posts the pending
 transfer and moves it on from "in transit" to the bank or the PSP, in one journal. A rejection or a
 cancellation voids the pending transfer; nothing moved, nothing to reverse.
+
+A withdrawal fee configured in :mod:`cashier.fees` follows the amount: a second pending transfer
+(wallet -> fee revenue) in the same journals, reserved at request, posted on payout, voided on a
+rejection or cancellation. The limits come from :mod:`cashier.limits` as the caller's policy.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cashier.errors import (
     PaymentProviderError,
     SameApproverError,
 )
+from cashier.fees import fee_amount, fee_rule
 from cashier.gates import Gates
 from cashier.models import (
     COUNTED_WITHDRAWAL_STATUSES,
@@ -61,6 +66,7 @@ class WithdrawalPolicy:
     daily_max: int
     four_eyes_from: int
     deadline: timedelta
+    per_transaction_min: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,13 @@ def hold_key(withdrawal_id: int) -> str:
     return f"cashier:withdrawal:{withdrawal_id}:hold"
 
 
+def fee_key(withdrawal_id: int) -> str:
+    return f"cashier:withdrawal:{withdrawal_id}:fee"
+
+
+FEE_METHODS = {DestinationKind.BANK_ACCOUNT: "withdrawal_bank", DestinationKind.PSP: "withdrawal_psp"}
+
+
 def _view(withdrawal: Withdrawal) -> dict[str, object]:
     return {
         "status": withdrawal.status,
@@ -84,6 +97,7 @@ def _view(withdrawal: Withdrawal) -> dict[str, object]:
         "first_approver_id": withdrawal.first_approver_id,
         "second_approver_id": withdrawal.second_approver_id,
         "payout_reference": withdrawal.payout_reference,
+        "fee_amount": withdrawal.fee_amount,
     }
 
 
@@ -129,6 +143,8 @@ async def _check_limits(
 ) -> None:
     if amount > policy.per_transaction_max:
         raise LimitExceededError("This is more than a single withdrawal may be.")
+    if amount < policy.per_transaction_min:
+        raise LimitExceededError("This is less than the smallest withdrawal we can pay out.")
     day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
     requested_today = await session.scalar(
         select(func.coalesce(func.sum(Withdrawal.amount), 0)).where(
@@ -194,12 +210,34 @@ async def request_withdrawal(
                 code="withdrawal",
                 reference=f"withdrawal:{withdrawal.id}",
             )
-            [result] = await post_batch(session, [Journal([hold])])
-            if result.refusal is Refusal.INSUFFICIENT_FUNDS:
-                raise InsufficientFundsError("Your available balance is not enough for this withdrawal.")
-            if not result.ok:
-                raise InvalidStateError(f"the ledger refused the withdrawal: {result.refusal}")
-            withdrawal.hold_transfer_id = result.transfer_id
+            rule = await fee_rule(session, currency, FEE_METHODS[DestinationKind(destination.kind)])
+            fee = fee_amount(rule, amount)
+            transfers = [hold]
+            if fee > 0:
+                transfers.append(
+                    pending(
+                        fee_key(withdrawal.id),
+                        debit=wallet,
+                        credit=house[Purpose.FEES_REVENUE],
+                        amount=fee,
+                        currency=currency,
+                        code="withdrawal_fee",
+                        reference=f"withdrawal:{withdrawal.id}",
+                    )
+                )
+            results = await post_batch(session, [Journal(transfers)])
+            refusals = {result.refusal for result in results}
+            if Refusal.INSUFFICIENT_FUNDS in refusals:
+                raise InsufficientFundsError(
+                    "Your available balance is not enough for this withdrawal and its fee."
+                    if fee
+                    else "Your available balance is not enough for this withdrawal."
+                )
+            if not all(result.ok for result in results):
+                raise InvalidStateError(f"the ledger refused the withdrawal: {sorted(map(str, refusals))}")
+            withdrawal.hold_transfer_id = results[0].transfer_id
+            if fee > 0:
+                withdrawal.fee_amount, withdrawal.fee_transfer_id = fee, results[1].transfer_id
             await record_audit(
                 session,
                 actor,
@@ -264,14 +302,25 @@ async def _void(
             raise InvalidStateError("This withdrawal can no longer be " + status.value + ".")
         before = _view(withdrawal)
         assert withdrawal.hold_transfer_id is not None
-        release = void_pending(
-            f"{hold_key(withdrawal.id)}:void",
-            pending_id=withdrawal.hold_transfer_id,
-            code=f"withdrawal_{status.value}",
-        )
-        [result] = await post_batch(session, [Journal([release])])
-        if not result.ok:
-            raise InvalidStateError(f"the ledger refused to release the money: {result.refusal}")
+        releases = [
+            void_pending(
+                f"{hold_key(withdrawal.id)}:void",
+                pending_id=withdrawal.hold_transfer_id,
+                code=f"withdrawal_{status.value}",
+            )
+        ]
+        if withdrawal.fee_transfer_id is not None:
+            releases.append(
+                void_pending(
+                    f"{fee_key(withdrawal.id)}:void",
+                    pending_id=withdrawal.fee_transfer_id,
+                    code=f"withdrawal_fee_{status.value}",
+                )
+            )
+        results = await post_batch(session, [Journal(releases)])
+        if not all(result.ok for result in results):
+            refusals = [result.refusal for result in results]
+            raise InvalidStateError(f"the ledger refused to release the money: {refusals}")
         withdrawal.status, withdrawal.reason = status, reason[:REASON_LIMIT] or None
         await record_audit(
             session,
@@ -307,24 +356,29 @@ async def _settle(session: AsyncSession, withdrawal: Withdrawal, reference: str,
     """Post the reserved transfer and move it on from 'in transit' to where the money left."""
     assert withdrawal.hold_transfer_id is not None
     house = await house_accounts(session, withdrawal.currency)
-    journal = Journal(
-        [
+    transfers = [
+        post_pending(
+            f"{hold_key(withdrawal.id)}:post",
+            pending_id=withdrawal.hold_transfer_id,
+            code="withdrawal_paid",
+        ),
+        posted(
+            f"cashier:withdrawal:{withdrawal.id}:payout",
+            debit=house[Purpose.WITHDRAWALS_IN_TRANSIT],
+            credit=to_account,
+            amount=withdrawal.amount,
+            currency=withdrawal.currency,
+            code="withdrawal_payout",
+            reference=reference[:128],
+        ),
+    ]
+    if withdrawal.fee_transfer_id is not None:
+        transfers.append(
             post_pending(
-                f"{hold_key(withdrawal.id)}:post",
-                pending_id=withdrawal.hold_transfer_id,
-                code="withdrawal_paid",
-            ),
-            posted(
-                f"cashier:withdrawal:{withdrawal.id}:payout",
-                debit=house[Purpose.WITHDRAWALS_IN_TRANSIT],
-                credit=to_account,
-                amount=withdrawal.amount,
-                currency=withdrawal.currency,
-                code="withdrawal_payout",
-                reference=reference[:128],
-            ),
-        ]
-    )
+                f"{fee_key(withdrawal.id)}:post", pending_id=withdrawal.fee_transfer_id, code="withdrawal_fee"
+            )
+        )
+    journal = Journal(transfers)
     results = await post_batch(session, [journal])
     if not all(result.ok for result in results):
         raise InvalidStateError(f"the ledger refused the payout: {[r.refusal for r in results]}")

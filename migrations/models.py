@@ -21,6 +21,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "cashier.models",
     "crm.models",
     "risk.models",
+    "core.config_store",
+    "comms.models",
 )
 
 

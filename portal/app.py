@@ -16,6 +16,7 @@ from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from portal import (
     accounts,
+    announcements,
     api,
     funding,
     funding_api,
@@ -26,6 +27,7 @@ from portal import (
     security,
     trading,
 )
+from portal.company_footer import CompanyFooterMiddleware
 
 HERE = Path(__file__).parent
 
@@ -35,6 +37,7 @@ NAVIGATION = (
     NavItem("Funding", "/funding"),
     NavItem("Trading accounts", "/trading"),
     NavItem("Partners", "/ib"),
+    NavItem("Announcements", "/announcements"),
     NavItem("My account", "/account"),
 )
 
@@ -53,6 +56,7 @@ def portal_spec() -> AppSpec:
         route_handlers=[
             pages.HomeController,
             accounts.AccountController,
+            announcements.AnnouncementsController,
             security.SecurityController,
             kyc.KycController,
             kyc_webhooks.KycWebhookController,
@@ -71,8 +75,8 @@ def portal_spec() -> AppSpec:
         csrf_cookie="bd_portal_csrf",
         locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
-        middleware=[DeviceCookieMiddleware],
         form_targets=redirect_targets,
+        middleware=[DeviceCookieMiddleware, CompanyFooterMiddleware()],
     )
 
 

@@ -15,9 +15,12 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from cashier import bank_accounts, conversions, deposits, internal_transfers, withdrawals
-from cashier.config import payment_providers, proof_store, withdrawal_policy
+from cashier.bank_details import load_bank_details
+from cashier.config import payment_providers, proof_store
 from cashier.errors import CashierError, NotFoundError
+from cashier.fees import load_fees
 from cashier.history import funding_history
+from cashier.limits import current_limits, current_withdrawal_policy
 from cashier.models import DestinationKind, TransferKind
 from cashier.money import parse_amount
 from cashier.statements import statement_csv
@@ -89,18 +92,21 @@ class FundingController(Controller):
         return Template("funding/index.html", context=await self._overview(request))
 
     async def _deposit_context(self, request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
-        settings = app_services(request.app).settings
+        services = app_services(request.app)
+        settings = services.settings
+        async with services.database.session() as session:
+            banks = await load_bank_details(session, settings)
+            fees = await load_fees(session, settings)
+            scales = await currency_scales(session, *settings.cashier_currency_list)
+        client_id = signed_in(request).user.id
         return {
             "currencies": settings.cashier_currency_list,
             "card_key": new_idempotency_key(),
             "wire_key": new_idempotency_key(),
-            "bank": {
-                "beneficiary": settings.bank_beneficiary,
-                "name": settings.bank_name,
-                "iban": settings.bank_iban,
-                "bic": settings.bank_bic,
-            },
-            "reference": f"C{signed_in(request).user.id}",
+            "banks": list(banks.values()),
+            "client_id": client_id,
+            "fees": fees,
+            "fee_money": MoneyFormat(scales),
             **extra,
         }
 
@@ -131,6 +137,7 @@ class FundingController(Controller):
                 actor=actor_for(request, me.user),
                 return_url=f"{base}/funding/deposit/return",
                 callback_url=f"{base}/cashier/psp/{psp.name}/webhook",
+                limits=await current_limits(services.database, services.settings, currency),
             )
         except CashierError as exc:
             context = await self._deposit_context(request, error=str(exc), amount=form.get("amount", ""))
@@ -174,6 +181,7 @@ class FundingController(Controller):
                 max_bytes=services.settings.max_upload_bytes,
                 idempotency_key=str(form.get("idempotency_key", "")),
                 actor=actor_for(request, me.user),
+                limits=await current_limits(services.database, services.settings, currency),
             )
         except CashierError as exc:
             context = await self._deposit_context(request, wire_error=str(exc))
@@ -187,7 +195,10 @@ class FundingController(Controller):
         me = signed_in(request)
         services = app_services(request.app)
         accounts = await bank_accounts.client_bank_accounts(services.database, me.user.id)
+        async with services.database.session() as session:
+            fees = await load_fees(session, services.settings)
         return {
+            "fees": fees,
             "currencies": services.settings.cashier_currency_list,
             "accounts": [account for account in accounts if account.status == "verified"],
             "psps": sorted(payment_providers(services.settings)),
@@ -223,7 +234,7 @@ class FundingController(Controller):
             await withdrawals.request_withdrawal(
                 services.database,
                 KYC_GATES,
-                withdrawal_policy(services.settings),
+                await current_withdrawal_policy(services.database, services.settings, currency),
                 client_id=me.user.id,
                 currency=currency,
                 amount=amount,

@@ -9,8 +9,9 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import JSONBody
 
 from cashier import deposits, withdrawals
-from cashier.config import payment_providers, withdrawal_policy
+from cashier.config import payment_providers
 from cashier.errors import CashierError
+from cashier.limits import current_limits, current_withdrawal_policy
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
@@ -68,7 +69,7 @@ async def create_withdrawal(
         withdrawal = await withdrawals.request_withdrawal(
             services.database,
             KYC_GATES,
-            withdrawal_policy(services.settings),
+            await current_withdrawal_policy(services.database, services.settings, currency),
             client_id=me.user.id,
             currency=currency,
             amount=amount,
@@ -113,6 +114,7 @@ async def create_deposit(
             actor=actor_for(request, me.user),
             return_url=f"{base}/funding/deposit/return",
             callback_url=f"{base}/cashier/psp/{psp.name}/webhook",
+            limits=await current_limits(services.database, services.settings, currency),
         )
     except CashierError as exc:
         return _refusal(exc, 502 if "provider" in str(exc) else 400)

@@ -24,6 +24,13 @@ PERMISSIONS: dict[str, str] = {
     "roles.manage": "Create roles and change which permissions they hold.",
     "mail.dev_mailbox": "Read the development mailbox (mail kept when no SMTP server is set).",
     "risk.manage": "Work the risk alert queue: see alerts, assign them and resolve them.",
+    "settings.view": "Open the settings index (each screen still needs its own permission).",
+    "settings.company": "Change the company details shown to clients and in mails.",
+    "settings.bank": "Change the bank-wire instructions clients see on the deposit page.",
+    "settings.limits": "Change deposit and withdrawal limits and the four-eyes threshold.",
+    "settings.fees": "Change deposit and withdrawal fees.",
+    "mail.templates": "Edit, preview and reset the mail templates.",
+    "announcements.manage": "Write, schedule and publish announcements to clients.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -45,6 +52,10 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "cashier.approve_deposit",
                 "cashier.approve_withdrawal",
                 "reports.read",
+                "settings.view",
+                "settings.bank",
+                "settings.limits",
+                "settings.fees",
             }
         ),
     ),
@@ -58,7 +69,17 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "support": (
         "Client look-up and edits, and the development mailbox.",
-        frozenset({"dashboard.view", "clients.read", "clients.edit", "mail.dev_mailbox"}),
+        frozenset(
+            {
+                "dashboard.view",
+                "clients.read",
+                "clients.edit",
+                "mail.dev_mailbox",
+                "settings.view",
+                "mail.templates",
+                "announcements.manage",
+            }
+        ),
     ),
     "read_only": ("Look, never touch.", frozenset({"dashboard.view", "clients.read", "reports.read"})),
 }

@@ -38,3 +38,21 @@ class OutboxMail(Base):
     holds_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The body carries a one-time secret (a new trading password): once the SMTP server has
     taken it, the stored bodies are blanked, so the secret can't be read back from the outbox."""
+
+
+class MailTemplateOverride(Base):
+    """Staff's own version of one mail template in one language, preferred over the file.
+
+    Each part is Jinja source rendered in a sandbox; deleting the row restores the file template.
+    """
+
+    __tablename__ = "mail_template_overrides"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    updated_by: Mapped[int | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime]
