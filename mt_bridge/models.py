@@ -257,6 +257,7 @@ class MirroredDeal(Base):
         UniqueConstraint("server_id", "ticket"),
         Index("ix_mt_deal_server_time", "server_id", "time"),
         Index("ix_mt_deal_to_post", "server_id", "needs_posting"),
+        Index("ix_mt_deal_time", "time"),  # the reports read deals by time across servers
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, str] = {
     "staff.manage": "Create staff, change their roles, disable them, reset their 2FA.",
     "roles.manage": "Create roles and change which permissions they hold.",
     "mail.dev_mailbox": "Read the development mailbox (mail kept when no SMTP server is set).",
+    "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)

@@ -1,0 +1,65 @@
+"""reports: the dead-letter table, an index on deal time for the reports, jobs.manage for admin.
+
+* ``core_dead_letter``: jobs that exhausted their retries (``core.dead_letters``), recorded by the
+  workers' middleware, retried or discarded from the back office.
+* ``ix_mt_deal_time``: the trading and acquisition reports read deals by time across servers;
+  the existing ``(server_id, time)`` index serves one server at a time only.
+* the new permission ``jobs.manage`` (the dead-letter page) is granted to the seeded admin role;
+  ``reports.read`` already exists and is held by admin, compliance, finance, ib_manager, read_only.
+
+Revision ID: reports_0700
+Revises: ib_engine_0600
+Create Date: 2026-12-01 12:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "reports_0700"
+down_revision: str | Sequence[str] | None = "ib_engine_0600"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+NEW_GRANTS = (("admin", "jobs.manage"),)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "core_dead_letter",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("message_id", sa.String(length=64), nullable=False),
+        sa.Column("queue_name", sa.String(length=128), nullable=False),
+        sa.Column("actor_name", sa.String(length=128), nullable=False),
+        sa.Column("args", sa.JSON(), nullable=False),
+        sa.Column("kwargs", sa.JSON(), nullable=False),
+        sa.Column("retries", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("error", sa.String(length=2000), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("resolved_by", sa.String(length=320), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_core_dead_letter")),
+    )
+    op.create_index(
+        "ix_core_dead_letter_status_failed_at", "core_dead_letter", ["status", "failed_at"], unique=False
+    )
+    op.create_index("ix_mt_deal_time", "mt_deal", ["time"], unique=False)
+    conn = op.get_bind()
+    for role, permission in NEW_GRANTS:
+        role_id = conn.execute(sa.text("SELECT id FROM roles WHERE name = :name"), {"name": role}).scalar()
+        if role_id is not None:
+            conn.execute(
+                sa.text("INSERT INTO role_permissions (role_id, permission) VALUES (:role_id, :permission)"),
+                {"role_id": role_id, "permission": permission},
+            )
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    for _role, permission in NEW_GRANTS:
+        conn.execute(sa.text("DELETE FROM role_permissions WHERE permission = :p"), {"p": permission})
+    op.drop_index("ix_mt_deal_time", table_name="mt_deal")
+    op.drop_index("ix_core_dead_letter_status_failed_at", table_name="core_dead_letter")
+    op.drop_table("core_dead_letter")
