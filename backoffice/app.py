@@ -13,10 +13,12 @@ from backoffice import (
     dealing,
     finance,
     ib_staff,
+    jobs,
     kyc,
     mailbox,
     pages,
     rates,
+    reports,
     roles,
     signin,
     staff,
@@ -28,6 +30,7 @@ from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.auth import SIGN_IN_HANDLERS
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
+from reports import REPORTS_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -45,6 +48,8 @@ NAVIGATION = (
     NavItem("Bridge commands", "/dealing/commands"),
     NavItem("Reconciliation", "/dealing/reconciliation"),
     NavItem("IB", "/ib/applications"),
+    NavItem("Reports", "/reports"),
+    NavItem("Dead-letter jobs", "/jobs/dead"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -75,6 +80,8 @@ def protected_router() -> Router:
             dealing.BridgeCommandController,
             dealing.ReconciliationController,
             *ib_staff.CONTROLLERS,
+            reports.ReportsController,
+            jobs.DeadLetterController,
             api.router,
         ],
         guards=[requires_permission],
@@ -88,10 +95,11 @@ def backoffice_spec() -> AppSpec:
         title="Back office",
         route_handlers=[signin.StaffSignInController, protected_router()],
         template_dir=HERE / "templates",
+        static_dir=HERE / "static",
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, REPORTS_LOCALES],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 
