@@ -51,6 +51,7 @@ class DeadLetter(Base):
     args: Mapped[list[Any]] = mapped_column(JSON)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON)
     retries: Mapped[int] = mapped_column(default=0)
+    """How many times it was retried after its first attempt."""
     error: Mapped[str] = mapped_column(String(ERROR_LIMIT))
     failed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     status: Mapped[str] = mapped_column(String(16), default=DeadLetterStatus.DEAD)

@@ -28,7 +28,9 @@ def create_broker(settings: Settings, namespace: str = "brokerdesk") -> dramatiq
         broker = StubBroker()
         broker.emit_after("process_boot")
     broker.add_middleware(AsyncIO())
-    broker.add_middleware(DeadLetters())  # after Retries: sees which messages ran out of retries
+    # Before Retries in the list: Dramatiq runs after-hooks in reverse, so this one sees the message
+    # once Retries has decided whether it failed for good.
+    broker.add_middleware(DeadLetters(), before=dramatiq.middleware.Retries)
     for middleware in broker.middleware:
         if isinstance(middleware, dramatiq.middleware.Retries):
             middleware.max_retries = MAX_RETRIES
