@@ -14,7 +14,13 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
-from core.dead_letters import DeadLetterError, DeadLetterStatus, dead_letters, discard_dead_letter, retry_dead_letter
+from core.dead_letters import (
+    DeadLetterError,
+    DeadLetterStatus,
+    dead_letters,
+    discard_dead_letter,
+    retry_dead_letter,
+)
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
 
@@ -40,7 +46,9 @@ class DeadLetterController(Controller):
     async def retry(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> Redirect:
         try:
             row = await retry_dead_letter(
-                app_services(request.app).database, dead_letter_id, actor_for(request, signed_in(request).user)
+                app_services(request.app).database,
+                dead_letter_id,
+                actor_for(request, signed_in(request).user),
             )
         except DeadLetterError as exc:
             flash(request, str(exc), category="error")
@@ -52,7 +60,9 @@ class DeadLetterController(Controller):
     async def discard(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> Redirect:
         try:
             row = await discard_dead_letter(
-                app_services(request.app).database, dead_letter_id, actor_for(request, signed_in(request).user)
+                app_services(request.app).database,
+                dead_letter_id,
+                actor_for(request, signed_in(request).user),
             )
         except DeadLetterError as exc:
             flash(request, str(exc), category="error")

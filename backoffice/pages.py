@@ -29,10 +29,17 @@ class Tile:
 
 TILES: tuple[Tile, ...] = (
     Tile("kyc", "KYC cases", "/kyc", "kyc.review"),
-    Tile("deposits", "Wire deposits to review", "/finance/deposits?status=awaiting_review", "cashier.approve_deposit"),
+    Tile(
+        "deposits",
+        "Wire deposits to review",
+        "/finance/deposits?status=awaiting_review",
+        "cashier.approve_deposit",
+    ),
     Tile("withdrawals", "Withdrawals to approve", "/finance/withdrawals", "cashier.approve_withdrawal"),
     Tile("bank_accounts", "Bank accounts to verify", "/finance/bank-accounts", "cashier.approve_withdrawal"),
-    Tile("transfers", "Transfers waiting on the platform", "/finance/transfers", "cashier.approve_withdrawal"),
+    Tile(
+        "transfers", "Transfers waiting on the platform", "/finance/transfers", "cashier.approve_withdrawal"
+    ),
     Tile("account_approvals", "Trading accounts to approve", "/dealing/approvals", "accounts.approve"),
     Tile("leverage_changes", "Leverage changes to approve", "/dealing/approvals", "accounts.approve"),
     Tile("ib_applications", "IB applications", "/ib/applications", "ib.manage"),

@@ -18,7 +18,6 @@ from litestar.response import Template
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission
 from backoffice.money import money_formatter
-from cashier.history import rows_csv
 from core.audit.service import record_audit
 from core.clock import utcnow
 from core.i18n.catalogs import CORE_LOCALES, Translator
@@ -26,7 +25,7 @@ from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
 from reports.catalogue import REPORTS, run_report, spec_of
 from reports.errors import InvalidWindowError, UnknownReportError
-from reports.table import Report, cell_text, chart_data, csv_rows
+from reports.table import Report, cell_text, chart_data, csv_text
 from reports.window import MAX_DAYS, Window, default_window, parse_window
 
 READ_REPORTS = "reports.read"
@@ -119,7 +118,6 @@ class ReportsController(Controller):
                 f"table: the report has no table {table_key!r}.", media_type="text/plain", status_code=400
             )
         money = await money_formatter(app_services(request.app).database, report.currencies)
-        header, rows = csv_rows(table, money.scales)
         async with app_services(request.app).database.transaction() as session:
             await record_audit(
                 session,
@@ -127,6 +125,6 @@ class ReportsController(Controller):
                 "reports.exported",
                 target_type="report",
                 target_id=f"{key}.{table.key}",
-                after={**window.as_params(), "rows": len(rows)},
+                after={**window.as_params(), "rows": len(table.rows)},
             )
-        return csv_response(rows_csv(header, rows), f"report-{key}-{table.key}")
+        return csv_response(csv_text(table, money.scales), f"report-{key}-{table.key}")

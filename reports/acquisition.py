@@ -104,7 +104,7 @@ async def acquisition_report(session: AsyncSession, window: Window) -> Report:
                 (
                     Column("stage", "Stage", Kind.LABEL),
                     Column("clients", "Clients", Kind.COUNT),
-                    Column("share", "Of registered (%)", Kind.PERCENT),
+                    Column("share", "Share of registered (per cent)", Kind.PERCENT),
                 ),
                 funnel,
                 Chart("bar", "stage", ("clients",)),

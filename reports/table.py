@@ -11,6 +11,9 @@ for the page and for the CSV alike, so the CSV holds exactly the table's figures
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -122,6 +125,27 @@ def csv_rows(table: Table, scales: Mapping[str, int]) -> tuple[list[str], list[l
     header = [column.key for column in table.columns]
     rows = [[cell_text(column, row, scales, grouped=False) for column in table.columns] for row in table.rows]
     return header, rows
+
+
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A cell a spreadsheet won't run: text starting like a formula gets a leading quote; a plain
+    number (a negative net funding, say) stays a number."""
+    if NUMBER.fullmatch(text):
+        return text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_text(table: Table, scales: Mapping[str, int]) -> str:
+    header, rows = csv_rows(table, scales)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    return out.getvalue()
 
 
 def chart_data(

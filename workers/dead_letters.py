@@ -1,8 +1,9 @@
 """The dead-letter middleware: a message that exhausted its retries is stored for the back office.
 
 Dramatiq's ``Retries`` middleware marks a message failed once it has no retry left (or at once for
-an actor with ``max_retries=0``); this middleware, whose after-hook runs after Retries' one, records such a message with its
-actor, arguments, last error and time into :mod:`core.dead_letters`. It runs on every broker the
+an actor with ``max_retries=0``); this middleware, whose after-hook runs after Retries' one,
+records such a message with its actor, arguments, last error and time into
+:mod:`core.dead_letters`. It runs on every broker the
 workers build (Redis in production, the stub broker of the in-process demo worker), so staff see
 one list either way. Recording never raises into Dramatiq: a failure to record is logged.
 """
@@ -61,7 +62,8 @@ class DeadLetters(dramatiq.Middleware):
             actor_name=str(message.actor_name),
             args=tuple(message.args),
             kwargs=dict(message.kwargs),
-            retries=max(0, int(message.options.get("retries", 0)) - 1),  # Retries counts the attempt that failed last too
+            # Retries counts the attempt that failed last too; stored: retries after the first attempt
+            retries=max(0, int(message.options.get("retries", 0)) - 1),
             error=error_text(exception, message.options.get("traceback")),
         )
         try:

@@ -55,7 +55,9 @@ def in_window(moment: datetime, first: date | None = None, last: date | None = N
 
 # name: (registered days ago, [countries by profile version], kyc case)
 # kyc case: (status, submitted (days ago, hour, minute), decided (days ago, hour, minute)) or None
-CLIENTS: dict[str, tuple[int, list[str], tuple[str, tuple[int, int, int], tuple[int, int, int] | None] | None]] = {
+CLIENTS: dict[
+    str, tuple[int, list[str], tuple[str, tuple[int, int, int], tuple[int, int, int] | None] | None]
+] = {
     "c1": (2, ["FR", "GB"], ("approved", (3, 10, 0), (3, 13, 30))),
     "c2": (5, ["GB"], ("approved", (6, 8, 0), (5, 8, 0))),
     "c3": (5, ["DE"], ("approved", (6, 9, 0), (6, 9, 45))),
@@ -122,7 +124,7 @@ def method_of(method: str, psp: str | None) -> str:
 async def seed(db: Database, tmp_path: Path) -> Seeded:
     seeded = Seeded()
     async with db.transaction() as session:
-        for name, (registered, countries, _case) in CLIENTS.items():
+        for name, (registered, _countries, _case) in CLIENTS.items():
             user = User(
                 kind=CLIENT,
                 email=f"{name}@example.test",
@@ -242,7 +244,9 @@ async def seed(db: Database, tmp_path: Path) -> Seeded:
             session.add(symbol_group)
             await session.flush()
             session.add(
-                TradingSymbol(name=symbol, symbol_group_id=symbol_group.id, contract_size=Decimal(100000), digits=5)
+                TradingSymbol(
+                    name=symbol, symbol_group_id=symbol_group.id, contract_size=Decimal(100000), digits=5
+                )
             )
         for ticket, login, days, symbol, lots, action, deleted in DEALS:
             moment = at(days, 14)

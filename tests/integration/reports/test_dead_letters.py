@@ -64,9 +64,16 @@ def redis_cleanup(redis_url: str, redis_namespace: str) -> Iterator[None]:
 
 @pytest.mark.parametrize("broker_kind", ["in_process", "redis"])
 async def test_a_job_out_of_retries_is_recorded(
-    db: Database, settings: Settings, broker_kind: str, redis_url: str, redis_namespace: str, redis_cleanup: None
+    db: Database,
+    settings: Settings,
+    broker_kind: str,
+    redis_url: str,
+    redis_namespace: str,
+    redis_cleanup: None,
 ) -> None:
-    worker_settings = Settings(env="test", redis_url=redis_url) if broker_kind == "redis" else Settings(env="test")
+    worker_settings = (
+        Settings(env="test", redis_url=redis_url) if broker_kind == "redis" else Settings(env="test")
+    )
     broker = create_broker(worker_settings, namespace=redis_namespace)
     worker_db = Database.from_url(settings.database_url)  # the worker's own loop and connections
     runtime.install(runtime.WorkerRuntime(settings=settings, database=worker_db))
@@ -80,7 +87,8 @@ async def test_a_job_out_of_retries_is_recorded(
         broker.close()
         await worker_db.dispose()
     assert row.actor_name == "tests.settle_payout"
-    assert row.args == [42] and row.kwargs == {"note": "december"}
+    assert row.args == [42]
+    assert row.kwargs == {"note": "december"}
     assert row.retries == 1  # one retry after the first attempt, then Dramatiq gave up
     assert row.error.startswith("PaymentGatewayDown: gateway refused payout 42")
     assert "Traceback" in row.error
@@ -98,7 +106,9 @@ async def test_a_job_that_succeeds_on_retry_is_not_recorded(db: Database, settin
         if len(attempts) == 1:
             raise RuntimeError("first attempt fails")
 
-    actor = dramatiq.actor(flaky, actor_name="tests.flaky", broker=broker, max_retries=3, min_backoff=10, max_backoff=20)
+    actor = dramatiq.actor(
+        flaky, actor_name="tests.flaky", broker=broker, max_retries=3, min_backoff=10, max_backoff=20
+    )
     worker = start_worker(broker, threads=1)
     try:
         actor.send(7)
@@ -128,7 +138,8 @@ async def test_staff_retry_resends_by_actor_name_and_is_audited(
     await staff_sign_in(backoffice_client, "ops@staff.test", secret)
     page = await backoffice_client.get("/jobs/dead")
     assert page.status_code == 200
-    assert "core.send_mail" in page.text and "SMTPError: connection refused" in page.text
+    assert "core.send_mail" in page.text
+    assert "SMTPError: connection refused" in page.text
     response = await submit(backoffice_client, "/jobs/dead", f"/jobs/dead/{dead_id}/retry", {})
     assert response.status_code == 303
     assert sent_jobs == [jobs.Job("core.send_mail", (17,), {})]
@@ -140,12 +151,18 @@ async def test_staff_retry_resends_by_actor_name_and_is_audited(
     assert f'data-id="{dead_id}"' not in listing.text
     async with db.session() as session:
         row = await session.get_one(DeadLetter, dead_id)
-        events = list(await session.scalars(select(AuditEvent).where(AuditEvent.action == "jobs.dead_letter_retried")))
-    assert row.status == "retried" and row.resolved_by == "ops@staff.test"
+        events = list(
+            await session.scalars(select(AuditEvent).where(AuditEvent.action == "jobs.dead_letter_retried"))
+        )
+    assert row.status == "retried"
+    assert row.resolved_by == "ops@staff.test"
     [event] = events
-    assert event.before is not None and event.before["status"] == "dead"
-    assert event.after is not None and event.after["status"] == "retried"
-    assert event.actor_email == "ops@staff.test" and event.target_id == str(dead_id)
+    assert event.before is not None
+    assert event.before["status"] == "dead"
+    assert event.after is not None
+    assert event.after["status"] == "retried"
+    assert event.actor_email == "ops@staff.test"
+    assert event.target_id == str(dead_id)
 
 
 async def test_staff_discard_sends_nothing_and_is_audited(
@@ -164,7 +181,8 @@ async def test_staff_discard_sends_nothing_and_is_audited(
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "jobs.dead_letter_discarded"))
         )
     assert row.status == "discarded"
-    assert event.after is not None and event.after["status"] == "discarded"
+    assert event.after is not None
+    assert event.after["status"] == "discarded"
     discarded = await backoffice_client.get("/jobs/dead?status=discarded")
     assert f'data-id="{dead_id}"' in discarded.text
 

@@ -44,7 +44,9 @@ async def test_funding_by_day_method_and_country(db: Database, tmp_path: Path) -
         for by in ("day", "method", "country")
     }
 
-    def add(name: str, moment: Any, method: str, currency: str, count_key: str, amount_key: str, amount: int) -> None:
+    def add(
+        name: str, moment: Any, method: str, currency: str, count_key: str, amount_key: str, amount: int
+    ) -> None:
         keys = {"day": moment.date().isoformat(), "method": method, "country": countries[name]}
         for by, key in keys.items():
             expected[by][(key, currency)][count_key] += 1
@@ -52,7 +54,15 @@ async def test_funding_by_day_method_and_country(db: Database, tmp_path: Path) -
 
     for name, days, method, psp, currency, amount, credited, status in s.DEPOSITS:
         if status == "credited" and s.in_window(s.at(days)):
-            add(name, s.at(days), s.method_of(method, psp), currency, "deposits", "deposited", credited or amount)
+            add(
+                name,
+                s.at(days),
+                s.method_of(method, psp),
+                currency,
+                "deposits",
+                "deposited",
+                credited or amount,
+            )
     for name, amount in s.WIRED_TODAY:
         add(name, utcnow(), "wire", "USD", "deposits", "deposited", amount)
     for name, days, destination, psp, currency, amount, status in s.WITHDRAWALS:
@@ -61,7 +71,12 @@ async def test_funding_by_day_method_and_country(db: Database, tmp_path: Path) -
 
     funding = await report(db, "funding")
     for by, table in (("method", "by_method"), ("country", "by_country")):
-        got = {(row[by], row["currency"]): {k: row[k] for k in ("deposits", "deposited", "withdrawals", "withdrawn", "net")} for row in rows(funding, table)}
+        got = {
+            (row[by], row["currency"]): {
+                k: row[k] for k in ("deposits", "deposited", "withdrawals", "withdrawn", "net")
+            }
+            for row in rows(funding, table)
+        }
         want = {key: {**v, "net": v["deposited"] - v["withdrawn"]} for key, v in expected[by].items()}
         assert got == want, by
     by_day = {(row["day"], row["currency"]): row for row in rows(funding, "by_day")}
@@ -70,7 +85,8 @@ async def test_funding_by_day_method_and_country(db: Database, tmp_path: Path) -
         assert by_day[(day, currency)]["withdrawn"] == figures["withdrawn"]
         assert by_day[(day, currency)]["net"] == figures["deposited"] - figures["withdrawn"]
     quiet = [row for key, row in by_day.items() if key not in expected["day"]]
-    assert quiet and all(row["net"] == 0 and row["deposits"] == 0 for row in quiet)
+    assert quiet
+    assert all(row["net"] == 0 and row["deposits"] == 0 for row in quiet)
     # every day of the range is listed, per currency seen
     assert len(by_day) == 30 * len({currency for _, currency in expected["day"]})
     # the newest profile decides the country: c1 moved from FR to GB
@@ -85,12 +101,18 @@ async def test_acquisition_registrations_and_funnel(db: Database, tmp_path: Path
     funded_anyone = {d[0] for d in s.DEPOSITS if d[7] == "credited"} | {name for name, _ in s.WIRED_TODAY}
     live_logins = {login for login, (_, demo) in s.ACCOUNTS.items() if not demo}
     traded_anyone = {
-        s.ACCOUNTS[login][0] for _, login, _, _, _, action, deleted in s.DEALS
+        s.ACCOUNTS[login][0]
+        for _, login, _, _, _, action, deleted in s.DEALS
         if login in live_logins and action in (0, 1) and not deleted
     }
     funded = verified & funded_anyone
     traded = funded & traded_anyone
-    want = {"registered": len(cohort), "verified": len(verified), "funded": len(funded), "traded": len(traded)}
+    want = {
+        "registered": len(cohort),
+        "verified": len(verified),
+        "funded": len(funded),
+        "traded": len(traded),
+    }
     assert want == {"registered": 5, "verified": 3, "funded": 2, "traded": 1}  # the seed says what it tests
 
     acquisition = await report(db, "acquisition")
@@ -101,13 +123,17 @@ async def test_acquisition_registrations_and_funnel(db: Database, tmp_path: Path
     per_day: dict[str, int] = defaultdict(int)
     for name in cohort:
         per_day[s.at(s.CLIENTS[name][0]).date().isoformat()] += 1
-    got = {row["day"]: row["registrations"] for row in rows(acquisition, "registrations") if row["registrations"]}
+    got = {
+        row["day"]: row["registrations"] for row in rows(acquisition, "registrations") if row["registrations"]
+    }
     assert got == dict(per_day)
 
 
 async def test_trading_active_traders_and_volume_by_symbol_group(db: Database, tmp_path: Path) -> None:
     await s.seed(db, tmp_path)
-    groups: dict[str, dict[str, Any]] = defaultdict(lambda: {"deals": 0, "lots": Decimal(0), "traders": set()})
+    groups: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"deals": 0, "lots": Decimal(0), "traders": set()}
+    )
     total = {"deals": 0, "lots": Decimal(0), "traders": set()}
     for _, login, days, symbol, lots, action, deleted in s.DEALS:
         account = s.ACCOUNTS.get(login)
@@ -124,7 +150,11 @@ async def test_trading_active_traders_and_volume_by_symbol_group(db: Database, t
     assert got == {name: (g["deals"], g["lots"], len(g["traders"])) for name, g in groups.items()}
     assert got["metals"] == (2, Decimal("0.4"), 2)
     [summary] = rows(trading, "summary")
-    assert (summary["deals"], summary["lots"], summary["traders"]) == (total["deals"], total["lots"], len(total["traders"]))
+    assert (summary["deals"], summary["lots"], summary["traders"]) == (
+        total["deals"],
+        total["lots"],
+        len(total["traders"]),
+    )
     by_day = {row["day"]: row for row in rows(trading, "by_day")}
     assert len(by_day) == 30
     assert sum(row["deals"] for row in by_day.values()) == total["deals"]
@@ -156,7 +186,9 @@ async def test_kyc_backlog_and_review_times(db: Database, tmp_path: Path) -> Non
         assert backlog[status]["cases"] == len(moments)
         assert backlog[status]["oldest"] == min(moments)
     ages = {row["age"]: row["cases"] for row in rows(kyc, "backlog_age")}
-    assert ages["1 to 3 days"] == 1 and ages["over 7 days"] == 1 and sum(ages.values()) == 2
+    assert ages["1 to 3 days"] == 1
+    assert ages["over 7 days"] == 1
+    assert sum(ages.values()) == 2
     [reviews] = rows(kyc, "reviews")
     ordered = sorted(durations)
     assert reviews["decided"] == len(durations) == 4
@@ -184,14 +216,23 @@ async def test_ib_commissions_by_ib_and_level(db: Database) -> None:
     await process_deals(
         db,
         SERVER,
-        [deal(1, 5100, lots="2", time=recent), deal(2, 5101, lots="1", time=recent), deal(3, 5100, lots="5", time=old)],
+        [
+            deal(1, 5100, lots="2", time=recent),
+            deal(2, 5101, lots="1", time=recent),
+            deal(3, 5100, lots="5", time=old),
+        ],
     )
     want = {("C", 1): 1400, ("B", 2): 400, ("A", 3): 200, ("B", 1): 700, ("A", 2): 200}
     commissions = await report(db, "commissions")
-    got = {(world.name(row["partner_id"]), row["level"]): row["amount"] for row in rows(commissions, "by_ib_level")}
+    got = {
+        (world.name(row["partner_id"]), row["level"]): row["amount"]
+        for row in rows(commissions, "by_ib_level")
+    }
     assert got == want
     by_day = [row for row in rows(commissions, "by_day") if row["amount"]]
-    assert by_day == [{"day": recent.date().isoformat(), "currency": "USD", "lines": 5, "amount": sum(want.values())}]
+    assert by_day == [
+        {"day": recent.date().isoformat(), "currency": "USD", "lines": 5, "amount": sum(want.values())}
+    ]
 
 
 async def test_trial_balance_and_reconciliation(db: Database, tmp_path: Path) -> None:
@@ -201,7 +242,9 @@ async def test_trial_balance_and_reconciliation(db: Database, tmp_path: Path) ->
     assert totals["USD"]["debits"] == totals["USD"]["credits"] > 0
     assert totals["USD"]["balanced"] == "yes"
     wallets = next(
-        row for row in rows(ledger, "trial_balance") if row["currency"] == "USD" and row["purpose"] == "client_wallet"
+        row
+        for row in rows(ledger, "trial_balance")
+        if row["currency"] == "USD" and row["purpose"] == "client_wallet"
     )
     assert wallets["credits"] == sum(amount for _, amount in s.WIRED_TODAY)
     assert wallets["accounts"] == len(s.WIRED_TODAY)
@@ -209,13 +252,20 @@ async def test_trial_balance_and_reconciliation(db: Database, tmp_path: Path) ->
         accounts = int(await session.scalar(select(func.count()).select_from(Account)) or 0)
     assert sum(row["accounts"] for row in rows(ledger, "trial_balance")) == accounts
     [status] = rows(ledger, "reconciliation")
-    assert (status["server"], status["compared"], status["differences"]) == (seeded.server_name, 2, len(s.DIFFERENCES))
+    assert (status["server"], status["compared"], status["differences"]) == (
+        seeded.server_name,
+        2,
+        len(s.DIFFERENCES),
+    )
     [difference] = rows(ledger, "differences")
-    login, currency, ledger_balance, server_balance, kind = s.DIFFERENCES[0]
-    assert difference["login"] == login and difference["difference"] == server_balance - ledger_balance
+    login, _currency, ledger_balance, server_balance, kind = s.DIFFERENCES[0]
+    assert difference["login"] == login
+    assert difference["difference"] == server_balance - ledger_balance
     assert difference["kind"] == kind
     runs = {row["day"]: row for row in rows(ledger, "runs_by_day") if row["runs"]}
-    assert runs == {s.at(1).date().isoformat(): {"day": s.at(1).date().isoformat(), "runs": 1, "differences": 1}}
+    assert runs == {
+        s.at(1).date().isoformat(): {"day": s.at(1).date().isoformat(), "runs": 1, "differences": 1}
+    }
 
 
 async def test_every_report_is_listed() -> None:
