@@ -17,16 +17,16 @@ from litestar.response import Template
 
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission
-from backoffice.money import money_formatter
 from core.audit.service import record_audit
 from core.clock import utcnow
 from core.i18n.catalogs import CORE_LOCALES, Translator
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
+from ledger.fx import currency_scales
 from reports.catalogue import REPORTS, run_report, spec_of
 from reports.errors import InvalidWindowError, UnknownReportError
 from reports.table import Report, cell_text, chart_data, csv_text
-from reports.window import MAX_DAYS, Window, default_window, parse_window
+from reports.window import MAX_DAYS, Window, parse_window
 
 READ_REPORTS = "reports.read"
 
@@ -48,6 +48,12 @@ def window_of(request: Request[Any, Any, Any]) -> Window:
 async def _report(request: Request[Any, Any, Any], key: str, window: Window) -> Report:
     async with app_services(request.app).database.session() as session:
         return await run_report(session, key, window, utcnow())
+
+
+async def _scales(request: Request[Any, Any, Any], report: Report) -> dict[str, int]:
+    """Each currency's scale, for amounts in major units (a currency unknown to the ledger: 2)."""
+    async with app_services(request.app).database.session() as session:
+        return dict(await currency_scales(session, *sorted(report.currencies)))
 
 
 def _known(key: str) -> None:
@@ -73,19 +79,17 @@ class ReportsController(Controller):
         try:
             window = window_of(request)
         except InvalidWindowError as exc:
-            context = {
+            context: dict[str, Any] = {
                 "spec": spec_of(key),
                 "report": None,
                 "error": str(exc),
                 "error_field": exc.field,
                 "raw": raw,
                 "max_days": MAX_DAYS,
-                "default": default_window(utcnow().date()).as_params(),
             }
             return Template("reports/report.html", context=context, status_code=400)
         report = await _report(request, key, window)
-        money = await money_formatter(app_services(request.app).database, report.currencies)
-
+        scales = await _scales(request, report)
         context = {
             "spec": spec_of(key),
             "report": report,
@@ -93,11 +97,11 @@ class ReportsController(Controller):
             "error_field": "",
             "raw": window.as_params(),
             "max_days": MAX_DAYS,
-            "cell": lambda column, row: cell_text(column, row, money.scales, grouped=True),
+            "cell": lambda column, row: cell_text(column, row, scales, grouped=True),
             "charts": {
                 table.key: data
                 for table in report.tables
-                if (data := chart_data(table, money.scales, page_translator().gettext)) is not None
+                if (data := chart_data(table, scales, page_translator().gettext)) is not None
             },
             "query": f"from={window.first_day.isoformat()}&to={window.last_day.isoformat()}",
         }
@@ -117,7 +121,7 @@ class ReportsController(Controller):
             return Response(
                 f"table: the report has no table {table_key!r}.", media_type="text/plain", status_code=400
             )
-        money = await money_formatter(app_services(request.app).database, report.currencies)
+        scales = await _scales(request, report)
         async with app_services(request.app).database.transaction() as session:
             await record_audit(
                 session,
@@ -127,4 +131,4 @@ class ReportsController(Controller):
                 target_id=f"{key}.{table.key}",
                 after={**window.as_params(), "rows": len(table.rows)},
             )
-        return csv_response(csv_text(table, money.scales), f"report-{key}-{table.key}")
+        return csv_response(csv_text(table, scales), f"report-{key}-{table.key}")
