@@ -17,7 +17,7 @@ from core.identity.models import CLIENT, User
 from kyc.models import CaseStatus, KycCase
 from mt_bridge.models import MirroredDeal, TradingAccount
 from mt_bridge.records import DealAction
-from reports.sql import day_of, dialect_of
+from reports.sql import day_label, day_of, dialect_of
 from reports.table import Chart, Column, Kind, Report, Table, fill_days
 from reports.window import Window
 
@@ -73,7 +73,7 @@ async def funnel_counts(session: AsyncSession, window: Window) -> dict[str, int]
 async def acquisition_report(session: AsyncSession, window: Window) -> Report:
     day = day_of(User.created_at, dialect_of(session))
     registrations = [
-        {"day": str(label), "registrations": int(count)}
+        {"day": day_label(label), "registrations": int(count)}
         for label, count in await session.execute(
             select(day, func.count())
             .where(User.kind == CLIENT, User.created_at >= window.starts_at, User.created_at < window.ends_at)

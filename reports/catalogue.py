@@ -14,6 +14,7 @@ from reports.errors import UnknownReportError
 from reports.funding import funding_report
 from reports.kyc_backlog import kyc_report
 from reports.ledger_status import ledger_report
+from reports.sql import tune_for_reports
 from reports.table import Report
 from reports.trading import trading_report
 from reports.window import Window
@@ -82,4 +83,6 @@ def spec_of(key: str) -> ReportSpec:
 
 async def run_report(session: AsyncSession, key: str, window: Window, now: datetime) -> Report:
     """Build one report; read-only (the caller's session is never written through)."""
-    return await spec_of(key).build(session, window, now)
+    spec = spec_of(key)
+    await tune_for_reports(session)
+    return await spec.build(session, window, now)

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.models import CommissionLine, Partner
-from reports.sql import day_of, dialect_of
+from reports.sql import day_label, day_of, dialect_of
 from reports.table import Chart, Column, Kind, Report, Table, fill_days
 from reports.window import Window
 
@@ -55,7 +55,7 @@ async def commissions_report(session: AsyncSession, window: Window) -> Report:
     ]
     day = day_of(CommissionLine.deal_time, dialect_of(session))
     by_day = [
-        {"day": str(label), "currency": str(currency), "lines": int(lines), "amount": int(amount)}
+        {"day": day_label(label), "currency": str(currency), "lines": int(lines), "amount": int(amount)}
         for label, currency, lines, amount in await session.execute(
             select(day, CommissionLine.currency, func.count(), func.sum(CommissionLine.amount))
             .where(*_in_window(window))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cashier.models import Deposit, DepositStatus, DestinationKind, Withdrawal, WithdrawalStatus
-from reports.sql import day_of, dialect_of, latest_countries
+from reports.sql import day_label, day_of, dialect_of, latest_countries
 from reports.table import Chart, Column, Kind, Report, Row, Table, fill_days
 from reports.window import Window
 
@@ -83,7 +83,10 @@ async def _grouped(session: AsyncSession, window: Window, by: str) -> dict[tuple
     ):
         for values in await session.execute(query):
             *keys, currency, count, total = values
-            key = _method(str(keys[0]), keys[1]) if by == "method" else str(keys[0])
+            if by == "method":
+                key = _method(str(keys[0]), keys[1])
+            else:
+                key = day_label(keys[0]) if by == "day" else str(keys[0])
             row = out[(key, str(currency))]
             row[count_key] += int(count)
             row[amount_key] += int(total or 0)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.models import Account
 from mt_bridge.models import ReconciliationRun, TradingServer
 from mt_bridge.reconciliation import latest_runs
-from reports.sql import day_of, dialect_of
+from reports.sql import day_label, day_of, dialect_of
 from reports.table import Chart, Column, Kind, Report, Row, Table, fill_days
 from reports.window import Window
 
@@ -106,7 +106,7 @@ async def ledger_report(session: AsyncSession, window: Window) -> Report:
     ]
     day = day_of(ReconciliationRun.started_at, dialect_of(session))
     runs = [
-        {"day": str(label), "runs": int(count), "differences": int(found or 0)}
+        {"day": day_label(label), "runs": int(count), "differences": int(found or 0)}
         for label, count, found in await session.execute(
             select(day, func.count(), func.sum(ReconciliationRun.difference_count))
             .where(

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mt_bridge.models import MirroredDeal, SymbolGroup, TradingAccount, TradingSymbol
 from mt_bridge.records import DealAction
-from reports.sql import day_of, dialect_of, lots_sum, lots_value
-from reports.table import Chart, Column, Kind, Report, Table, fill_days
+from reports.sql import day_label, day_of, dialect_of, grouped, lots_sum, lots_value
+from reports.table import Chart, Column, Kind, Report, Row, Table, fill_days
 from reports.window import Window
 
 TRADE_ACTIONS = (int(DealAction.BUY), int(DealAction.SELL))
@@ -51,30 +51,38 @@ def _deals(window: Window, *columns: Any) -> Any:
 
 async def trading_report(session: AsyncSession, window: Window) -> Report:
     dialect = dialect_of(session)
-    figures = (
-        func.count(func.distinct(TradingAccount.client_id)),
-        func.count(),
-        lots_sum(MirroredDeal.volume, dialect),
+
+    def build(columns: list[Any]) -> Any:
+        return _deals(window, *columns).outerjoin(TradingSymbol, TradingSymbol.name == MirroredDeal.symbol)
+
+    sets = await grouped(
+        session,
+        build,
+        {"group": TradingSymbol.symbol_group_id, "day": day_of(MirroredDeal.time, dialect)},
+        [("group",), ("day",), ()],
+        [
+            func.count(func.distinct(TradingAccount.client_id)),
+            func.count(),
+            lots_sum(MirroredDeal.volume, dialect),
+        ],
     )
-    group_name = func.coalesce(SymbolGroup.name, UNGROUPED)
-    by_group_query = (
-        _deals(window, group_name, *figures)
-        .outerjoin(TradingSymbol, TradingSymbol.name == MirroredDeal.symbol)
-        .outerjoin(SymbolGroup, SymbolGroup.id == TradingSymbol.symbol_group_id)
-        .group_by(group_name)
-        .order_by(group_name)
+
+    def figures(traders: object, deals: object, lots: object) -> Row:
+        return {"traders": int(str(traders)), "deals": int(str(deals)), "lots": lots_value(lots, dialect)}
+
+    # grouped by the group's id (an integer sorts and hashes cheaply), named here
+    names = {
+        int(gid): str(name) for gid, name in await session.execute(select(SymbolGroup.id, SymbolGroup.name))
+    }
+    by_group = sorted(
+        (
+            {"group": names.get(int(key), UNGROUPED) if key is not None else UNGROUPED, **figures(*rest)}
+            for key, *rest in sets[("group",)]
+        ),
+        key=lambda r: r["group"],
     )
-    by_group = [
-        {"group": str(name), "traders": int(traders), "deals": int(deals), "lots": lots_value(lots, dialect)}
-        for name, traders, deals, lots in await session.execute(by_group_query)
-    ]
-    day = day_of(MirroredDeal.time, dialect)
-    by_day = [
-        {"day": str(label), "traders": int(traders), "deals": int(deals), "lots": lots_value(lots, dialect)}
-        for label, traders, deals, lots in await session.execute(_deals(window, day, *figures).group_by(day))
-    ]
-    traders, deals, lots = (await session.execute(_deals(window, *figures))).one()
-    summary = [{"traders": int(traders), "deals": int(deals), "lots": lots_value(lots, dialect)}]
+    by_day = [{"day": day_label(key), **figures(*rest)} for key, *rest in sets[("day",)]]
+    summary = [figures(*row) for row in sets[()]] or [figures(0, 0, None)]
     zero = {"traders": 0, "deals": 0, "lots": lots_value(None, dialect)}
     return Report(
         "trading",
