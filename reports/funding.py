@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cashier.models import Deposit, DepositStatus, DestinationKind, Withdrawal, WithdrawalStatus
-from reports.sql import day_label, day_of, dialect_of, latest_countries
+from reports.sql import day_label, day_of, dialect_of, grouped, latest_countries
 from reports.table import Chart, Column, Kind, Report, Row, Table, fill_days
 from reports.window import Window
 
@@ -36,63 +36,84 @@ def _method(kind: str, psp: str | None) -> str:
     return f"psp:{psp or ''}"
 
 
-async def _grouped(session: AsyncSession, window: Window, by: str) -> dict[tuple[str, str], Row]:
-    """Figures per (``by`` value, currency); ``by`` is ``day``, ``method`` or ``country``."""
+async def _grouped(session: AsyncSession, window: Window) -> dict[str, dict[tuple[str, str], Row]]:
+    """Figures per (day | method | country, currency): each table's rows by its key and currency.
+
+    One grouped read of deposits and one of withdrawals serve the three tables (GROUPING SETS on
+    PostgreSQL)."""
     dialect = dialect_of(session)
     country = latest_countries()
-    out: dict[tuple[str, str], Row] = defaultdict(lambda: dict(ZERO))
-
-    def key_columns(model: Any, kind: Any) -> list[Any]:
-        if by == "day":
-            return [day_of(model.created_at, dialect)]
-        if by == "method":
-            return [kind, model.psp]
-        return [func.coalesce(country.c.country, "")]
-
-    deposit_keys = key_columns(Deposit, Deposit.method)
-    deposits = (
-        select(
-            *deposit_keys,
-            Deposit.currency,
-            func.count(),
-            func.sum(func.coalesce(Deposit.credited_amount, Deposit.amount)),
-        )
-        .where(
-            Deposit.status == DepositStatus.CREDITED,
-            Deposit.created_at >= window.starts_at,
-            Deposit.created_at < window.ends_at,
-        )
-        .group_by(*deposit_keys, Deposit.currency)
+    out: dict[str, dict[tuple[str, str], Row]] = {
+        by: defaultdict(lambda: dict(ZERO)) for by in ("day", "method", "country")
+    }
+    sources = (
+        (
+            Deposit,
+            Deposit.method,
+            DepositStatus.CREDITED,
+            func.coalesce(Deposit.credited_amount, Deposit.amount),
+            "deposits",
+            "deposited",
+        ),
+        (
+            Withdrawal,
+            Withdrawal.destination_kind,
+            WithdrawalStatus.PAID,
+            Withdrawal.amount,
+            "withdrawals",
+            "withdrawn",
+        ),
     )
-    withdrawal_keys = key_columns(Withdrawal, Withdrawal.destination_kind)
-    withdrawals = (
-        select(*withdrawal_keys, Withdrawal.currency, func.count(), func.sum(Withdrawal.amount))
-        .where(
-            Withdrawal.status == WithdrawalStatus.PAID,
-            Withdrawal.created_at >= window.starts_at,
-            Withdrawal.created_at < window.ends_at,
+    for model, kind, status, amount, count_key, amount_key in sources:
+
+        def build(columns: list[Any], model: Any = model, status: str = status) -> Any:
+            return (
+                select(*columns)
+                .select_from(model)
+                .outerjoin(country, country.c.client_id == model.client_id)
+                .where(
+                    model.status == status,
+                    model.created_at >= window.starts_at,
+                    model.created_at < window.ends_at,
+                )
+            )
+
+        keys = {
+            "day": day_of(model.created_at, dialect),
+            "kind": kind,
+            "psp": model.psp,
+            "country": func.coalesce(country.c.country, ""),
+            "currency": model.currency,
+        }
+        sets = await grouped(
+            session,
+            build,
+            keys,
+            [("day", "currency"), ("kind", "psp", "currency"), ("country", "currency")],
+            [func.count(), func.sum(amount)],
         )
-        .group_by(*withdrawal_keys, Withdrawal.currency)
-    )
-    if by == "country":
-        deposits = deposits.outerjoin(country, country.c.client_id == Deposit.client_id)
-        withdrawals = withdrawals.outerjoin(country, country.c.client_id == Withdrawal.client_id)
-    for query, count_key, amount_key in (
-        (deposits, "deposits", "deposited"),
-        (withdrawals, "withdrawals", "withdrawn"),
-    ):
-        for values in await session.execute(query):
-            *keys, currency, count, total = values
-            if by == "method":
-                key = _method(str(keys[0]), keys[1])
-            else:
-                key = day_label(keys[0]) if by == "day" else str(keys[0])
-            row = out[(key, str(currency))]
-            row[count_key] += int(count)
-            row[amount_key] += int(total or 0)
-    for row in out.values():
-        row["net"] = row["deposited"] - row["withdrawn"]
+        for first, *rest in sets[("day", "currency")]:
+            _add(out["day"][(day_label(first), str(rest[0]))], count_key, amount_key, rest[1], rest[2])
+        for kind_value, psp, currency, count, total in sets[("kind", "psp", "currency")]:
+            _add(
+                out["method"][(_method(str(kind_value), psp), str(currency))],
+                count_key,
+                amount_key,
+                count,
+                total,
+            )
+        for country_value, currency, count, total in sets[("country", "currency")]:
+            _add(out["country"][(str(country_value), str(currency))], count_key, amount_key, count, total)
+    for rows in out.values():
+        for row in rows.values():
+            row["net"] = row["deposited"] - row["withdrawn"]
     return out
+
+
+def _add(row: Row, count_key: str, amount_key: str, count: Any, total: Any) -> None:
+    """``total`` is a NUMERIC sum of integers on PostgreSQL (a Decimal), exact either way."""
+    row[count_key] += int(count)
+    row[amount_key] += int(total or 0)
 
 
 def _rows(grouped: dict[tuple[str, str], Row], key: str) -> list[Row]:
@@ -100,9 +121,10 @@ def _rows(grouped: dict[tuple[str, str], Row], key: str) -> list[Row]:
 
 
 async def funding_report(session: AsyncSession, window: Window) -> Report:
-    by_day = fill_days(window, _rows(await _grouped(session, window, "day"), "day"), ["currency"], ZERO)
-    by_method = _rows(await _grouped(session, window, "method"), "method")
-    by_country = _rows(await _grouped(session, window, "country"), "country")
+    grouped_rows = await _grouped(session, window)
+    by_day = fill_days(window, _rows(grouped_rows["day"], "day"), ["currency"], ZERO)
+    by_method = _rows(grouped_rows["method"], "method")
+    by_country = _rows(grouped_rows["country"], "country")
     return Report(
         "funding",
         "Funding",

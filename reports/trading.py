@@ -67,8 +67,8 @@ async def trading_report(session: AsyncSession, window: Window) -> Report:
         ],
     )
 
-    def figures(traders: object, deals: object, lots: object) -> Row:
-        return {"traders": int(str(traders)), "deals": int(str(deals)), "lots": lots_value(lots, dialect)}
+    def figures(traders: Any, deals: Any, lots: Any) -> Row:
+        return {"traders": int(traders), "deals": int(deals), "lots": lots_value(lots, dialect)}
 
     # grouped by the group's id (an integer sorts and hashes cheaply), named here
     names = {
