@@ -4,6 +4,8 @@
   workers' middleware, retried or discarded from the back office.
 * ``ix_mt_deal_time``: the trading and acquisition reports read deals by time across servers;
   the existing ``(server_id, time)`` index serves one server at a time only.
+* ``ix_mt_deal_server_login_time``: whether (and when) an account traded, for the acquisition
+  funnel's "traded" stage (and any per-account deal list), without a scan of every deal;
 * the new permission ``jobs.manage`` (the dead-letter page) is granted to the seeded admin role;
   ``reports.read`` already exists and is held by admin, compliance, finance, ib_manager, read_only.
 
@@ -46,6 +48,7 @@ def upgrade() -> None:
         "ix_core_dead_letter_status_failed_at", "core_dead_letter", ["status", "failed_at"], unique=False
     )
     op.create_index("ix_mt_deal_time", "mt_deal", ["time"], unique=False)
+    op.create_index("ix_mt_deal_server_login_time", "mt_deal", ["server_id", "login", "time"], unique=False)
     conn = op.get_bind()
     for role, permission in NEW_GRANTS:
         role_id = conn.execute(sa.text("SELECT id FROM roles WHERE name = :name"), {"name": role}).scalar()
@@ -60,6 +63,7 @@ def downgrade() -> None:
     conn = op.get_bind()
     for _role, permission in NEW_GRANTS:
         conn.execute(sa.text("DELETE FROM role_permissions WHERE permission = :p"), {"p": permission})
+    op.drop_index("ix_mt_deal_server_login_time", table_name="mt_deal")
     op.drop_index("ix_mt_deal_time", table_name="mt_deal")
     op.drop_index("ix_core_dead_letter_status_failed_at", table_name="core_dead_letter")
     op.drop_table("core_dead_letter")
