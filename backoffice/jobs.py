@@ -42,10 +42,13 @@ class DeadLetterController(Controller):
             rows = await dead_letters(session, status)
         return Template("jobs/dead.html", context={"rows": rows, "status": status, "statuses": STATUSES})
 
-    @post("/{dead_letter_id:int}/retry", name="backoffice.jobs.dead.retry")
-    async def retry(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> Redirect:
+    async def _resolve(self, request: Request[Any, Any, Any], dead_letter_id: int, action: str) -> Redirect:
+        """Retry or discard one dead letter; either way back to the list with what happened."""
+        resolve, done = (
+            (retry_dead_letter, "sent again") if action == "retry" else (discard_dead_letter, "discarded")
+        )
         try:
-            row = await retry_dead_letter(
+            row = await resolve(
                 app_services(request.app).database,
                 dead_letter_id,
                 actor_for(request, signed_in(request).user),
@@ -53,19 +56,13 @@ class DeadLetterController(Controller):
         except DeadLetterError as exc:
             flash(request, str(exc), category="error")
         else:
-            flash(request, f"Job {row.id} ({row.actor_name}) sent again.", category="success")
+            flash(request, f"Job {row.id} ({row.actor_name}) {done}.", category="success")
         return Redirect("/jobs/dead", status_code=303)
+
+    @post("/{dead_letter_id:int}/retry", name="backoffice.jobs.dead.retry")
+    async def retry(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> Redirect:
+        return await self._resolve(request, dead_letter_id, "retry")
 
     @post("/{dead_letter_id:int}/discard", name="backoffice.jobs.dead.discard")
     async def discard(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> Redirect:
-        try:
-            row = await discard_dead_letter(
-                app_services(request.app).database,
-                dead_letter_id,
-                actor_for(request, signed_in(request).user),
-            )
-        except DeadLetterError as exc:
-            flash(request, str(exc), category="error")
-        else:
-            flash(request, f"Job {row.id} ({row.actor_name}) discarded.", category="success")
-        return Redirect("/jobs/dead", status_code=303)
+        return await self._resolve(request, dead_letter_id, "discard")
