@@ -195,7 +195,9 @@ async def test_kyc_backlog_and_review_times(db: Database, tmp_path: Path) -> Non
     assert (reviews["approved"], reviews["rejected"]) == (approved, rejected)
     assert reviews["median_hours"] == hours(median_low(ordered)) == Decimal("2.0")
     assert reviews["p90_hours"] == hours(ordered[-1])
-    average = (Decimal(sum(durations)) / len(durations) / 3600).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    average = (Decimal(sum(durations)) / len(durations) / 3600).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
     assert reviews["average_hours"] == average == Decimal("7.6")
     assert now >= min(waiting["submitted"])
 

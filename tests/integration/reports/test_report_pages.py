@@ -189,3 +189,21 @@ async def test_reports_read_in_chinese(
     assert "已验证" in page
     charts = json.loads(re.search(r'id="report-chart-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
     assert "已验证" in charts["funnel"]["labels"]
+
+
+async def test_every_report_renders_on_an_empty_database(
+    db: Database, settings: Settings, backoffice_client: AsyncTestClient
+) -> None:
+    await signed_in_as(db, settings, backoffice_client, ["admin"])
+    for key in REPORTS:
+        page = await backoffice_client.get(f"/reports/{key}")
+        assert page.status_code == 200, key
+    differences = await backoffice_client.get("/reports/ledger")
+    assert "Nothing in this range." in differences.text
+    funnel = await backoffice_client.get("/reports/acquisition/export.csv?table=funnel")
+    assert funnel.text.splitlines()[1:] == [
+        "registered,0,0.0",
+        "verified,0,0.0",
+        "funded,0,0.0",
+        "traded,0,0.0",
+    ]
