@@ -8,12 +8,11 @@ differs, and the runs made in the range.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models import Account
+from ledger.reading import trial_balance
 from mt_bridge.models import ReconciliationRun, TradingServer
 from mt_bridge.reconciliation import latest_runs
 from reports.sql import day_label, day_of, dialect_of
@@ -22,60 +21,36 @@ from reports.window import Window
 
 
 async def trial_balance_rows(session: AsyncSession) -> tuple[list[Row], list[Row]]:
-    """(lines per currency and purpose, totals per currency)."""
-    query = (
-        select(
-            Account.currency,
-            Account.purpose,
-            func.count(),
-            func.coalesce(func.sum(Account.debits_posted), 0),
-            func.coalesce(func.sum(Account.credits_posted), 0),
-            func.coalesce(func.sum(Account.debits_pending), 0),
-            func.coalesce(func.sum(Account.credits_pending), 0),
-        )
-        .group_by(Account.currency, Account.purpose)
-        .order_by(Account.currency, Account.purpose)
-    )
+    """(lines per currency and purpose, totals per currency), read through the ledger's own
+    :func:`ledger.reading.trial_balance` (only the ledger names its counters)."""
+    currencies = sorted(str(c) for c in await session.scalars(select(Account.currency).distinct()))
     lines: list[Row] = []
-    totals: dict[str, Row] = defaultdict(
-        lambda: {"debits": 0, "credits": 0, "pending_debits": 0, "pending_credits": 0}
-    )
-    for (
-        currency,
-        purpose,
-        accounts,
-        debits,
-        credits,
-        pending_debits,
-        pending_credits,
-    ) in await session.execute(query):
-        lines.append(
+    totals: list[Row] = []
+    for currency in currencies:
+        books = await trial_balance(session, currency)
+        lines += [
             {
-                "currency": str(currency),
-                "purpose": str(purpose),
-                "accounts": int(accounts),
-                "debits": int(debits),
-                "credits": int(credits),
-                "net_debit": int(debits) - int(credits),
+                "currency": currency,
+                "purpose": line.purpose,
+                "accounts": line.accounts,
+                "debits": line.debits,
+                "credits": line.credits,
+                "net_debit": line.net_debit,
+            }
+            for line in books.lines
+        ]
+        totals.append(
+            {
+                "currency": currency,
+                "debits": books.total_debits,
+                "credits": books.total_credits,
+                "net": books.net,
+                "pending_debits": books.pending_debits,
+                "pending_credits": books.pending_credits,
+                "balanced": "yes" if books.balanced else "no",
             }
         )
-        total = totals[str(currency)]
-        total["debits"] += int(debits)
-        total["credits"] += int(credits)
-        total["pending_debits"] += int(pending_debits)
-        total["pending_credits"] += int(pending_credits)
-    total_rows = [
-        {
-            "currency": currency,
-            **total,
-            "net": total["debits"] - total["credits"],
-            "balanced": "yes"
-            if total["debits"] == total["credits"] and total["pending_debits"] == total["pending_credits"]
-            else "no",
-        }
-        for currency, total in sorted(totals.items())
-    ]
-    return lines, total_rows
+    return lines, totals
 
 
 async def ledger_report(session: AsyncSession, window: Window) -> Report:
