@@ -51,9 +51,14 @@ class DeadLetter(Base):
     args: Mapped[list[Any]] = mapped_column(JSON)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON)
     retries: Mapped[int] = mapped_column(default=0)
-    """How many times it was retried after its first attempt."""
+    """How many times it was retried after its first attempt (the last time it failed)."""
+    occurrences: Mapped[int] = mapped_column(default=1)
+    """How many times this same job (actor and arguments) failed for good while it waited here: a
+    periodic job that keeps failing (a sync of a server that is down) is one row, not thousands."""
+    first_failed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     error: Mapped[str] = mapped_column(String(ERROR_LIMIT))
     failed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    """When it last failed for good."""
     status: Mapped[str] = mapped_column(String(16), default=DeadLetterStatus.DEAD)
     resolved_by: Mapped[str | None] = mapped_column(String(320))
     resolved_at: Mapped[datetime | None]
@@ -73,8 +78,26 @@ class FailedMessage:
 
 
 async def record_dead_letter(db: Database, failed: FailedMessage) -> int:
-    """Store one failed message (its own short transaction); returns the row's id."""
+    """Store one failed message (its own short transaction); returns the row's id. The same job
+    (actor and arguments) already waiting for staff is counted again rather than stored twice."""
+    now = clock.utcnow()
     async with db.transaction() as session:
+        waiting = await session.scalars(
+            select(DeadLetter).where(
+                DeadLetter.actor_name == failed.actor_name[:128], DeadLetter.status == DeadLetterStatus.DEAD
+            )
+        )
+        same = next(
+            (row for row in waiting if row.args == list(failed.args) and row.kwargs == dict(failed.kwargs)),
+            None,
+        )
+        if same is not None:
+            same.occurrences += 1
+            same.message_id = failed.message_id[:64]
+            same.retries = failed.retries
+            same.error = failed.error[:ERROR_LIMIT]
+            same.failed_at = now
+            return same.id
         row = DeadLetter(
             message_id=failed.message_id[:64],
             queue_name=failed.queue_name[:128],
@@ -82,8 +105,10 @@ async def record_dead_letter(db: Database, failed: FailedMessage) -> int:
             args=list(failed.args),
             kwargs=dict(failed.kwargs),
             retries=failed.retries,
+            occurrences=1,
             error=failed.error[:ERROR_LIMIT],
-            failed_at=clock.utcnow(),
+            first_failed_at=now,
+            failed_at=now,
             status=DeadLetterStatus.DEAD,
         )
         session.add(row)

@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("args", sa.JSON(), nullable=False),
         sa.Column("kwargs", sa.JSON(), nullable=False),
         sa.Column("retries", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("occurrences", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("first_failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("error", sa.String(length=2000), nullable=False),
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),

@@ -129,6 +129,19 @@ async def seed_dead(db: Database) -> int:
     )
 
 
+async def test_the_same_job_failing_again_is_counted_not_stored_twice(db: Database) -> None:
+    first = await seed_dead(db)
+    again = await seed_dead(db)
+    other = await record_dead_letter(db, FailedMessage("m-2", "default", "core.send_mail", (18,), {}, 8, "x"))
+    async with db.session() as session:
+        rows = {row.id: row for row in await session.scalars(select(DeadLetter))}
+    assert again == first
+    assert other != first
+    assert rows[first].occurrences == 2
+    assert rows[other].occurrences == 1
+    assert rows[first].failed_at >= rows[first].first_failed_at
+
+
 async def test_staff_retry_resends_by_actor_name_and_is_audited(
     db: Database, settings: Settings, backoffice_client: AsyncTestClient, sent_jobs: list[jobs.Job]
 ) -> None:
