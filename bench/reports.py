@@ -152,7 +152,8 @@ def seed_statements(sizes: Sizes, end: datetime) -> list[tuple[str, str]]:
             SELECT 'standard', 'Standard', server_id, id, 'USD', '[100]', 100, 0, 0, false, false, true
             FROM mt_group;
             {groups}
-            INSERT INTO mt_symbol (name, symbol_group_id, contract_size, digits, aliases) VALUES {symbol_rows}""",
+            INSERT INTO mt_symbol (name, symbol_group_id, contract_size, digits, aliases)
+            VALUES {symbol_rows}""",
         ),
         (
             "trading accounts",
@@ -165,8 +166,9 @@ def seed_statements(sizes: Sizes, end: datetime) -> list[tuple[str, str]]:
         ),
         (
             "deals",
-            f"""INSERT INTO mt_deal (server_id, ticket, login, order_ticket, position_id, action, entry, symbol,
-                raw_symbol, volume, volume_closed, price, profit, commission, swap, fee, currency_digits,
+            f"""INSERT INTO mt_deal (server_id, ticket, login, order_ticket, position_id, action, entry,
+                symbol, raw_symbol, volume, volume_closed, price, profit, commission, swap, fee,
+                currency_digits,
                 time, time_msc, comment, deleted, revision, needs_posting, posted_profit,
                 posted_commission, posted_swap, posted_fee, synced_at)
             SELECT s.id, g, 100000 + 1 + (g % {n.accounts}), g, g / 2, g % 2, g % 2, sym, sym,
