@@ -13,11 +13,13 @@ from backoffice import (
     dealing,
     finance,
     ib_staff,
+    jobs,
     kyc,
     mailbox,
     pages,
     rates,
     risk,
+    reports,
     roles,
     settings_announcements,
     settings_cashier,
@@ -34,6 +36,7 @@ from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.auth import SIGN_IN_HANDLERS
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
+from reports import REPORTS_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -52,6 +55,8 @@ NAVIGATION = (
     NavItem("Reconciliation", "/dealing/reconciliation"),
     NavItem("IB", "/ib/applications"),
     NavItem("Risk alerts", "/risk/alerts"),
+    NavItem("Reports", "/reports"),
+    NavItem("Dead-letter jobs", "/jobs/dead"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -91,6 +96,8 @@ def protected_router() -> Router:
             *ib_staff.CONTROLLERS,
             risk.RiskAlertController,
             risk.RiskSettingsController,
+            reports.ReportsController,
+            jobs.DeadLetterController,
             api.router,
         ],
         guards=[requires_permission],
@@ -104,10 +111,11 @@ def backoffice_spec() -> AppSpec:
         title="Back office",
         route_handlers=[signin.StaffSignInController, protected_router()],
         template_dir=HERE / "templates",
+        static_dir=HERE / "static",
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, REPORTS_LOCALES],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 

@@ -13,6 +13,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.identity.models",
     "core.audit.models",
     "core.mail.models",
+    "core.dead_letters",
     "ledger.models",
     "kyc.models",
     "ledger.models",

@@ -257,6 +257,8 @@ class MirroredDeal(Base):
         UniqueConstraint("server_id", "ticket"),
         Index("ix_mt_deal_server_time", "server_id", "time"),
         Index("ix_mt_deal_to_post", "server_id", "needs_posting"),
+        Index("ix_mt_deal_time", "time"),  # the reports read deals by time across servers
+        Index("ix_mt_deal_server_login_time", "server_id", "login", "time"),  # an account's deals
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "settings.fees": "Change deposit and withdrawal fees.",
     "mail.templates": "Edit, preview and reset the mail templates.",
     "announcements.manage": "Write, schedule and publish announcements to clients.",
+    "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
