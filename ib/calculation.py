@@ -18,15 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from core.gc_tuning import collector_paused
 from ib.network import Network
 from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
 from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
     ClientHistory,
     DealFacts,
     Draft,
+    Inputs,
     Line,
     Member,
     RuleContext,
@@ -134,12 +137,12 @@ def _finish(
         seen.add(member.partner_id)
         if member.own and not rule.conditions.include_own_trades:
             continue
-        rounded = round_commission_down(draft.exact)
+        rounded, inputs, formula = _rounded(draft.exact, draft.inputs, draft.formula)
         amount, note = _cap(rule, deal, member, rounded, state)
         if amount <= 0:
             continue
-        inputs = (*draft.inputs, ("exact", text(draft.exact)))
-        formula = f"{draft.formula} → rounded down {rounded}{note}"
+        if note:
+            formula += note
         lines.append(
             Line(
                 deal.server,
@@ -160,6 +163,14 @@ def _finish(
             )
         )
     return lines
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _rounded(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
+    """A draft's amount rounded down, its inputs with the exact amount last, and its formula
+    with the rounding: remembered, because the calculators' explanations repeat across deals."""
+    rounded = round_commission_down(exact)
+    return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
 
 
 def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
