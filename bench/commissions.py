@@ -53,8 +53,8 @@ SERVER = "bench"
 FANOUT = 3
 LEVELS = 5
 CLIENTS = 10_000
-BATCH = FEED_BATCH
-"""Closing deals per engine call in the throughput run: what the bridge's feed hands the engine."""
+RAW_BATCH = 1_000
+"""Rows per INSERT of the raw baseline."""
 LOAD_BATCH = 10_000
 """Deals per engine call while loading the month that is then recomputed."""
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -86,6 +86,9 @@ RULES = [
 class Sizes:
     engine_deals: int
     month_deals: int
+    batch: int = FEED_BATCH
+    """Closing deals per engine call in the throughput run: by default what the bridge's feed
+    hands the engine (:data:`ib.bridge_feed.FEED_BATCH`)."""
 
 
 FULL = Sizes(engine_deals=100_000, month_deals=1_000_000)
@@ -102,8 +105,8 @@ async def raw_insert_rate(dsn: str, rows: int) -> float:
             " SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[])"
         )
         started = time.perf_counter()
-        for start in range(0, rows, BATCH):
-            n = min(BATCH, rows - start)
+        for start in range(0, rows, RAW_BATCH):
+            n = min(RAW_BATCH, rows - start)
             async with connection.transaction():
                 await statement.fetch(
                     list(range(n)), list(range(n)), [100] * n, [f"r{start + i}" for i in range(n)]
@@ -275,7 +278,7 @@ async def measure(
     month_start = START
     load_rate = await feed(db, clients, sizes.month_deals, 1, month_start, MONTH, LOAD_BATCH)
     notes["month_load_deals_per_s"] = load_rate
-    # Throughput: fresh deals in the following days, batches of 1,000.
+    # Throughput: fresh deals in the following days, in batches of the feed's size.
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -286,7 +289,7 @@ async def measure(
         10_000_000,
         month_start + MONTH + timedelta(days=1),
         timedelta(days=5),
-        BATCH,
+        sizes.batch,
     )
     if profiler:
         profiler.disable()
@@ -320,8 +323,8 @@ async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure]
 def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None:
     print(
         f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients,"
-        f" {len(RULES)} rules;"
-        f" {sizes.engine_deals:,} deals in batches of {BATCH:,}; recompute of {sizes.month_deals:,} deals"
+        f" {len(RULES)} rules; {sizes.engine_deals:,} deals in batches of {sizes.batch:,};"
+        f" recompute of {sizes.month_deals:,} deals"
     )
     print(f"{'metric':<32}{'value':>14} {'unit':<5}{'ratio':>10}  {'target':<18} baseline")
     for figure in figures:
@@ -350,9 +353,12 @@ def main() -> None:
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     parser.add_argument("--engine-deals", type=int, help="deals in the throughput run")
     parser.add_argument("--month-deals", type=int, help="deals in the recomputed month")
+    parser.add_argument(
+        "--batch", type=int, default=FEED_BATCH, help="deals per engine call (throughput run)"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals)
+    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals, args.batch)
     figures, notes = asyncio.run(run(args.admin_url, sizes, args.profile))
     report(figures, notes, sizes)
 
