@@ -6,7 +6,8 @@ In one run, on a database it creates and drops:
 * closing deals per second through the production engine (:func:`ib.engine.process_deals`):
   a 5-level tree (121 IBs, fan-out 3), 10,000 clients, a scheme mixing fixed with sub-IB
   allocations, per level, rank differential, spread share, % of platform commission, % of profit
-  and overriding; every batch writes its lines and posts to the ledger;
+  and overriding; every batch (the size the bridge's feed hands the engine,
+  :data:`ib.bridge_feed.FEED_BATCH`) writes its lines and posts to the ledger;
 * the time to recompute (dry run: compute and diff against the published lines) a month of deals:
   1,000,000 in the full run, the deals loaded through the engine first; baseline: reading the same
   rows with a bare SELECT.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import json
 import os
 import pstats
 import random
@@ -38,9 +38,11 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import DEFAULT_ADMIN_URL, Figure, load_average, print_json_lines, scratch_database
 from core.db import Database, migrate
 from core.gc_tuning import freeze_startup_objects
 from ib import partners, recompute, schemes
+from ib.bridge_feed import FEED_BATCH
 from ib.engine import process_deals
 from ib.hierarchy import move_partner
 from ib.models import ClientLink, SymbolSpec, TradingAccount
@@ -51,8 +53,10 @@ SERVER = "bench"
 FANOUT = 3
 LEVELS = 5
 CLIENTS = 10_000
-BATCH = 1_000
-RECOMPUTE_BATCH = 10_000
+RAW_BATCH = 1_000
+"""Rows per INSERT of the raw baseline."""
+LOAD_BATCH = 10_000
+"""Deals per engine call while loading the month that is then recomputed."""
 START = datetime(2026, 11, 1, tzinfo=UTC)
 MONTH = timedelta(days=30)
 STAFF = "staff:bench"
@@ -82,27 +86,13 @@ RULES = [
 class Sizes:
     engine_deals: int
     month_deals: int
+    batch: int = FEED_BATCH
+    """Closing deals per engine call in the throughput run: by default what the bridge's feed
+    hands the engine (:data:`ib.bridge_feed.FEED_BATCH`)."""
 
 
 FULL = Sizes(engine_deals=100_000, month_deals=1_000_000)
-QUICK = Sizes(engine_deals=1_000, month_deals=2_000)
-
-
-@dataclass
-class Figure:
-    metric: str
-    value: float
-    unit: str
-    baseline: str
-    baseline_value: float
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.baseline_value if self.baseline_value else 0.0
-
-
-def asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+QUICK = Sizes(engine_deals=10_000, month_deals=10_000)
 
 
 async def raw_insert_rate(dsn: str, rows: int) -> float:
@@ -115,8 +105,8 @@ async def raw_insert_rate(dsn: str, rows: int) -> float:
             " SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[])"
         )
         started = time.perf_counter()
-        for start in range(0, rows, BATCH):
-            n = min(BATCH, rows - start)
+        for start in range(0, rows, RAW_BATCH):
+            n = min(RAW_BATCH, rows - start)
             async with connection.transaction():
                 await statement.fetch(
                     list(range(n)), list(range(n)), [100] * n, [f"r{start + i}" for i in range(n)]
@@ -286,9 +276,9 @@ async def measure(
     notes: dict[str, float] = {}
     # The month under recompute: loaded through the engine in big batches (its lines are published).
     month_start = START
-    load_rate = await feed(db, clients, sizes.month_deals, 1, month_start, MONTH, RECOMPUTE_BATCH)
+    load_rate = await feed(db, clients, sizes.month_deals, 1, month_start, MONTH, LOAD_BATCH)
     notes["month_load_deals_per_s"] = load_rate
-    # Throughput: fresh deals in the following days, batches of 1,000.
+    # Throughput: fresh deals in the following days, in batches of the feed's size.
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -299,7 +289,7 @@ async def measure(
         10_000_000,
         month_start + MONTH + timedelta(days=1),
         timedelta(days=5),
-        BATCH,
+        sizes.batch,
     )
     if profiler:
         profiler.disable()
@@ -314,19 +304,13 @@ async def measure(
     notes["recompute_1M_deals_s_extrapolated"] = 1_000_000 / notes["recompute_deals_per_s"]
     figures = [
         Figure("closing_deals_per_s", engine_rate, "1/s", "raw_insert_rows_per_s", raw_rate),
-        Figure("recompute_month_s", recompute_s, "s", "raw_select_month_s", select_s),
+        Figure("recompute_month_s", recompute_s, "s", "raw_select_month_s", select_s, higher_is_better=False),
     ]
     return figures, notes
 
 
 async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure], dict[str, float]]:
-    name = f"bd_bench_commissions_{os.getpid()}"
-    admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = asyncpg_dsn(admin_url).rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-    try:
+    async with scratch_database(admin_url, f"bd_bench_commissions_{os.getpid()}") as (dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url)
         freeze_startup_objects()  # as a worker process does once it has started (workers/entry.py)
@@ -334,17 +318,13 @@ async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure]
             return await measure(db, dsn, sizes, profile)
         finally:
             await db.dispose()
-    finally:
-        admin = await asyncpg.connect(asyncpg_dsn(admin_url))
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None:
     print(
         f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients,"
-        f" {len(RULES)} rules;"
-        f" {sizes.engine_deals:,} deals in batches of {BATCH:,}; recompute of {sizes.month_deals:,} deals"
+        f" {len(RULES)} rules; {sizes.engine_deals:,} deals in batches of {sizes.batch:,};"
+        f" recompute of {sizes.month_deals:,} deals"
     )
     print(f"{'metric':<32}{'value':>14} {'unit':<5}{'ratio':>10}  {'target':<18} baseline")
     for figure in figures:
@@ -361,34 +341,24 @@ def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None
         )
     for name, value in notes.items():
         print(f"{name:<36}{value:>14,.1f}")
+    print(f"{'load average (1, 5, 15 min)':<36}{load_average():>14}")
     print()
-    for figure in figures:
-        print(
-            json.dumps(
-                {
-                    "bench": BENCH,
-                    "metric": figure.metric,
-                    "value": round(figure.value, 1),
-                    "unit": figure.unit,
-                    "baseline": figure.baseline,
-                    "ratio": round(figure.ratio, 3),
-                }
-            )
-        )
+    print_json_lines(BENCH, figures, value_digits=1, ratio_digits=3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller loads; finishes in under a minute")
     parser.add_argument("--profile", action="store_true", help="profile the engine throughput run")
-    parser.add_argument(
-        "--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://127.0.0.1:5432/test")
-    )
+    parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     parser.add_argument("--engine-deals", type=int, help="deals in the throughput run")
     parser.add_argument("--month-deals", type=int, help="deals in the recomputed month")
+    parser.add_argument(
+        "--batch", type=int, default=FEED_BATCH, help="deals per engine call (throughput run)"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals)
+    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals, args.batch)
     figures, notes = asyncio.run(run(args.admin_url, sizes, args.profile))
     report(figures, notes, sizes)
 

@@ -18,15 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from core.gc_tuning import collector_paused
 from ib.network import Network
 from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
 from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
     ClientHistory,
     DealFacts,
     Draft,
+    Inputs,
     Line,
     Member,
     RuleContext,
@@ -118,6 +121,11 @@ def _cap(
     return amount, note
 
 
+_new_line = tuple.__new__
+"""Builds a :class:`Line` from a tuple of its fields, without the named tuple's own ``__new__``
+(which only repacks the arguments): a batch makes one per line."""
+
+
 def _finish(
     rule: RuleSpec,
     version: VersionSnapshot,
@@ -127,47 +135,50 @@ def _finish(
 ) -> list[Line]:
     lines: list[Line] = []
     seen: set[int] = set()
+    conditions = rule.conditions
+    capped = conditions.cap_per_day is not None or conditions.cap_per_month is not None
+    include_own = conditions.include_own_trades
+    head = (deal.server, deal.ticket, deal.client_id, deal.time)
+    of_rule = (rule.id, rule.code, rule.kind, version.id, version.currency)
     for draft in drafts:
         member = draft.member
-        if member.partner_id in seen:
-            raise AssertionError(f"rule {rule.code} produced two lines for partner {member.partner_id}")
-        seen.add(member.partner_id)
-        if member.own and not rule.conditions.include_own_trades:
+        partner_id = member.partner_id
+        if partner_id in seen:
+            raise AssertionError(f"rule {rule.code} produced two lines for partner {partner_id}")
+        seen.add(partner_id)
+        if member.own and not include_own:
             continue
-        rounded = round_commission_down(draft.exact)
-        amount, note = _cap(rule, deal, member, rounded, state)
+        amount, inputs, formula = _rounded(draft.exact, draft.inputs, draft.formula)
+        if capped:
+            amount, note = _cap(rule, deal, member, amount, state)
+            formula += note
         if amount <= 0:
             continue
-        inputs = (*draft.inputs, ("exact", text(draft.exact)))
-        formula = f"{draft.formula} → rounded down {rounded}{note}"
         lines.append(
-            Line(
-                deal.server,
-                deal.ticket,
-                deal.client_id,
-                deal.time,
-                member.partner_id,
-                member.level,
-                member.rank,
-                rule.id,
-                rule.code,
-                rule.kind,
-                version.id,
-                version.currency,
-                amount,
-                inputs,
-                formula,
-            )
+            _new_line(Line, (*head, partner_id, member.level, member.rank, *of_rule, amount, inputs, formula))
         )
     return lines
 
 
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _rounded(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
+    """A draft's amount rounded down, its inputs with the exact amount last, and its formula
+    with the rounding: remembered, because the calculators' explanations repeat across deals."""
+    rounded = round_commission_down(exact)
+    return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
+
+
 def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
-    """:func:`select_rules` plus the deal-independent conditions, remembered per version and target."""
+    """:func:`select_rules` less the rules whose eligible account types leave the deal's out (a
+    condition of the key alone), remembered per version and target."""
     key = (version.id, deal.account_type, deal.symbol, deal.symbol_group)
     rules = state.rule_cache.get(key)
     if rules is None:
-        rules = select_rules(version, deal)
+        rules = [
+            rule
+            for rule in select_rules(version, deal)
+            if rule.conditions.account_types is None or deal.account_type in rule.conditions.account_types
+        ]
         state.rule_cache[key] = rules
     return rules
 
@@ -177,7 +188,11 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
     upline, version = network.governing(deal.client_id, deal.time)
     lines: list[Line] = []
     if version is not None:
-        rules = [rule for rule in _rules_for(version, deal, state) if _conditions_hold(rule, deal)]
+        rules = [
+            rule
+            for rule in _rules_for(version, deal, state)
+            if not rule.conditions.min_hold_seconds or _conditions_hold(rule, deal)
+        ]
         history: ClientHistory | None = None
         for rule in rules:
             if rule.kind == OVERRIDING:

@@ -47,7 +47,7 @@ from ib.network import Network
 from ib.rounding import units_to_lots
 from ib.rules.base import DealFacts, Line
 from ib.sessions import posting_session
-from ib.snapshot import SQL_CHUNK, chunked, load_network
+from ib.snapshot import SQL_CHUNK, among, chunked, load_network
 from ib.timeutil import aware
 from ledger.errors import ConcurrentPostingError
 from ledger.posting import post_batch
@@ -132,24 +132,24 @@ async def process_deals_in(
     logins = sorted({deal.login for deal in latest.values()})
     owners: dict[int, int] = {}
     accounts: dict[tuple[str, int], tuple[str, str]] = {}
-    for chunk in chunked(logins):
+    for condition in among(session, TradingAccount.login, logins):
         rows = await session.execute(
             select(
                 TradingAccount.login,
                 TradingAccount.client_id,
                 TradingAccount.account_type,
                 TradingAccount.currency,
-            ).where(TradingAccount.server == server, TradingAccount.login.in_(chunk))
+            ).where(TradingAccount.server == server, condition)
         )
         for login, client, account_type, currency in rows:
             owners[login] = client
             accounts[(server, login)] = (account_type, currency)
     tickets = sorted(set(latest) | set(deleted_tickets))
     existing: dict[int, tuple[int, str, bool]] = {}
-    for chunk in chunked(tickets):
+    for condition in among(session, StoredDeal.ticket, tickets):
         stored = await session.execute(
             select(StoredDeal.ticket, StoredDeal.id, StoredDeal.fingerprint, StoredDeal.deleted).where(
-                StoredDeal.server == server, StoredDeal.ticket.in_(chunk)
+                StoredDeal.server == server, condition
             )
         )
         for ticket, deal_id, print_, deleted in stored:
@@ -228,8 +228,8 @@ async def recompute_stored_deals(
 async def load_deal_rows(session: AsyncSession, deal_ids: Sequence[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     connection = await session.connection()
-    for chunk in chunked(sorted(deal_ids)):
-        result = await connection.execute(select(StoredDeal.__table__).where(StoredDeal.id.in_(chunk)))
+    for condition in among(session, StoredDeal.id, sorted(deal_ids)):
+        result = await connection.execute(select(StoredDeal.__table__).where(condition))
         rows.extend(dict(row) for row in result.mappings())
     return rows
 
@@ -255,10 +255,10 @@ async def deal_facts(
     found: dict[tuple[str, int], tuple[str, str]] = dict(accounts or {})
     for server in {row["server"] for row in closing}:
         logins = sorted({row["login"] for row in closing if (row["server"], row["login"]) not in found})
-        for chunk in chunked(logins):
+        for condition in among(session, TradingAccount.login, logins):
             result = await session.execute(
                 select(TradingAccount.login, TradingAccount.account_type, TradingAccount.currency).where(
-                    TradingAccount.server == server, TradingAccount.login.in_(chunk)
+                    TradingAccount.server == server, condition
                 )
             )
             for login, account_type, currency in result:
@@ -296,12 +296,12 @@ async def _opening_times(
     opened: dict[tuple[str, int], datetime] = {}
     for server in {row["server"] for row in closing}:
         positions = sorted({row["position_id"] for row in closing if row["server"] == server})
-        for chunk in chunked(positions):
+        for condition in among(session, StoredDeal.position_id, positions):
             firsts = await session.execute(
                 select(StoredDeal.position_id, func.min(StoredDeal.time))
                 .where(
                     StoredDeal.server == server,
-                    StoredDeal.position_id.in_(chunk),
+                    condition,
                     StoredDeal.entry == int(DealEntry.IN),
                     StoredDeal.deleted.is_(False),
                 )

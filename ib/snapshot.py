@@ -8,9 +8,10 @@ what the engine would see.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.models import Allocation, ClientLink, Partner, PartnerTerms, Rank, Rule, Scheme, SchemeVersion
@@ -28,6 +29,20 @@ def chunked(values: Sequence[T], size: int = SQL_CHUNK) -> Iterable[Sequence[T]]
     """``values`` in slices of at most ``size``, for ``IN (…)`` lists and bulk statements."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def among(session: AsyncSession, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
+    """Conditions "``column`` is one of ``values``", one per statement to run.
+
+    On PostgreSQL one condition, ``column = ANY(array)``: a single parameter however many values,
+    so one prepared statement serves every batch (an ``IN`` of 900 bound values costs the driver
+    some 130 ms per statement, the array 4 ms). On SQLite ``IN`` lists of :data:`SQL_CHUNK`.
+    """
+    if not values:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [column == any_(literal(list(values), ARRAY(column.type)))]
+    return [column.in_(chunk) for chunk in chunked(values)]
 
 
 async def load_versions(
@@ -115,8 +130,8 @@ async def load_network(
         rows = list(await session.execute(statement))
     else:
         rows = []
-        for chunk in chunked(sorted(set(client_ids))):
-            rows.extend(await session.execute(statement.where(ClientLink.client_id.in_(chunk))))
+        for condition in among(session, ClientLink.client_id, sorted(set(client_ids))):
+            rows.extend(await session.execute(statement.where(condition)))
     for client_id, link_start, link_end, partner_id in rows:
         links.setdefault(client_id, []).append(Span(aware(link_start), aware_or_none(link_end), partner_id))
     ranks = {code: position for code, position in await session.execute(select(Rank.code, Rank.position))}

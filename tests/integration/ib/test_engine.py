@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
 from ib.engine import process_deals
@@ -140,3 +142,67 @@ async def test_reversals_and_close_by_pay_on_the_volume_that_closed(db: Database
     close_by = deal(2, 5100, lots="0.5", entry=DealEntry.OUT_BY)
     await process_deals(db, SERVER, [reversal, close_by])
     assert await world.payables() == {"C": 1050, "B": 300, "A": 150}
+
+
+async def test_a_line_must_name_an_existing_deal_beneficiary_and_rule_of_its_version(db: Database) -> None:
+    """Lines carry no foreign keys; the triggers that replaced them refuse what the keys refused: a
+    line naming a missing deal, partner or rule (or a rule of another version), on INSERT and on an
+    UPDATE of those columns, and deleting or re-keying a deal, partner or rule that a line names."""
+    world = await three_levels(db)
+    await process_deals(db, SERVER, [deal(1, 5100, lots="1")])
+    async with db.session() as session:
+        line = (await session.scalars(select(CommissionLine).where(CommissionLine.level == 1))).one()
+        other_version = (
+            await session.execute(text("SELECT max(id) + 1 FROM ib_scheme_version"))
+        ).scalar_one()
+    columns = (
+        "deal_id, beneficiary_id, rule_id, scheme_version_id, rule_code, kind, level, rank_code,"
+        " trader_client_id, deal_time, currency, amount, inputs, formula, revision, computed_at"
+    )
+    good = {
+        "deal": line.deal_id,
+        "beneficiary": world.ids["A"],
+        "rule": line.rule_id,
+        "version": line.scheme_version_id,
+    }
+    bad_lines = {
+        "missing deal": {**good, "deal": line.deal_id + 1000},
+        "missing beneficiary": {**good, "beneficiary": world.ids["A"] + 1000},
+        "missing rule": {**good, "rule": line.rule_id + 1000},
+        "rule of another version": {**good, "version": other_version},
+    }
+    insert_line = text(
+        f"INSERT INTO ib_commission_line ({columns}) VALUES (:deal, :beneficiary, :rule, :version,"
+        " 'fixed', 'fixed', 3, NULL, 100, CURRENT_TIMESTAMP, 'USD', 1, '{}', 'test', 1, CURRENT_TIMESTAMP)"
+    )
+    for values in bad_lines.values():
+        with pytest.raises(IntegrityError, match="must name an existing deal"):
+            async with db.engine.begin() as connection:
+                await connection.execute(insert_line, values)
+    for column, value in (("deal_id", line.deal_id + 1000), ("scheme_version_id", other_version)):
+        with pytest.raises(IntegrityError, match="must name an existing deal"):
+            async with db.engine.begin() as connection:
+                await connection.execute(
+                    text(f"UPDATE ib_commission_line SET {column} = :value WHERE id = :id"),
+                    {"value": value, "id": line.id},
+                )
+    named = {
+        "ib_deal": line.deal_id,
+        "ib_partner": line.beneficiary_id,
+        "ib_rule": line.rule_id,
+    }
+    for table, row_id in named.items():
+        for statement in (
+            f"DELETE FROM {table} WHERE id = :id",
+            f"UPDATE {table} SET id = id + 1000 WHERE id = :id",
+        ):
+            with pytest.raises(IntegrityError, match="a commission line names this row"):
+                async with db.engine.begin() as connection:
+                    await connection.execute(text(statement), {"id": row_id})
+    # A good line goes in, and an update that leaves the references alone is not checked at all.
+    async with db.engine.begin() as connection:
+        await connection.execute(insert_line, good)
+        await connection.execute(
+            text("UPDATE ib_commission_line SET amount = 2, revision = 2 WHERE id = :id"), {"id": line.id}
+        )
+    assert await world.line_totals() == {"C": 2, "B": 200, "A": 101}
