@@ -1,7 +1,7 @@
 """ib: a commission line's references are checked once per INSERT statement instead of by foreign keys
 
 Revision ID: ibspeed_0700
-Revises: ib_engine_0600
+Revises: reports_0700
 Create Date: 2026-12-01 12:00:00
 
 Why. The commission engine writes about sixteen lines per closing deal, a batch's lines in one
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "ibspeed_0700"
-down_revision: str | Sequence[str] | None = "ib_engine_0600"
+down_revision: str | Sequence[str] | None = "reports_0700"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
