@@ -10,6 +10,7 @@ from backoffice import (
     account,
     api,
     audit,
+    clients,
     dealing,
     finance,
     ib_staff,
@@ -33,6 +34,7 @@ HERE = Path(__file__).parent
 
 NAVIGATION = (
     NavItem("Dashboard", "/"),
+    NavItem("Clients", "/clients"),
     NavItem("Compliance queue", "/kyc"),
     NavItem("KYC settings", "/settings/kyc"),
     NavItem("Deposits", "/finance/deposits"),
@@ -75,6 +77,7 @@ def protected_router() -> Router:
             dealing.BridgeCommandController,
             dealing.ReconciliationController,
             *ib_staff.CONTROLLERS,
+            *clients.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],
