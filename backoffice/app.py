@@ -94,7 +94,7 @@ def backoffice_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES],
+        locale_dirs=[HERE / "locales", HERE / "clients_locales", KYC_LOCALES, BRIDGE_LOCALES],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 

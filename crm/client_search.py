@@ -171,6 +171,13 @@ def _term_matches(term: str) -> ColumnElement[bool]:
     return User.id.in_(union(*branches))
 
 
+def search_terms(q: str) -> list[str]:
+    """The words of the search box; a phone number typed with spaces (``+49 170 123``) is one word."""
+    if re.fullmatch(r"\+?[\d\s().-]+", q) and len(re.sub(r"\D", "", q)) >= 3 and " " in q:
+        return [re.sub(r"[\s().-]", "", q)]
+    return q.split()[:MAX_TERMS]
+
+
 def _latest_profile_in(country: str) -> ColumnElement[bool]:
     later = KycProfileVersion.__table__.alias("later")
     return exists(
@@ -190,7 +197,7 @@ def _latest_profile_in(country: str) -> ColumnElement[bool]:
 def conditions(scope: DataScope, filters: ClientFilter) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a filtered, scoped client list (on ``users``)."""
     where: list[ColumnElement[bool]] = [User.kind == CLIENT, visible_clients(scope, User.id.expression)]
-    for term in filters.q.split()[:MAX_TERMS]:
+    for term in search_terms(filters.q):
         where.append(_term_matches(term))
     if filters.kyc == NO_CASE:
         where.append(~exists(select(KycCase.client_id).where(KycCase.client_id == User.id)))
@@ -402,17 +409,12 @@ async def describe(session: AsyncSession, users: Sequence[User]) -> list[ClientR
                 .distinct()
             )
         )
-        links.update(
-            dict(
-                (
-                    await session.execute(
-                        select(ClientLink.client_id, ClientLink.partner_id).where(
-                            ClientLink.client_id.in_(chunk), ClientLink.valid_to.is_(None)
-                        )
-                    )
-                ).tuples()
+        link_rows = await session.execute(
+            select(ClientLink.client_id, ClientLink.partner_id).where(
+                ClientLink.client_id.in_(chunk), ClientLink.valid_to.is_(None)
             )
         )
+        links.update({client_id: partner_id for client_id, partner_id in link_rows})
         owner_rows = await session.execute(
             select(ClientOwner.client_id, ClientOwner.owner_id, User.email)
             .join(User, User.id == ClientOwner.owner_id)
