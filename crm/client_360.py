@@ -136,7 +136,9 @@ async def _partner_people(session: AsyncSession, partner_ids: Sequence[int]) -> 
     """The client behind each partner id."""
     if not partner_ids:
         return {}
-    rows = await session.execute(select(Partner.id, Partner.client_id).where(Partner.id.in_(set(partner_ids))))
+    rows = await session.execute(
+        select(Partner.id, Partner.client_id).where(Partner.id.in_(set(partner_ids)))
+    )
     by_partner = {partner_id: client_id for partner_id, client_id in rows}
     people = await _people(session, list(by_partner.values()))
     return {pid: people[cid] for pid, cid in by_partner.items() if cid in people}

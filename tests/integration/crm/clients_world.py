@@ -80,7 +80,9 @@ class ClientsWorld:
         return {self.anna, self.li, self.ivy, self.tom, self.sam}
 
 
-def _profile(client_id: int, version: int, first: str, last: str, country: str, phone: str) -> KycProfileVersion:
+def _profile(
+    client_id: int, version: int, first: str, last: str, country: str, phone: str
+) -> KycProfileVersion:
     return KycProfileVersion(
         client_id=client_id,
         version=version,
@@ -128,7 +130,11 @@ async def build(db: Database, settings: Settings, tmp_path: Path) -> ClientsWorl
                 _profile(anna, 2, "Anna", "Schmidt", "DE", "+491701234567"),
                 _profile(li, 1, "Li", "Wei", "CN", "+8613800138000"),
                 KycCase(
-                    client_id=anna, status=CaseStatus.APPROVED, level=KycLevel.FULL, risk_level=RiskLevel.LOW, risk_reasons=[]
+                    client_id=anna,
+                    status=CaseStatus.APPROVED,
+                    level=KycLevel.FULL,
+                    risk_level=RiskLevel.LOW,
+                    risk_reasons=[],
                 ),
                 KycCase(
                     client_id=li,
@@ -216,10 +222,20 @@ async def build(db: Database, settings: Settings, tmp_path: Path) -> ClientsWorl
             )
         )
         scheme = await schemes.create_scheme(session, "Standard", currency="USD", actor="staff:1", now=T0)
-        top = await partners.make_partner(session, tom, scheme_id=scheme.id, rank_code=None, actor="staff:1", now=T0)
-        sub = await partners.make_partner(session, ivy, scheme_id=scheme.id, rank_code=None, actor="staff:1", now=T0)
+        top = await partners.make_partner(
+            session, tom, scheme_id=scheme.id, rank_code=None, actor="staff:1", now=T0
+        )
+        sub = await partners.make_partner(
+            session, ivy, scheme_id=scheme.id, rank_code=None, actor="staff:1", now=T0
+        )
         await move_partner(
-            session, sub.id, top.id, effective_from=T0 + timedelta(seconds=1), actor="staff:1", now=T0, reason="setup"
+            session,
+            sub.id,
+            top.id,
+            effective_from=T0 + timedelta(seconds=1),
+            actor="staff:1",
+            now=T0,
+            reason="setup",
         )
         await create_link(session, sub.id, actor="staff:1", now=T0, code="GOLDEN")
         await reassign_client(session, li, sub.id, effective_from=T0, reason="setup", actor="staff:1", now=T0)

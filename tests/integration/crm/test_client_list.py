@@ -18,7 +18,7 @@ from crm.client_search import ClientFilter, parse_filter, search_clients
 from crm.models import ClientOwner, Segment
 from crm.scope import data_scope_of
 from tests.helpers import csrf_from
-from tests.integration.crm.clients_world import ClientsWorld, build, signed_in
+from tests.integration.crm.clients_world import build, signed_in
 
 ROW = re.compile(r'<tr class="client-row" data-id="(\d+)">')
 
@@ -33,7 +33,9 @@ def total(page: str) -> int:
     return int(match.group(1))
 
 
-async def test_search_box_finds_clients_by_each_kind_of_key(db: Database, settings: Settings, tmp_path: Path) -> None:
+async def test_search_box_finds_clients_by_each_kind_of_key(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
     w = await build(db, settings, tmp_path)
     async with signed_in(settings, db, w.admin) as browser:
         everything = await browser.get("/clients")
@@ -101,7 +103,9 @@ async def test_filters_order_and_bad_input(db: Database, settings: Settings, tmp
         assert refused_csv.status_code == 400
 
 
-async def test_pages_keep_a_stable_order_and_the_total(db: Database, settings: Settings, tmp_path: Path) -> None:
+async def test_pages_keep_a_stable_order_and_the_total(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
     w = await build(db, settings, tmp_path)
     async with db.session() as session:
         scope = await data_scope_of(session, w.admin.id)
@@ -150,7 +154,9 @@ async def test_segments_save_open_share_and_delete(db: Database, settings: Setti
         page = await browser.get("/clients", params={"funded": "no"})
         token = csrf_from(page.text)
         refused = await browser.post(
-            "/clients/segments", data={"_csrf_token": token, "name": "  ", "funded": "no"}, follow_redirects=False
+            "/clients/segments",
+            data={"_csrf_token": token, "name": "  ", "funded": "no"},
+            follow_redirects=False,
         )
         assert refused.status_code == 400
         assert 'data-field="name"' in refused.text
@@ -171,15 +177,20 @@ async def test_segments_save_open_share_and_delete(db: Database, settings: Setti
         assert opened.headers["location"].startswith("/clients/?funded=no&segment=")
         listed = await browser.get(opened.headers["location"])
         assert set(row_ids(listed.text)) == {w.li, w.ivy, w.tom, w.sam}
-        assert "Never funded" in listed.text and "Mine" in listed.text
+        assert "Never funded" in listed.text
+        assert "Mine" in listed.text
     async with db.session() as session:
         segments = {s.name: s for s in await session.scalars(select(Segment))}
-        events = list(await session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("crm.segment%"))))
-    assert segments["Never funded"].query == "funded=no" and segments["Never funded"].shared
+        events = list(
+            await session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("crm.segment%")))
+        )
+    assert segments["Never funded"].query == "funded=no"
+    assert segments["Never funded"].shared
     assert events == ["crm.segment_saved", "crm.segment_saved"]
     async with signed_in(settings, db, w.alice) as browser:
         page = await browser.get("/clients")
-        assert "Never funded" in page.text and "Mine" not in page.text
+        assert "Never funded" in page.text
+        assert "Mine" not in page.text
         shared = await browser.get(f"/clients/segments/{segments['Never funded'].id}")
         assert shared.status_code == 200
         assert row_ids(shared.text) == []  # Alice's only client, Anna, is funded
@@ -214,7 +225,12 @@ async def test_bulk_assignment_from_the_list(db: Database, settings: Settings, t
         token = csrf_from(page.text)
         assigned = await browser.post(
             "/clients/assign",
-            data={"_csrf_token": token, "client_ids": [str(w.tom), str(w.sam)], "owner": str(w.bob.id), "back": "owner=none"},
+            data={
+                "_csrf_token": token,
+                "client_ids": [str(w.tom), str(w.sam)],
+                "owner": str(w.bob.id),
+                "back": "owner=none",
+            },
             follow_redirects=False,
         )
         assert assigned.status_code == 303
@@ -236,7 +252,8 @@ async def test_bulk_assignment_from_the_list(db: Database, settings: Settings, t
         )
         assert unassign.status_code == 303
     owners = await _owners(db)
-    assert owners[w.tom] == w.bob.id and w.sam not in owners
+    assert owners[w.tom] == w.bob.id
+    assert w.sam not in owners
     async with db.session() as session:
         events = [
             (e.target_id, e.before, e.after)
@@ -253,12 +270,15 @@ async def test_bulk_assignment_from_the_list(db: Database, settings: Settings, t
     ]
 
 
-async def test_limited_staff_see_only_their_clients_everywhere(db: Database, settings: Settings, tmp_path: Path) -> None:
+async def test_limited_staff_see_only_their_clients_everywhere(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
     w = await build(db, settings, tmp_path)
     before = await _owners(db)
     async with signed_in(settings, db, w.alice) as browser:
         page = await browser.get("/clients")
-        assert row_ids(page.text) == [w.anna] and total(page.text) == 1
+        assert row_ids(page.text) == [w.anna]
+        assert total(page.text) == 1
         assert row_ids((await browser.get("/clients", params={"q": "li@client"})).text) == []
         assert row_ids((await browser.get("/clients", params={"owner": str(w.bob.id)})).text) == []
         exported = await browser.get("/clients/export.csv")
@@ -272,7 +292,9 @@ async def test_limited_staff_see_only_their_clients_everywhere(db: Database, set
                 (f"/clients/{client_id}/tags/{w.vip}/remove", {}),
                 (f"/clients/{client_id}/owner", {"owner": str(w.alice.id)}),
             ):
-                answer = await browser.post(action, data={"_csrf_token": token, **data}, follow_redirects=False)
+                answer = await browser.post(
+                    action, data={"_csrf_token": token, **data}, follow_redirects=False
+                )
                 assert answer.status_code == 404, action
         bulk = await browser.post(
             "/clients/assign",
@@ -288,7 +310,9 @@ async def test_limited_staff_see_only_their_clients_everywhere(db: Database, set
         assert (await browser.get(f"/clients/{w.anna}")).status_code == 404
     async with db.session() as session:
         tagged = await session.scalar(
-            select(AuditEvent).where(AuditEvent.action == "crm.client_tagged", AuditEvent.actor_id == w.alice.id)
+            select(AuditEvent).where(
+                AuditEvent.action == "crm.client_tagged", AuditEvent.actor_id == w.alice.id
+            )
         )
     assert tagged is None
 
@@ -326,4 +350,5 @@ async def test_the_list_speaks_chinese(db: Database, settings: Settings, tmp_pat
         assert "<h1>客户</h1>" in text
         assert "保存为客户分组" in text
         detail = html.unescape((await browser.get(f"/clients/{w.anna}")).text)
-        assert "交易账户" in detail and "时间线" in detail
+        assert "交易账户" in detail
+        assert "时间线" in detail
