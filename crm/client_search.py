@@ -5,7 +5,8 @@ search, export and segments hold only the clients they (or their team) own.
 
 The search box takes words; a client matches when every word matches one of: email, display
 name, KYC first or last name (any profile version, so a former name still finds them), phone,
-client id, trading login, IB partner number (the IB's referred clients) or IB referral code. On
+client id, trading login, IB partner number (the IB's referred clients) or IB referral code. A
+number (``12345``, ``+44 20 7946``) is looked for in ids, logins, IB numbers and phones only. On
 PostgreSQL the ``ILIKE '%word%'`` matches use the trigram indexes of :data:`crm.models.SEARCH_INDEXES`.
 """
 
@@ -140,35 +141,47 @@ def _like(term: str) -> str:
 
 
 def _term_matches(term: str) -> ColumnElement[bool]:
-    """The client ids one search word finds, as ``users.id IN (… UNION …)``."""
+    """The client ids one search word finds, as ``users.id IN (… UNION …)``.
+
+    A word is looked for only where it can be: one with ``@`` in the email; a number in the ids,
+    logins, IB numbers and phones; anything else in emails, names and IB referral codes.
+    """
     pattern = _like(term)
     profiles = KycProfileVersion
-    branches: list[Select[Any]] = [
-        select(User.id).where(User.email.ilike(pattern, escape="\\")),
-        select(User.id).where(User.display_name.ilike(pattern, escape="\\")),
-        select(profiles.client_id).where(
-            or_(
-                profiles.first_name.ilike(pattern, escape="\\"),
-                profiles.last_name.ilike(pattern, escape="\\"),
-            )
-        ),
-        select(ClientLink.client_id)
-        .join(ReferralLink, ReferralLink.partner_id == ClientLink.partner_id)
-        .where(func.lower(ReferralLink.code) == term.lower(), ClientLink.valid_to.is_(None)),
-    ]
+    email = select(User.id).where(User.email.ilike(pattern, escape="\\"))
+    if "@" in term:
+        return User.id.in_(email)
     phone = re.sub(r"[\s().-]", "", term)
-    if len(re.sub(r"\D", "", phone)) >= 3 and re.fullmatch(r"\+?\d+", phone):
-        branches.append(select(profiles.client_id).where(profiles.phone.ilike(_like(phone), escape="\\")))
-    if term.isdigit() and len(term) <= _BIGINT_DIGITS:
-        number = int(term)
-        branches += [
-            select(User.id).where(User.id == number),
-            select(TradingAccount.client_id).where(TradingAccount.login == number),
-            select(ClientLink.client_id).where(
-                ClientLink.partner_id == number, ClientLink.valid_to.is_(None)
+    if re.fullmatch(r"\+?\d+", phone):
+        branches: list[Select[Any]] = []
+        if len(re.sub(r"\D", "", phone)) >= 3:
+            branches.append(select(profiles.client_id).where(profiles.phone.ilike(_like(phone), escape="\\")))
+        if term.isdigit() and len(term) <= _BIGINT_DIGITS:
+            number = int(term)
+            branches += [
+                select(User.id).where(User.id == number),
+                select(TradingAccount.client_id).where(TradingAccount.login == number),
+                select(ClientLink.client_id).where(
+                    ClientLink.partner_id == number, ClientLink.valid_to.is_(None)
+                ),
+            ]
+        if branches:
+            return User.id.in_(union(*branches))
+    return User.id.in_(
+        union(
+            email,
+            select(User.id).where(User.display_name.ilike(pattern, escape="\\")),
+            select(profiles.client_id).where(
+                or_(
+                    profiles.first_name.ilike(pattern, escape="\\"),
+                    profiles.last_name.ilike(pattern, escape="\\"),
+                )
             ),
-        ]
-    return User.id.in_(union(*branches))
+            select(ClientLink.client_id)
+            .join(ReferralLink, ReferralLink.partner_id == ClientLink.partner_id)
+            .where(func.lower(ReferralLink.code) == term.lower(), ClientLink.valid_to.is_(None)),
+        )
+    )
 
 
 def search_terms(q: str) -> list[str]:

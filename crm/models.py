@@ -100,7 +100,7 @@ SEARCH_INDEXES = (
     _trigram("ix_crm_profile_first_name_trgm", _profiles.first_name),
     _trigram("ix_crm_profile_last_name_trgm", _profiles.last_name),
     _trigram("ix_crm_profile_phone_trgm", _profiles.phone),
-    Index("ix_crm_profile_country", _profiles.country_of_residence),
+    Index("ix_crm_profile_country", _profiles.country_of_residence, _profiles.client_id, _profiles.version),
     Index("ix_crm_trading_account_login", TradingAccount.__table__.c.login),
 )
 """Indexes the client search needs on other packages' tables (users, KYC profiles, trading

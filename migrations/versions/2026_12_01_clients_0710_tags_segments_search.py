@@ -31,7 +31,7 @@ TRIGRAM = (
 )
 PLAIN = (
     ("ix_crm_users_kind_created", "users", ["kind", "created_at", "id"]),
-    ("ix_crm_profile_country", "kyc_profile_version", ["country_of_residence"]),
+    ("ix_crm_profile_country", "kyc_profile_version", ["country_of_residence", "client_id", "version"]),
     ("ix_crm_trading_account_login", "mt_trading_account", ["login"]),
 )
 
