@@ -6,7 +6,8 @@ search, export and segments hold only the clients they (or their team) own.
 The search box takes words; a client matches when every word matches one of: email, display
 name, KYC first or last name (any profile version, so a former name still finds them), phone,
 client id, trading login, IB partner number (the IB's referred clients) or IB referral code. A
-number (``12345``, ``+44 20 7946``) is looked for in ids, logins, IB numbers and phones only. On
+number (``12345``, ``+44 20 7946``) is looked for in ids, logins, IB numbers and phones only,
+and a word of one or two letters (``Li``) matches a whole first or last name. On
 PostgreSQL the ``ILIKE '%word%'`` matches use the trigram indexes of :data:`crm.models.SEARCH_INDEXES`.
 """
 
@@ -38,6 +39,8 @@ MAX_PAGE_SIZE = 200
 EXPORT_LIMIT = 50_000
 MAX_TERMS = 5
 MAX_QUERY = 200
+MIN_SUBSTRING = 3
+"""Shorter words (``Li``, ``Wu``) match a whole first or last name, not any part of a name."""
 NO_CASE = "none"
 UNASSIGNED = "none"
 _CHUNK = 1000
@@ -167,6 +170,17 @@ def _term_matches(term: str) -> ColumnElement[bool]:
             ]
         if branches:
             return User.id.in_(union(*branches))
+    if len(term) < MIN_SUBSTRING:
+        # Too short for the trigram indexes, and a substring of most names: a whole name only.
+        word = term.lower()
+        return User.id.in_(
+            union(
+                select(User.id).where(func.lower(User.display_name) == word),
+                select(profiles.client_id).where(
+                    or_(func.lower(profiles.first_name) == word, func.lower(profiles.last_name) == word)
+                ),
+            )
+        )
     return User.id.in_(
         union(
             email,

@@ -52,6 +52,7 @@ async def test_search_box_finds_clients_by_each_kind_of_key(
             ("golden", [w.li]),  # the referral code of the IB who referred her
             (str(w.ivy_partner), [w.li]),  # IB partner number
             ("li wei", [w.li]),  # every word must match
+            ("LI", [w.li]),  # a short word matches a whole name, not "li" inside "client"
             ("partner.example", [w.tom, w.ivy]),
             ("100%", []),  # LIKE wildcards are literal
             ("nobody-like-this", []),
