@@ -72,7 +72,7 @@ async def _require_client(session: AsyncSession, request: Request[Any, Any, Any]
         raise NotFoundException() from None
 
 
-async def _owner_id(form: dict[str, str]) -> int | None:
+def _owner_id(form: dict[str, str]) -> int | None:
     raw = (form.get("owner") or "").strip().lower()
     if raw == UNASSIGNED:
         return None
@@ -82,25 +82,34 @@ async def _owner_id(form: dict[str, str]) -> int | None:
 
 
 async def _list_context(request: Request[Any, Any, Any], filters: ClientFilter, page: int) -> dict[str, Any]:
-    services = app_services(request.app)
-    me = signed_in(request)
-    async with services.database.session() as session:
+    async with app_services(request.app).database.session() as session:
         scope = await _scope(session, request)
         result = await search_clients(session, scope, filters, page=page)
         return {
             "result": result,
             "filters": filters,
             "query": filters.to_query(),
-            "segments": await segments.visible_segments(session, me.user.id),
-            "tags": await tags.list_tags(session),
-            "staff_members": [m for m in await staff.list_staff(session) if m.is_active],
             "scope": scope,
-            **await _choices(request),
+            **await _beside_the_list(session, request),
         }
 
 
-async def _choices(request: Request[Any, Any, Any]) -> dict[str, Any]:
+async def _beside_the_list(session: AsyncSession, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What the list page shows around the rows: segments, the filters' choices, permissions."""
     held = await staff_permissions(request)
+    return {
+        "segments": await segments.visible_segments(session, signed_in(request).user.id),
+        "tags": await tags.list_tags(session),
+        "staff_members": await _active_staff(session),
+        **_choices(held),
+    }
+
+
+async def _active_staff(session: AsyncSession) -> list[Any]:
+    return [member for member in await staff.list_staff(session) if member.is_active]
+
+
+def _choices(held: frozenset[str]) -> dict[str, Any]:
     return {
         "kyc_statuses": ["none", *(s.value for s in CaseStatus)],
         "risks": [r.value for r in RiskLevel],
@@ -112,20 +121,15 @@ async def _choices(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 async def _list_error(request: Request[Any, Any, Any], field: str, message: Any) -> Template:
     """The list page again, empty, with the refusal naming its field (HTTP 400)."""
-    services = app_services(request.app)
-    me = signed_in(request)
-    async with services.database.session() as session:
+    async with app_services(request.app).database.session() as session:
         context = {
             "result": None,
             "filters": ClientFilter(),
             "query": "",
-            "segments": await segments.visible_segments(session, me.user.id),
-            "tags": await tags.list_tags(session),
-            "staff_members": [m for m in await staff.list_staff(session) if m.is_active],
             "error_field": field,
             "error": message,
             "raw": dict(request.query_params),
-            **await _choices(request),
+            **await _beside_the_list(session, request),
         }
     return Template("clients/list.html", context=context, status_code=400)
 
@@ -177,7 +181,7 @@ class ClientsController(Controller):
         try:
             if not raw_ids or not all(raw.isdigit() and len(raw) < 18 for raw in raw_ids):
                 raise AssignmentError("client_ids: tick at least one client")
-            owner_id = await _owner_id(form)
+            owner_id = _owner_id(form)
             services = app_services(request.app)
             async with services.database.transaction() as session:
                 scope = await _scope(session, request)
@@ -205,7 +209,7 @@ class ClientsController(Controller):
             deals = await client_deals(session, client_id, _page_number(request, "deals_page"))
             timeline = await client_timeline(session, client_id, _page_number(request, "timeline_page"))
             all_tags = await tags.list_tags(session)
-            members = [m for m in await staff.list_staff(session) if m.is_active]
+            members = await _active_staff(session)
         currencies = {w.currency for w in view.wallets} | {d.currency for d in view.deposits}
         currencies |= {w.currency for w in view.withdrawals} | {t.from_currency for t in view.transfers}
         currencies |= {e.currency for e in timeline.events if e.currency}
@@ -217,8 +221,7 @@ class ClientsController(Controller):
             "all_tags": [t for t in all_tags if t.id not in {held.id for held in view.tags}],
             "staff_members": members,
             "money": await money_formatter(services.database, currencies or {"USD"}),
-            "countries": countries(current_language()),
-            **await _choices(request),
+            **_choices(await staff_permissions(request)),
         }
         return Template("clients/detail.html", context=context)
 
@@ -265,7 +268,7 @@ class ClientsController(Controller):
         async with services.database.transaction() as session:
             await _require_client(session, request, client_id)
             try:
-                owner_id = await _owner_id(form)
+                owner_id = _owner_id(form)
                 await assign_client(session, actor_for(request, signed_in(request).user), client_id, owner_id)
             except AssignmentError:
                 flash(request, "Owner: choose an active staff member, or nobody.", "error")
