@@ -36,11 +36,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import DEFAULT_ADMIN_URL, Figure, load_average, print_json_lines, scratch_database
+from bench._common import DEFAULT_ADMIN_URL, Figure, bulk, load_average, print_json_lines, scratch_database
 from cashier.models import Deposit
 from core.db import Database, migrate
 from core.identity.models import CLIENT, STAFF, User
@@ -52,7 +52,6 @@ from kyc.models import KycCase, KycProfileVersion
 from mt_bridge.models import AccountType, TradingAccount, TradingGroup, TradingServer
 
 BENCH = "clients"
-BATCH = 5_000
 FIRST = (
     "Anna Ben Chen Dmitri Elena Farah Georg Hana Ivan Jia Karim Lena Marco Nadia Omar Petra Quinn Rosa"
     " Sven Tariq"
@@ -76,12 +75,6 @@ class Sizes:
 
 FULL = Sizes(clients=100_000, partners=200, staff=20, repeats=25)
 QUICK = Sizes(clients=20_000, partners=100, staff=20, repeats=10)
-
-
-async def bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), BATCH):
-        async with db.transaction() as session:
-            await session.execute(insert(model), rows[start : start + BATCH])
 
 
 SYLLABLES = ["ka", "ri", "to", "mel", "san", "dor", "vi", "lu", "ben", "ha", "zo", "ne"]
