@@ -39,7 +39,7 @@ from crm.scope import DataScope, require_visible_client
 from ib.hierarchy import upline_of
 from ib.models import ClientLink, Partner, PartnerEdge, ReferralLink
 from kyc.documents import client_documents
-from kyc.models import CaseStatus, KycCase, KycDecision, KycDocument, KycProfileVersion
+from kyc.models import KycCase, KycDecision, KycDocument, KycProfileVersion
 from kyc.profile import latest_profile
 from kyc.review import OPEN_STATUSES
 from mt_bridge.models import MirroredDeal, TradingAccount, TradingAccountStatus
@@ -113,7 +113,7 @@ class PendingAction:
     queue: str
     """``kyc``, ``deposits``, ``withdrawals``, ``transfers``, ``accounts`` or ``bank_accounts``."""
     item_id: int
-    label: str
+    status: str
 
 
 async def require_client(session: AsyncSession, scope: DataScope, client_id: int) -> User:
@@ -201,34 +201,26 @@ async def _referrals(session: AsyncSession, client_id: int) -> Referrals | None:
 
 def _pending(view: Client360) -> list[PendingAction]:
     pending = []
-    if (
-        view.case is not None
-        and view.case.status in OPEN_STATUSES
-        and view.case.status is not CaseStatus.DRAFT
-    ):
-        pending.append(PendingAction("kyc", view.user.id, f"KYC case {view.case.status.value}"))
+    if view.case is not None and view.case.status in OPEN_STATUSES:
+        pending.append(PendingAction("kyc", view.user.id, view.case.status.value))
     pending += [
-        PendingAction("deposits", d.id, f"deposit #{d.id} {d.status}")
-        for d in view.deposits
-        if d.status in OPEN_DEPOSIT_STATUSES
+        PendingAction("deposits", d.id, d.status) for d in view.deposits if d.status in OPEN_DEPOSIT_STATUSES
     ]
     pending += [
-        PendingAction("withdrawals", w.id, f"withdrawal #{w.id} {w.status}")
+        PendingAction("withdrawals", w.id, w.status)
         for w in view.withdrawals
         if w.status in OPEN_WITHDRAWAL_STATUSES
     ]
     pending += [
-        PendingAction("transfers", t.id, f"transfer #{t.id} {t.status}")
-        for t in view.transfers
-        if t.status == TransferStatus.SENT
+        PendingAction("transfers", t.id, t.status) for t in view.transfers if t.status == TransferStatus.SENT
     ]
     pending += [
-        PendingAction("accounts", a.id, f"trading account #{a.id} {a.status.value}")
+        PendingAction("accounts", a.id, a.status.value)
         for a in view.accounts
         if a.status is TradingAccountStatus.AWAITING_APPROVAL
     ]
     pending += [
-        PendingAction("bank_accounts", b.id, f"bank account #{b.id} {b.status}")
+        PendingAction("bank_accounts", b.id, b.status)
         for b in view.bank_accounts
         if b.status == BankAccountStatus.UNVERIFIED
     ]

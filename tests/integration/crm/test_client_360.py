@@ -76,6 +76,7 @@ async def test_the_360_shows_the_whole_client(db: Database, settings: Settings, 
         assert "tom@partner.example" in ib
         pending = section(li.text, "client-pending")
         assert f'href="/kyc/{w.li}"' in pending
+        assert f"KYC case #{w.li}" in pending
 
         ivy = await browser.get(f"/clients/{w.ivy}")
         referrals = section(ivy.text, "client-ib")
