@@ -18,11 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import GenerativeSelect
 
 from cashier.history import rows_csv
 from cashier.models import Deposit, DepositStatus
@@ -45,6 +46,9 @@ NO_CASE = "none"
 UNASSIGNED = "none"
 _CHUNK = 1000
 _BIGINT_DIGITS = 18
+
+
+_Ordered = TypeVar("_Ordered", bound=GenerativeSelect)
 
 
 class Sort(StrEnum):
@@ -329,7 +333,7 @@ class ClientPage:
         return (self.page + 1) * self.per_page < self.total
 
 
-def _ordered(statement: Select[Any], sort: Sort) -> Select[Any]:
+def _ordered(statement: _Ordered, sort: Sort) -> _Ordered:
     if sort is Sort.OLDEST:
         return statement.order_by(User.created_at.asc(), User.id.asc())
     return statement.order_by(User.created_at.desc(), User.id.desc())
@@ -347,17 +351,31 @@ async def search_clients(
     page: int = 0,
     per_page: int = PAGE_SIZE,
 ) -> ClientPage:
-    """One page of the filtered list, newest (or oldest) first, with the total that matched."""
+    """One page of the filtered list, newest (or oldest) first, with the total that matched.
+
+    With search words the matches are found once and counted in the same query (a window count);
+    without, the page walks the creation-order index and the total is a separate count.
+    """
     per_page = max(1, min(per_page, MAX_PAGE_SIZE))
     page = max(0, page)
-    total = await count_clients(session, scope, filters)
-    users = list(
-        await session.scalars(
-            _ordered(select(User).where(*conditions(scope, filters)), filters.sort)
+    where = conditions(scope, filters)
+    if not search_terms(filters.q):
+        total = await count_clients(session, scope, filters)
+        users = list(
+            await session.scalars(
+                _ordered(select(User).where(*where), filters.sort).limit(per_page).offset(page * per_page)
+            )
+        )
+        return ClientPage(await describe(session, users), total, page, per_page)
+    rows = (
+        await session.execute(
+            _ordered(select(User, func.count().over().label("total")).where(*where), filters.sort)
             .limit(per_page)
             .offset(page * per_page)
         )
-    )
+    ).all()
+    users = [row[0] for row in rows]
+    total = int(rows[0].total) if rows else (await count_clients(session, scope, filters) if page else 0)
     return ClientPage(await describe(session, users), total, page, per_page)
 
 
