@@ -10,6 +10,7 @@ from backoffice import (
     account,
     api,
     audit,
+    clients,
     dealing,
     finance,
     ib_staff,
@@ -42,6 +43,7 @@ HERE = Path(__file__).parent
 
 NAVIGATION = (
     NavItem("Dashboard", "/"),
+    NavItem("Clients", "/clients"),
     NavItem("Compliance queue", "/kyc"),
     NavItem("Settings", "/settings"),
     NavItem("Deposits", "/finance/deposits"),
@@ -98,6 +100,7 @@ def protected_router() -> Router:
             risk.RiskSettingsController,
             reports.ReportsController,
             jobs.DeadLetterController,
+            *clients.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],
@@ -115,7 +118,13 @@ def backoffice_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_staff_session",
         csrf_cookie="bd_staff_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, REPORTS_LOCALES],
+        locale_dirs=[
+            HERE / "locales",
+            HERE / "clients_locales",
+            KYC_LOCALES,
+            BRIDGE_LOCALES,
+            REPORTS_LOCALES,
+        ],
         api_description="BrokerDesk back-office API for staff integrations.",
     )
 

@@ -18,6 +18,9 @@ from core.identity.models import User
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields, form_list
 from core.web.state import app_services
+from crm.assignment import set_data_scope
+from crm.errors import InvalidScopeError
+from crm.scope import ScopeKind, data_scope_of
 
 
 async def _staff_or_404(session: Any, user_id: int) -> User:
@@ -87,7 +90,32 @@ class StaffController(Controller):
             member = await _staff_or_404(session, user_id)
             held = await roles.role_names_of(session, user_id)
             all_roles = await roles.list_roles(session)
-        return Template("staff/detail.html", context={"member": member, "held": held, "roles": all_roles})
+            scope = await data_scope_of(session, user_id)
+        context = {
+            "member": member,
+            "held": held,
+            "roles": all_roles,
+            "scope": scope,
+            "scope_kinds": list(ScopeKind),
+        }
+        return Template("staff/detail.html", context=context)
+
+    @post("/{user_id:int}/scope", name="backoffice.staff.scope")
+    async def set_scope(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> Redirect:
+        """The data scope: which clients this staff member sees (all, their team's, their own)."""
+        form = await form_fields(request)
+        me = signed_in(request)
+        try:
+            async with app_services(request.app).database.transaction() as session:
+                await _staff_or_404(session, user_id)
+                await set_data_scope(
+                    session, actor_for(request, me.user), user_id, form.get("kind", ""), form.get("team", "")
+                )
+        except InvalidScopeError:
+            flash(request, "Data scope: choose all, team or own; a team scope needs a team name.", "error")
+            return Redirect(f"/staff/{user_id}", status_code=303)
+        flash(request, "Data scope saved.", "success")
+        return Redirect(f"/staff/{user_id}", status_code=303)
 
     @post("/{user_id:int}/roles", name="backoffice.staff.roles")
     async def set_roles(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> Redirect:

@@ -12,8 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from sqlalchemy import insert
+
+from core.db import Database
 
 DEFAULT_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 
@@ -55,6 +59,13 @@ async def scratch_database(admin_url: str, name: str) -> AsyncIterator[tuple[str
         yield dsn, dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
     finally:
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def bulk(db: Database, model: Any, rows: list[dict[str, Any]], batch: int = 5_000) -> None:
+    """Seed ``model``'s table with ``rows``, one transaction per ``batch`` rows."""
+    for start in range(0, len(rows), batch):
+        async with db.transaction() as session:
+            await session.execute(insert(model), rows[start : start + batch])
 
 
 def print_json_lines(bench: str, figures: list[Figure], *, value_digits: int, ratio_digits: int) -> None:

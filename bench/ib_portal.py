@@ -37,11 +37,10 @@ from typing import Any
 import httpx
 import uvicorn
 from litestar import Litestar, get
-from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import DEFAULT_ADMIN_URL, Figure, load_average, print_json_lines, scratch_database
+from bench._common import DEFAULT_ADMIN_URL, Figure, bulk, load_average, print_json_lines, scratch_database
 from core.db import Database, migrate
 from core.identity.models import CLIENT, User
 from core.identity.passwords import hash_password
@@ -82,12 +81,6 @@ class Sizes:
 
 FULL = Sizes(partners=1_000, clients=200_000, lines=50_000, requests=200)
 QUICK = Sizes(partners=200, clients=20_000, lines=2_000, requests=30)
-
-
-async def bulk(db: Database, model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), BATCH):
-        async with db.transaction() as session:
-            await session.execute(insert(model), rows[start : start + BATCH])
 
 
 async def seed(db: Database, settings: Settings, sizes: Sizes) -> None:

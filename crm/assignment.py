@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor, record_audit
@@ -9,9 +11,10 @@ from core.clock import utcnow
 from core.identity.models import CLIENT, STAFF, User
 from crm.errors import AssignmentError, InvalidScopeError
 from crm.models import ClientOwner, StaffScope
-from crm.scope import ScopeKind
+from crm.scope import DataScope, ScopeKind, require_visible_client
 
 MAX_TEAM_LENGTH = 64
+MAX_BULK = 500
 
 
 async def set_data_scope(session: AsyncSession, actor: Actor, staff_id: int, kind: str, team: str) -> None:
@@ -45,8 +48,10 @@ async def set_data_scope(session: AsyncSession, actor: Actor, staff_id: int, kin
     )
 
 
-async def assign_client(session: AsyncSession, actor: Actor, client_id: int, owner_id: int | None) -> None:
-    """Assign a client to an active staff member, or unassign them with ``owner_id=None``."""
+async def assign_client(session: AsyncSession, actor: Actor, client_id: int, owner_id: int | None) -> bool:
+    """Assign a client to an active staff member, or unassign them with ``owner_id=None``.
+
+    ``False`` (and no audit event) when the client had that owner already."""
     await _require_user(session, client_id, CLIENT, "client")
     if owner_id is not None:
         owner = await _require_user(session, owner_id, STAFF, "staff member")
@@ -55,7 +60,7 @@ async def assign_client(session: AsyncSession, actor: Actor, client_id: int, own
     row = await session.get(ClientOwner, client_id)
     before = {"owner_id": row.owner_id if row else None}
     if before["owner_id"] == owner_id:
-        return
+        return False
     if row is not None:
         await session.delete(row)
         await session.flush()
@@ -71,6 +76,25 @@ async def assign_client(session: AsyncSession, actor: Actor, client_id: int, own
         before=before,
         after={"owner_id": owner_id},
     )
+    return True
+
+
+async def assign_clients(
+    session: AsyncSession, actor: Actor, scope: DataScope, client_ids: Iterable[int], owner_id: int | None
+) -> int:
+    """Bulk assignment from the client list: every client must be in the actor's scope, or nothing
+    changes. Returns how many clients changed owner (each change is its own audit event)."""
+    ids = sorted(set(client_ids))
+    if not ids:
+        raise AssignmentError("choose at least one client")
+    if len(ids) > MAX_BULK:
+        raise AssignmentError(f"assign at most {MAX_BULK} clients at once")
+    for client_id in ids:
+        await require_visible_client(session, scope, client_id)
+    changed = 0
+    for client_id in ids:
+        changed += await assign_client(session, actor, client_id, owner_id)
+    return changed
 
 
 async def _require_user(session: AsyncSession, user_id: int, kind: str, label: str) -> User:

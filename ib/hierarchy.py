@@ -202,3 +202,8 @@ async def tree_at(session: AsyncSession, moment: datetime, *, under: int | None 
         if partner_id in nodes:
             nodes[partner_id].clients.append(client_id)
     return roots
+
+
+async def upline_of(session: AsyncSession, partner_id: int, moment: datetime) -> list[int]:
+    """The partner's parent, grandparent … at ``moment``, nearest first (the client 360 shows it)."""
+    return _ancestors(await load_partner_edges(session), partner_id, moment)
