@@ -49,10 +49,14 @@ from crm.errors import (
 from crm.scope import DataScope, data_scope_of
 from kyc.countries import countries
 from kyc.models import CaseStatus, RiskLevel
+from risk.alerts import alerts_for_client
+from risk.rules import RULE_LABELS
 
 READ = "clients.read"
 EDIT = "clients.edit"
 ASSIGN = "clients.assign"
+RISK_QUEUE = "risk.manage"
+"""Alerts on the 360 are shown to staff who may open the alert queue they link to."""
 
 
 def _page_number(request: Request[Any, Any, Any], name: str = "page") -> int:
@@ -210,6 +214,8 @@ class ClientsController(Controller):
             timeline = await client_timeline(session, client_id, _page_number(request, "timeline_page"))
             all_tags = await tags.list_tags(session)
             members = await _active_staff(session)
+            held = await staff_permissions(request)
+            alerts = await alerts_for_client(session, client_id) if RISK_QUEUE in held else None
         currencies = {w.currency for w in view.wallets} | {d.currency for d in view.deposits}
         currencies |= {w.currency for w in view.withdrawals} | {t.from_currency for t in view.transfers}
         currencies |= {e.currency for e in timeline.events if e.currency}
@@ -221,7 +227,9 @@ class ClientsController(Controller):
             "all_tags": [t for t in all_tags if t.id not in {held.id for held in view.tags}],
             "staff_members": members,
             "money": await money_formatter(services.database, currencies or {"USD"}),
-            **_choices(await staff_permissions(request)),
+            "risk_alerts": alerts,
+            "rule_labels": RULE_LABELS,
+            **_choices(held),
         }
         return Template("clients/detail.html", context=context)
 

@@ -16,6 +16,8 @@ from core.identity.models import LoginSession
 from core.settings import Settings
 from crm.client_360 import client_timeline
 from crm.models import ClientOwner, ClientTag, StaffScope, Tag
+from risk.alerts import raise_alerts
+from risk.rules import Finding
 from tests.helpers import csrf_from
 from tests.integration.crm.clients_world import DEALS, LOGIN, T0, build, signed_in
 
@@ -32,6 +34,10 @@ def tickets(page: str) -> list[int]:
 
 async def test_the_360_shows_the_whole_client(db: Database, settings: Settings, tmp_path: Path) -> None:
     w = await build(db, settings, tmp_path)
+    async with db.transaction() as session:
+        finding = Finding("large_deposit", f"client:{w.anna}", "d-1", "A large deposit", client_ids=(w.anna,))
+        other = Finding("shared_ip", "ip:x", "k", "Shared", client_ids=(w.li, w.ivy))
+        await raise_alerts(session, [finding, other], T0)
     async with signed_in(settings, db, w.admin) as browser:
         page = await browser.get(f"/clients/{w.anna}")
         assert page.status_code == 200
@@ -52,7 +58,9 @@ async def test_the_360_shows_the_whole_client(db: Database, settings: Settings, 
         owner_tags = section(text, "client-owner-tags")
         assert "alice@staff.test" in owner_tags
         assert "VIP" in owner_tags
-        assert section(text, "client-risk-alerts") == ""  # the slot the lead wires
+        alerts = section(text, "client-risk-alerts")
+        assert "A large deposit" in alerts
+        assert alerts.count("data-alert=") == 1  # the shared-IP alert names other clients
         work = re.search(r'<section id="client-work"[^>]*>', text)
         assert work
         assert f'hx-get="/clients/{w.anna}/work"' in work.group(0)
@@ -245,3 +253,17 @@ async def test_staff_data_scope_is_set_on_the_staff_page(
         listed = await browser.get("/clients")
         assert set(map(int, re.findall(r'class="client-row" data-id="(\d+)"', listed.text))) == {w.li, w.ivy}
         assert (await browser.get(f"/staff/{w.alice.id}")).status_code == 403
+
+
+async def test_risk_alerts_show_only_to_staff_who_work_the_alert_queue(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    w = await build(db, settings, tmp_path)
+    async with db.transaction() as session:
+        finding = Finding("large_deposit", f"client:{w.anna}", "d-1", "A large deposit", client_ids=(w.anna,))
+        await raise_alerts(session, [finding], T0)
+    async with signed_in(settings, db, w.reader) as browser:
+        page = await browser.get(f"/clients/{w.anna}")
+        assert page.status_code == 200
+        assert 'id="client-risk-alerts"' not in page.text
+        assert "A large deposit" not in page.text
