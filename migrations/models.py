@@ -20,6 +20,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "mt_bridge.models",
     "cashier.models",
     "crm.models",
+    "crm.work_models",
 )
 
 

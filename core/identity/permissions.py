@@ -11,6 +11,7 @@ PERMISSIONS: dict[str, str] = {
     "dashboard.view": "See the back-office dashboard and the API info.",
     "clients.read": "Look up clients and their 360 view.",
     "clients.edit": "Edit client details, notes, tasks and tags.",
+    "leads.manage": "Create, import, assign and convert leads, and keep their notes and tasks.",
     "kyc.review": "Review and decide KYC cases.",
     "accounts.approve": "Approve trading accounts and leverage changes.",
     "dealing.manage": "Manage platforms, groups, symbols and trading accounts.",
@@ -55,7 +56,7 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "support": (
         "Client look-up and edits, and the development mailbox.",
-        frozenset({"dashboard.view", "clients.read", "clients.edit", "mail.dev_mailbox"}),
+        frozenset({"dashboard.view", "clients.read", "clients.edit", "leads.manage", "mail.dev_mailbox"}),
     ),
     "read_only": ("Look, never touch.", frozenset({"dashboard.view", "clients.read", "reports.read"})),
 }
