@@ -10,6 +10,7 @@ from backoffice import (
     account,
     api,
     audit,
+    crm_work,
     dealing,
     finance,
     ib_staff,
@@ -33,6 +34,8 @@ HERE = Path(__file__).parent
 
 NAVIGATION = (
     NavItem("Dashboard", "/"),
+    NavItem("Leads", "/leads"),
+    NavItem("My tasks", "/tasks"),
     NavItem("Compliance queue", "/kyc"),
     NavItem("KYC settings", "/settings/kyc"),
     NavItem("Deposits", "/finance/deposits"),
@@ -75,6 +78,7 @@ def protected_router() -> Router:
             dealing.BridgeCommandController,
             dealing.ReconciliationController,
             *ib_staff.CONTROLLERS,
+            *crm_work.CONTROLLERS,
             api.router,
         ],
         guards=[requires_permission],

@@ -561,8 +561,8 @@ class LeadFilter:
     page: int = 1
 
 
-def _filtered(scope: DataScope, filters: LeadFilter) -> Select[tuple[Lead]]:
-    query = select(Lead).where(visible_owner(scope, Lead.owner_id))
+def _filtered(scope: DataScope, filters: LeadFilter) -> Select[Lead]:
+    query = select(Lead).where(visible_owner(scope, Lead.owner_id.expression))
     if filters.status:
         query = query.where(Lead.status == filters.status)
     if filters.source:
@@ -600,7 +600,7 @@ async def pipeline_counts(session: AsyncSession, scope: DataScope) -> dict[str, 
     """How many visible leads stand at each status."""
     rows = await session.execute(
         select(Lead.status, func.count())
-        .where(visible_owner(scope, Lead.owner_id))
+        .where(visible_owner(scope, Lead.owner_id.expression))
         .group_by(Lead.status)
     )
     counts = {status.value: 0 for status in LeadStatus}
@@ -611,4 +611,3 @@ async def pipeline_counts(session: AsyncSession, scope: DataScope) -> dict[str, 
 def allowed_next(status: str) -> list[str]:
     """The statuses a staff member may pick next (conversion has its own button)."""
     return sorted(s.value for s in TRANSITIONS[LeadStatus(status)] if s is not LeadStatus.CONVERTED)
-

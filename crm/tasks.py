@@ -193,7 +193,9 @@ async def my_tasks(
     if show != "all":
         query = query.where(Task.status == show)
     priority = case(
-        (Task.priority == TaskPriority.HIGH.value, 0), (Task.priority == TaskPriority.NORMAL.value, 1), else_=2
+        (Task.priority == TaskPriority.HIGH.value, 0),
+        (Task.priority == TaskPriority.NORMAL.value, 1),
+        else_=2,
     )
     rows = await session.execute(
         query.order_by(case((overdue, 0), else_=1), Task.due_on, priority, Task.id).limit(limit)

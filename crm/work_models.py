@@ -67,9 +67,7 @@ class Note(Base):
     """A staff member's note on a client or a lead; pinned notes are listed first."""
 
     __tablename__ = "crm_notes"
-    __table_args__ = (
-        CheckConstraint("(client_id IS NULL) <> (lead_id IS NULL)", name="one_target"),
-    )
+    __table_args__ = (CheckConstraint("(client_id IS NULL) <> (lead_id IS NULL)", name="one_target"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int | None] = mapped_column(
