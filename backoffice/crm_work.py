@@ -160,6 +160,16 @@ async def render_work(
     return Template("crm/work_page.html", context=context, status_code=status_code)
 
 
+MAX_WORK_FIELD = 20_000
+
+
+async def work_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The form's fields, cut far above a note's limit (the shared reader cuts at 1,000), so an
+    over-long note is refused by the service, never silently shortened."""
+    form = await request.form()
+    return {k: str(v)[:MAX_WORK_FIELD] for k, v in form.items() if k != "_csrf_token"}
+
+
 WorkAction = Callable[[AsyncSession, Actor, DataScope, dict[str, str]], Awaitable[object]]
 
 
@@ -167,7 +177,7 @@ async def act_on_work(
     request: Request[Any, Any, Any], target: Target, action: WorkAction, notice: str
 ) -> Reply:
     """Run one change to a note or task; answer with the fragment (htmx) or a redirect."""
-    form = await form_fields(request)
+    form = await work_form(request)
     try:
         async with app_services(request.app).database.transaction() as session:
             scope = await scope_of(session, request)
