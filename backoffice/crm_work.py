@@ -10,7 +10,7 @@ form shown again; an htmx request gets the fragment re-rendered with the message
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -77,7 +77,7 @@ async def active_staff(session: AsyncSession) -> Sequence[User]:
     ).all()
 
 
-async def names_of(session: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+async def names_of(session: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
@@ -86,7 +86,7 @@ async def names_of(session: AsyncSession, ids: set[int | None]) -> dict[int, str
 
 
 def not_found(exc: Exception) -> NotFoundException:
-    return NotFoundException(detail=str(exc) if isinstance(exc, NotFoundError) else None)
+    return NotFoundException(detail=str(exc) if isinstance(exc, NotFoundError) else "")
 
 
 # Notes and tasks of one client or lead --------------------------------------------------------

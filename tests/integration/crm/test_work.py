@@ -336,3 +336,26 @@ async def test_capture_actor_runs_and_both_jobs_are_scheduled(
     names = {s.actor_name: s.every_seconds for s in SCHEDULES}
     assert names["crm.capture_unfinished_registrations"] == 3600.0
     assert names["crm.remind_overdue_tasks"] == 3600.0
+
+
+async def test_pages_in_chinese(settings: Settings, db: Database) -> None:
+    client = await make_client(db, settings, "zh@client.test")
+    async with db.transaction() as session:
+        session.add(
+            Lead(email="zh@lead.test", source="registration", status="new", registration_stage="no_deposit")
+        )
+    async with staff_client(settings, db, "zh@staff.test", ["support"]) as (staff, staff_id):
+        switched = await submit(staff, "/tasks", "/language", {"language": "zh_Hans", "next": "/tasks"})
+        assert switched.status_code in {302, 303}
+        await make_task(db, staff_id, client, "回访", -1)
+        tasks_page = html.unescape((await staff.get("/tasks")).text)
+        assert "我的任务" in tasks_page
+        assert "1 项任务已逾期。" in tasks_page
+        assert "已逾期" in tasks_page
+        leads_page = html.unescape((await staff.get("/leads")).text)
+        assert "新建潜在客户" in leads_page
+        assert "未完成注册 · 未入金" in leads_page
+        assert "1 个潜在客户" in leads_page
+        work = html.unescape((await staff.get(f"/clients/{client}/work", headers=HX)).text)
+        assert "添加备注" in work
+        assert "截止日期" in work
