@@ -180,7 +180,15 @@ async def create_lead(
 
 
 async def _insert_lead(
-    session: AsyncSession, actor: Actor, fields: LeadFields, owner_id: int | None, source: LeadSource
+    session: AsyncSession,
+    actor: Actor,
+    fields: LeadFields,
+    owner_id: int | None,
+    source: LeadSource,
+    *,
+    client_id: int | None = None,
+    stage: str = "",
+    action: str = "crm.lead_created",
 ) -> Lead:
     now = clock.utcnow()
     lead = Lead(
@@ -191,8 +199,9 @@ async def _insert_lead(
         language=fields.language,
         source=source.value,
         status=LeadStatus.NEW.value,
-        registration_stage="",
+        registration_stage=stage,
         owner_id=owner_id,
+        client_id=client_id,
         created_by=actor.id,
         created_at=now,
         updated_at=now,
@@ -200,7 +209,7 @@ async def _insert_lead(
     session.add(lead)
     await session.flush()
     await record_audit(
-        session, actor, "crm.lead_created", target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
+        session, actor, action, target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
     )
     return lead
 
@@ -522,27 +531,15 @@ async def capture_unfinished_registrations(
             )
             result.linked += 1
             continue
-        lead = Lead(
-            email=user.email,
-            name=user.display_name,
-            language=user.language,
-            source=LeadSource.REGISTRATION.value,
-            status=LeadStatus.NEW.value,
-            registration_stage=user_stage,
-            owner_id=owner_id,
-            client_id=user.id,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(lead)
-        await session.flush()
-        await record_audit(
+        await _insert_lead(
             session,
             actor,
-            "crm.lead_captured",
-            target_type="lead",
-            target_id=lead.id,
-            after=lead_snapshot(lead),
+            LeadFields(email=user.email, name=user.display_name, language=user.language),
+            owner_id,
+            LeadSource.REGISTRATION,
+            client_id=user.id,
+            stage=user_stage,
+            action="crm.lead_captured",
         )
         result.created += 1
     await session.flush()
