@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
@@ -394,7 +395,7 @@ class LeadsController(Controller):
                 "owners": owners,
                 "filters": filters,
                 "raw": dict(request.query_params),
-                "query": "&".join(f"{k}={v}" for k, v in query.items()),
+                "query": urlencode(query),
                 "pages": max(1, -(-total // leads.PAGE_SIZE)),
                 "statuses": [s.value for s in leads.LeadStatus],
                 "sources": [s.value for s in leads.LeadSource],

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, String, case, cast, exists, func, or_, select
+from sqlalchemy import Select, String, and_, case, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cashier.models import Deposit, DepositStatus
@@ -480,45 +480,59 @@ async def capture_unfinished_registrations(
     Idempotent: a client has at most one lead (``client_id`` is unique), a lead is only touched
     when its stage changed, and a hand-made lead with the client's email is linked, not doubled.
     """
-    stage = registration_stage().label("stage")
+    stage = registration_stage()
     cutoff = now - timedelta(days=after_days)
     rows = (
         await session.execute(
-            select(User, stage, Lead, ClientOwner.owner_id)
+            select(
+                User.id,
+                User.email,
+                User.display_name,
+                User.language,
+                stage.label("stage"),
+                Lead,
+                ClientOwner.owner_id,
+            )
             .outerjoin(Lead, Lead.client_id == User.id)
             .outerjoin(ClientOwner, ClientOwner.client_id == User.id)
             .where(
                 User.kind == CLIENT,
                 User.is_active.is_(True),
                 User.created_at <= cutoff,
-                or_(Lead.id.is_not(None), registration_stage() != STAGE_FINISHED),
+                or_(
+                    and_(Lead.id.is_(None), stage != STAGE_FINISHED),
+                    and_(
+                        Lead.id.is_not(None),
+                        Lead.status != LeadStatus.CONVERTED.value,
+                        Lead.registration_stage != stage,
+                    ),
+                ),
             )
             .order_by(User.id)
         )
     ).all()
     result = CaptureResult()
-    for user, user_stage, lead, owner_id in rows:
+    for client_id, email, display_name, language, user_stage, lead, owner_id in rows:
         if lead is not None:
-            if lead.registration_stage != user_stage and lead.status != LeadStatus.CONVERTED:
-                before = {"registration_stage": lead.registration_stage}
-                lead.registration_stage, lead.updated_at = user_stage, now
-                await record_audit(
-                    session,
-                    actor,
-                    "crm.lead_refreshed",
-                    target_type="lead",
-                    target_id=lead.id,
-                    before=before,
-                    after={"registration_stage": user_stage},
-                )
-                result.refreshed += 1
+            before = {"registration_stage": lead.registration_stage}
+            lead.registration_stage, lead.updated_at = user_stage, now
+            await record_audit(
+                session,
+                actor,
+                "crm.lead_refreshed",
+                target_type="lead",
+                target_id=lead.id,
+                before=before,
+                after={"registration_stage": user_stage},
+            )
+            result.refreshed += 1
             continue
         by_email = await session.scalar(
-            select(Lead).where(Lead.email == user.email, Lead.client_id.is_(None)).with_for_update()
+            select(Lead).where(Lead.email == email, Lead.client_id.is_(None)).with_for_update()
         )
         if by_email is not None:
             before = lead_snapshot(by_email)
-            by_email.client_id, by_email.registration_stage, by_email.updated_at = user.id, user_stage, now
+            by_email.client_id, by_email.registration_stage, by_email.updated_at = client_id, user_stage, now
             await session.flush()
             await record_audit(
                 session,
@@ -534,10 +548,10 @@ async def capture_unfinished_registrations(
         await _insert_lead(
             session,
             actor,
-            LeadFields(email=user.email, name=user.display_name, language=user.language),
+            LeadFields(email=email, name=display_name, language=language),
             owner_id,
             LeadSource.REGISTRATION,
-            client_id=user.id,
+            client_id=client_id,
             stage=user_stage,
             action="crm.lead_captured",
         )

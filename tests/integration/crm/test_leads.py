@@ -380,3 +380,37 @@ async def test_converting_a_registration_lead_links_the_client(settings: Setting
         owner = await session.get(ClientOwner, client)
     assert owner is not None
     assert owner.owner_id == staff_id
+
+
+async def test_lead_list_filters_search_and_pages(settings: Settings, db: Database) -> None:
+    async with db.transaction() as session:
+        for n in range(55):
+            session.add(
+                Lead(
+                    email=f"lead{n:02d}@list.test",
+                    name=f"Person {n:02d}",
+                    source="csv" if n % 2 else "manual",
+                    status="contacted" if n < 5 else "new",
+                )
+            )
+    async with staff_client(settings, db, "lister@staff.test", ["support"]) as (staff, _id):
+        first = await staff.get("/leads")
+        emails = re.findall(r'data-email="([^"]+)"', first.text)
+        assert len(emails) == 50
+        assert emails[0] == "lead54@list.test"
+        assert 'data-status="new">50<' in first.text
+        assert 'data-status="contacted">5<' in first.text
+        second = await staff.get("/leads?source=manual&page=2")
+        assert re.findall(r'data-email="([^"]+)"', second.text) == []
+        manual_p1 = await staff.get("/leads?source=manual")
+        assert len(re.findall(r'data-email="', manual_p1.text)) == 28
+        last = await staff.get("/leads?page=2")
+        assert re.findall(r'data-email="([^"]+)"', last.text) == [
+            f"lead{n:02d}@list.test" for n in range(4, -1, -1)
+        ]
+        assert 'href="/leads?page=1"' in last.text
+        assert 'href="/leads?q=list.test&amp;page=2"' in (await staff.get("/leads?q=list.test")).text
+        found = await staff.get("/leads?q=PERSON+07")
+        assert re.findall(r'data-email="([^"]+)"', found.text) == ["lead07@list.test"]
+        contacted = await staff.get("/leads?status=contacted&q=list.test")
+        assert len(re.findall(r'data-email="', contacted.text)) == 5
