@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cashier.models import Deposit, DepositStatus
 from core import clock
-from core.audit.service import Actor, record_audit
+from core.audit.models import AuditEvent
+from core.audit.service import Actor, audit_event, record_audit
 from core.i18n.catalogs import LANGUAGES
 from core.identity import tokens
 from core.identity.accounts import EMAIL_PATTERN, normalise_email, send_verification
@@ -75,6 +76,8 @@ STAGE_FINISHED = "finished"
 
 UNFINISHED_AFTER_DAYS = 3
 """A registration still unfinished this many days after sign-up becomes a lead."""
+CAPTURE_BATCH = 5000
+"""Clients one capture run handles at most (the next run goes on)."""
 
 INVITATION_MAIL = "crm_invitation"
 MAX_IMPORT_ROWS = 5000
@@ -185,10 +188,6 @@ async def _insert_lead(
     fields: LeadFields,
     owner_id: int | None,
     source: LeadSource,
-    *,
-    client_id: int | None = None,
-    stage: str = "",
-    action: str = "crm.lead_created",
 ) -> Lead:
     now = clock.utcnow()
     lead = Lead(
@@ -199,9 +198,8 @@ async def _insert_lead(
         language=fields.language,
         source=source.value,
         status=LeadStatus.NEW.value,
-        registration_stage=stage,
+        registration_stage="",
         owner_id=owner_id,
-        client_id=client_id,
         created_by=actor.id,
         created_at=now,
         updated_at=now,
@@ -209,7 +207,7 @@ async def _insert_lead(
     session.add(lead)
     await session.flush()
     await record_audit(
-        session, actor, action, target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
+        session, actor, "crm.lead_created", target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
     )
     return lead
 
@@ -472,13 +470,20 @@ class CaptureResult:
 
 
 async def capture_unfinished_registrations(
-    session: AsyncSession, now: datetime, *, after_days: int = UNFINISHED_AFTER_DAYS, actor: Actor
+    session: AsyncSession,
+    now: datetime,
+    *,
+    after_days: int = UNFINISHED_AFTER_DAYS,
+    actor: Actor,
+    limit: int = CAPTURE_BATCH,
 ) -> CaptureResult:
     """Turn clients who registered at least ``after_days`` ago and never verified their email,
     finished KYC or deposited into leads, and refresh the stage of leads captured before.
 
     Idempotent: a client has at most one lead (``client_id`` is unique), a lead is only touched
     when its stage changed, and a hand-made lead with the client's email is linked, not doubled.
+    One run handles at most ``limit`` clients, oldest ids first, so its transaction stays short;
+    the next scheduled run goes on where it stopped (handled clients no longer match).
     """
     stage = registration_stage()
     cutoff = now - timedelta(days=after_days)
@@ -509,53 +514,74 @@ async def capture_unfinished_registrations(
                 ),
             )
             .order_by(User.id)
+            .limit(limit)
         )
     ).all()
     result = CaptureResult()
+    events: list[AuditEvent] = []
+    fresh = [row for row in rows if row[5] is None]
+    by_email: dict[str, Lead] = {}
+    for start in range(0, len(fresh), 1000):
+        emails = [row[1] for row in fresh[start : start + 1000]]
+        found = await session.scalars(select(Lead).where(Lead.email.in_(emails)).with_for_update())
+        by_email.update({lead.email: lead for lead in found})
+    created: list[Lead] = []
     for client_id, email, display_name, language, user_stage, lead, owner_id in rows:
         if lead is not None:
-            before = {"registration_stage": lead.registration_stage}
-            lead.registration_stage, lead.updated_at = user_stage, now
-            await record_audit(
-                session,
-                actor,
-                "crm.lead_refreshed",
-                target_type="lead",
-                target_id=lead.id,
-                before=before,
-                after={"registration_stage": user_stage},
+            events.append(
+                audit_event(
+                    actor,
+                    "crm.lead_refreshed",
+                    target_type="lead",
+                    target_id=lead.id,
+                    before={"registration_stage": lead.registration_stage},
+                    after={"registration_stage": user_stage},
+                )
             )
+            lead.registration_stage, lead.updated_at = user_stage, now
             result.refreshed += 1
-            continue
-        by_email = await session.scalar(
-            select(Lead).where(Lead.email == email, Lead.client_id.is_(None)).with_for_update()
-        )
-        if by_email is not None:
-            before = lead_snapshot(by_email)
-            by_email.client_id, by_email.registration_stage, by_email.updated_at = client_id, user_stage, now
-            await session.flush()
-            await record_audit(
-                session,
-                actor,
-                "crm.lead_linked_to_registration",
-                target_type="lead",
-                target_id=by_email.id,
-                before=before,
-                after=lead_snapshot(by_email),
+        elif email in by_email:
+            linked = by_email[email]
+            if linked.client_id is not None:
+                continue  # the address's lead belongs to another client already: leave both alone
+            before = lead_snapshot(linked)
+            linked.client_id, linked.registration_stage, linked.updated_at = client_id, user_stage, now
+            events.append(
+                audit_event(
+                    actor,
+                    "crm.lead_linked_to_registration",
+                    target_type="lead",
+                    target_id=linked.id,
+                    before=before,
+                    after=lead_snapshot(linked),
+                )
             )
             result.linked += 1
-            continue
-        await _insert_lead(
-            session,
-            actor,
-            LeadFields(email=email, name=display_name, language=language),
-            owner_id,
-            LeadSource.REGISTRATION,
-            client_id=client_id,
-            stage=user_stage,
-            action="crm.lead_captured",
+        else:
+            created.append(
+                Lead(
+                    email=email,
+                    name=display_name,
+                    language=language,
+                    source=LeadSource.REGISTRATION.value,
+                    status=LeadStatus.NEW.value,
+                    registration_stage=user_stage,
+                    owner_id=owner_id,
+                    client_id=client_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    session.add_all(created)
+    await session.flush()  # one multi-row INSERT: the new leads get their ids
+    for new in created:
+        events.append(
+            audit_event(
+                actor, "crm.lead_captured", target_type="lead", target_id=new.id, after=lead_snapshot(new)
+            )
         )
-        result.created += 1
+    result.created = len(created)
+    session.add_all(events)
     await session.flush()
     return result
 
