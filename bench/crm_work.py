@@ -1,10 +1,12 @@
 """CRM work benchmark on PostgreSQL (DESIGN.md §12): the scheduled capture of unfinished
 registrations over a large client base, and the "My tasks" query.
 
-Measures, on one freshly migrated database with 100,000 clients (10,000 with ``--quick``), a third
-of them unverified, a third verified without KYC, a sixth approved but never funded:
+Measures, on one freshly migrated database with 100,000 clients (10,000 with ``--quick``) who
+registered a month ago, a third never verified, a sixth verified without KYC and half approved but
+never funded (so every one is an unfinished registration):
 
-* the first capture run, which turns every unfinished registration into a lead (leads/s), against
+* the first capture runs (batches of 5,000), which turn every unfinished registration into a lead
+  (leads/s), against
   the raw INSERT rate of as many rows into an unconstrained table (the baseline);
 * a second capture run that finds nothing changed (clients scanned/s), against a bare scan of the
   same client ids;
@@ -28,7 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -103,6 +105,8 @@ async def seed(db: Database, clients: int) -> list[int]:
                     for n in range(TASKS_EACH)
                 ],
             )
+    async with db.engine.connect() as connection:  # what autovacuum does soon after a bulk load
+        await connection.execute(text("ANALYZE"))
     return staff_ids
 
 
@@ -158,9 +162,14 @@ async def run(quick: bool, admin_url: str) -> list[Figure]:
             started = time.perf_counter()
             staff_ids = await seed(db, clients)
             print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
-            async with db.transaction() as session:
-                started = time.perf_counter()
-                first = await capture_unfinished_registrations(session, clock.utcnow(), actor=SYSTEM)
+            created, runs = 0, 0
+            started = time.perf_counter()
+            while True:  # the scheduled job's runs, back to back: 5,000 clients each
+                async with db.transaction() as session:
+                    batch = await capture_unfinished_registrations(session, clock.utcnow(), actor=SYSTEM)
+                if batch.created == 0:
+                    break
+                created, runs = created + batch.created, runs + 1
             first_seconds = time.perf_counter() - started
             async with db.transaction() as session:
                 started = time.perf_counter()
@@ -176,13 +185,13 @@ async def run(quick: bool, admin_url: str) -> list[Figure]:
                     timings.append((time.perf_counter() - started) * 1000)
         finally:
             await db.dispose()
-        raw = await raw_insert_rate(dsn, first.created)
+        raw = await raw_insert_rate(dsn, created)
         scan, scanned = await bare_scan_rate(dsn)
         bare_ms = await bare_task_select_ms(dsn, staff_ids[len(staff_ids) // 2])
-    print(f"{clients} clients; first capture created {first.created} leads in {first_seconds:.2f} s;")
+    print(f"{clients} clients: {runs} capture runs created {created} leads in {first_seconds:.2f} s;")
     print(f"an idle rerun scanned {scanned} clients in {second_seconds:.2f} s (load {load_average()})")
     return [
-        Figure("capture_leads_per_s", first.created / first_seconds, "1/s", "raw_insert_rows_per_s", raw),
+        Figure("capture_leads_per_s", created / first_seconds, "1/s", "raw_insert_rows_per_s", raw),
         Figure("idle_capture_clients_per_s", scanned / second_seconds, "1/s", "bare_scan_rows_per_s", scan),
         Figure(
             "my_tasks_p50_ms",

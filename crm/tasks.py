@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.audit.service import Actor, record_audit
-from core.identity.models import CLIENT, STAFF, User
+from core.identity.models import STAFF, User
 from core.mail.outbox import queue_mail
 from crm.scope import DataScope
 from crm.work_errors import WorkItemError, WorkItemNotFoundError
@@ -186,7 +186,7 @@ async def my_tasks(
     overdue = (Task.status == TaskStatus.OPEN.value) & (Task.due_on < today)
     query = (
         select(Task, User.email, Lead.name, Lead.email)
-        .outerjoin(User, (User.id == Task.client_id) & (User.kind == CLIENT))
+        .outerjoin(User, User.id == Task.client_id)
         .outerjoin(Lead, Lead.id == Task.lead_id)
         .where(Task.assignee_id == staff_id)
     )
