@@ -28,12 +28,15 @@ from backoffice.guards import permission, staff_permissions
 from core import clock
 from core.audit.service import Actor
 from core.errors import NotFoundError
+from core.identity.accounts import send_verification
 from core.identity.models import STAFF, User
+from core.mail.outbox import queue_mail
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields
 from core.web.state import app_services
 from crm import leads, notes, tasks
 from crm.errors import CrmError, OutOfScopeError
+from crm.mailing import Mailer
 from crm.scope import DataScope, data_scope_of
 from crm.work_errors import LeadError, LeadImportError
 from crm.work_models import Lead
@@ -44,6 +47,7 @@ CLIENTS_READ = "clients.read"
 CLIENTS_EDIT = "clients.edit"
 LEADS_MANAGE = "leads.manage"
 MAX_IMPORT_BYTES = 2_000_000
+CRM_MAILER = Mailer(queue_mail=queue_mail, send_verification=send_verification)
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -541,7 +545,7 @@ class LeadsController(Controller):
         settings = app_services(request.app).settings
 
         async def change(session: AsyncSession, actor: Actor, scope: DataScope, form: dict[str, str]) -> str:
-            done = await leads.convert_lead(session, settings, actor, scope, lead_id)
+            done = await leads.convert_lead(session, settings, CRM_MAILER, actor, scope, lead_id)
             if done.created_client:
                 return "Lead converted: client account created and invitation mailed."
             return "Lead converted and linked to the existing client."

@@ -26,12 +26,11 @@ from core.audit.models import AuditEvent
 from core.audit.service import Actor, audit_event, record_audit
 from core.i18n.catalogs import LANGUAGES
 from core.identity import tokens
-from core.identity.accounts import EMAIL_PATTERN, normalise_email, send_verification
 from core.identity.models import CLIENT, STAFF, User
 from core.identity.passwords import hash_password
-from core.mail.outbox import queue_mail
 from core.settings import Settings
 from crm.assignment import assign_client
+from crm.mailing import Mailer
 from crm.models import ClientOwner
 from crm.scope import DataScope, visible_owner
 from crm.work_errors import (
@@ -82,6 +81,8 @@ CAPTURE_BATCH = 5000
 INVITATION_MAIL = "crm_invitation"
 MAX_IMPORT_ROWS = 5000
 IMPORT_COLUMNS = ("email", "name", "phone", "country", "language")
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+"""The shape of address registration accepts (core.identity.accounts), which the domain can't import."""
 PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 ()\-]{4,30}$")
 COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
 PAGE_SIZE = 50
@@ -96,6 +97,11 @@ class LeadFields:
     phone: str = ""
     country: str = ""
     language: str = "en"
+
+
+def normalise_email(email: str) -> str:
+    """Stripped and lower-cased, as users' emails are stored."""
+    return email.strip().lower()
 
 
 def clean_lead_fields(raw: Mapping[str, str]) -> LeadFields:
@@ -359,7 +365,7 @@ class Conversion:
 
 
 async def convert_lead(
-    session: AsyncSession, settings: Settings, actor: Actor, scope: DataScope, lead_id: int
+    session: AsyncSession, settings: Settings, mailer: Mailer, actor: Actor, scope: DataScope, lead_id: int
 ) -> Conversion:
     """Make a qualified lead a client.
 
@@ -382,9 +388,9 @@ async def convert_lead(
     mail_id: int | None = None
     if client is None:
         client = await _create_invited_client(session, settings, actor, lead)
-        mail_id = await _mail_invitation(session, settings, client)
+        mail_id = await _mail_invitation(session, settings, mailer, client)
     elif client.email_verified_at is None:
-        await send_verification(session, settings, client)
+        await mailer.send_verification(session, settings, client)
     now = clock.utcnow()
     lead.status, lead.client_id, lead.converted_at, lead.updated_at = (
         LeadStatus.CONVERTED.value,
@@ -429,10 +435,10 @@ async def _create_invited_client(session: AsyncSession, settings: Settings, acto
     return user
 
 
-async def _mail_invitation(session: AsyncSession, settings: Settings, client: User) -> int:
+async def _mail_invitation(session: AsyncSession, settings: Settings, mailer: Mailer, client: User) -> int:
     hours = settings.email_token_hours
     token = await tokens.issue_token(session, client.id, tokens.RESET_PASSWORD, timedelta(hours=hours))
-    mail = await queue_mail(
+    mail = await mailer.queue_mail(
         session,
         client.email,
         INVITATION_MAIL,

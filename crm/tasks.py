@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.audit.service import Actor, record_audit
 from core.identity.models import STAFF, User
-from core.mail.outbox import queue_mail
+from crm.mailing import MailQueue
 from crm.scope import DataScope
 from crm.work_errors import WorkItemError, WorkItemNotFoundError
 from crm.work_models import Lead, Task
@@ -207,7 +207,9 @@ async def my_tasks(
     return result
 
 
-async def remind_overdue_tasks(session: AsyncSession, today: date, now: datetime, backoffice_url: str) -> int:
+async def remind_overdue_tasks(
+    session: AsyncSession, today: date, now: datetime, backoffice_url: str, *, queue_mail: MailQueue
+) -> int:
     """Mail each assignee once per open task that is past its due day; returns the mails queued.
 
     The tasks are claimed (``reminded_at`` set, rows locked and skipped by a concurrent run) in the

@@ -68,7 +68,7 @@ async def remind_overdue_tasks() -> None:
     now = clock.utcnow()
     async with runtime.database().transaction() as session:
         mailed = await crm_tasks.remind_overdue_tasks(
-            session, now.date(), now, runtime.runtime().settings.public_backoffice_url
+            session, now.date(), now, runtime.runtime().settings.public_backoffice_url, queue_mail=queue_mail
         )
     logger.info("overdue task reminders: %d mailed", mailed)
 

@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
+from backoffice.crm_work import CRM_MAILER
 from core import clock
 from core.audit.service import SYSTEM
 from core.db import Database
 from core.identity.models import CLIENT, User
+from core.mail.outbox import queue_mail
 from core.settings import Settings
 from crm.leads import capture_unfinished_registrations, convert_lead
 from crm.scope import data_scope_of
@@ -51,7 +53,9 @@ async def test_parallel_reminder_runs_mail_each_task_once(wide_db: Database, set
     async def run() -> int:
         now = clock.utcnow()
         async with db.transaction() as session:
-            return await remind_overdue_tasks(session, now.date(), now, "http://bo.test")
+            return await remind_overdue_tasks(
+                session, now.date(), now, "http://bo.test", queue_mail=queue_mail
+            )
 
     mailed = await asyncio.gather(*(run() for _ in range(8)))
     assert sum(mailed) == 30
@@ -96,7 +100,7 @@ async def test_two_staff_converting_one_lead_make_one_client(wide_db: Database, 
     async def convert(staff_id: int) -> object:
         async with db.transaction() as session:
             scope = await data_scope_of(session, staff_id)
-            return await convert_lead(session, settings, SYSTEM, scope, lead_id)
+            return await convert_lead(session, settings, CRM_MAILER, SYSTEM, scope, lead_id)
 
     outcomes = await asyncio.gather(convert(first), convert(second), return_exceptions=True)
     refused = [o for o in outcomes if isinstance(o, BaseException)]
