@@ -159,15 +159,18 @@ async def _check_owner(session: AsyncSession, scope: DataScope, owner_id: int | 
         raise LeadError("owner: your data scope lets you give leads only to yourself or your team")
 
 
-async def _email_taken(session: AsyncSession, email: str) -> str | None:
-    """Why ``email`` can't be a new lead: it is already a lead's or a client's."""
-    lead_id = await session.scalar(select(Lead.id).where(Lead.email == email))
-    if lead_id is not None:
-        return f"email: {email} is already lead #{lead_id}"
-    client_id = await session.scalar(select(User.id).where(User.kind == CLIENT, User.email == email))
-    if client_id is not None:
-        return f"email: {email} is already client #{client_id}"
-    return None
+async def _emails_taken(session: AsyncSession, emails: Sequence[str]) -> dict[str, str]:
+    """Why each of ``emails`` can't be a new lead: it is already a lead's or a client's."""
+    taken: dict[str, str] = {}
+    for start in range(0, len(emails), 1000):
+        chunk = list(emails[start : start + 1000])
+        clients = await session.execute(
+            select(User.email, User.id).where(User.kind == CLIENT, User.email.in_(chunk))
+        )
+        taken.update({e: f"email: {e} is already client #{i}" for e, i in clients.all()})
+        found = await session.execute(select(Lead.email, Lead.id).where(Lead.email.in_(chunk)))
+        taken.update({e: f"email: {e} is already lead #{i}" for e, i in found.all()})
+    return taken
 
 
 async def create_lead(
@@ -182,40 +185,49 @@ async def create_lead(
     """A new lead from a form; refused when its email is a lead's or a client's already."""
     fields = clean_lead_fields(raw)
     await _check_owner(session, scope, owner_id)
-    taken = await _email_taken(session, fields.email)
+    taken = await _emails_taken(session, [fields.email])
     if taken:
-        raise DuplicateLeadError(taken)
-    return await _insert_lead(session, actor, fields, owner_id, source)
+        raise DuplicateLeadError(taken[fields.email])
+    (lead,) = await _insert_leads(session, actor, [fields], owner_id, source)
+    return lead
 
 
-async def _insert_lead(
+async def _insert_leads(
     session: AsyncSession,
     actor: Actor,
-    fields: LeadFields,
+    rows: Sequence[LeadFields],
     owner_id: int | None,
     source: LeadSource,
-) -> Lead:
+) -> list[Lead]:
+    """Insert new leads in one multi-row INSERT, each with its ``crm.lead_created`` event."""
     now = clock.utcnow()
-    lead = Lead(
-        email=fields.email,
-        name=fields.name,
-        phone=fields.phone,
-        country=fields.country,
-        language=fields.language,
-        source=source.value,
-        status=LeadStatus.NEW.value,
-        registration_stage="",
-        owner_id=owner_id,
-        created_by=actor.id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(lead)
+    created = [
+        Lead(
+            email=fields.email,
+            name=fields.name,
+            phone=fields.phone,
+            country=fields.country,
+            language=fields.language,
+            source=source.value,
+            status=LeadStatus.NEW.value,
+            registration_stage="",
+            owner_id=owner_id,
+            created_by=actor.id,
+            created_at=now,
+            updated_at=now,
+        )
+        for fields in rows
+    ]
+    session.add_all(created)
     await session.flush()
-    await record_audit(
-        session, actor, "crm.lead_created", target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
+    session.add_all(
+        audit_event(
+            actor, "crm.lead_created", target_type="lead", target_id=lead.id, after=lead_snapshot(lead)
+        )
+        for lead in created
     )
-    return lead
+    await session.flush()
+    return created
 
 
 @dataclass
@@ -254,39 +266,40 @@ async def import_leads_csv(
     errors: list[tuple[int, str]] = []
     rows: list[tuple[int, LeadFields]] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if len(rows) + len(errors) >= MAX_IMPORT_ROWS:
-            errors.append((line, f"a file holds at most {MAX_IMPORT_ROWS} rows"))
-            break
-        if None in row:
-            errors.append((line, "more fields than the header has columns"))
-            continue
-        values = {key: (value or "") for key, value in row.items() if key}
-        if not any(v.strip() for v in values.values()):
-            continue  # a blank line
-        try:
-            fields = clean_lead_fields(values)
-        except LeadError as exc:
-            errors.append((line, str(exc)))
-            continue
-        if fields.email in seen:
-            errors.append((line, f"email: {fields.email} is also on line {seen[fields.email]}"))
-            continue
-        seen[fields.email] = line
-        rows.append((line, fields))
-    for line, fields in rows:
-        taken = await _email_taken(session, fields.email)
-        if taken:
-            errors.append((line, taken))
+    try:
+        for row in reader:
+            line = reader.line_num
+            if len(rows) + len(errors) >= MAX_IMPORT_ROWS:
+                errors.append((line, f"a file holds at most {MAX_IMPORT_ROWS} rows"))
+                break
+            if None in row:
+                errors.append((line, "more fields than the header has columns"))
+                continue
+            values = {key: (value or "") for key, value in row.items() if key}
+            if not any(v.strip() for v in values.values()):
+                continue  # a blank line
+            try:
+                fields = clean_lead_fields(values)
+            except LeadError as exc:
+                errors.append((line, str(exc)))
+                continue
+            if fields.email in seen:
+                errors.append((line, f"email: {fields.email} is also on line {seen[fields.email]}"))
+                continue
+            seen[fields.email] = line
+            rows.append((line, fields))
+    except csv.Error as exc:
+        errors.append((reader.line_num, f"not readable as CSV ({exc})"))
+    taken = await _emails_taken(session, [fields.email for _line, fields in rows])
+    errors.extend((line, taken[fields.email]) for line, fields in rows if fields.email in taken)
     if errors:
         raise LeadImportError(sorted(errors))
     if not rows:
         raise LeadImportError([(1, "the file holds no leads")])
-    result = ImportResult()
-    for _line, fields in rows:
-        lead = await _insert_lead(session, actor, fields, owner_id, LeadSource.CSV)
-        result.created.append(lead.id)
+    created = await _insert_leads(
+        session, actor, [fields for _line, fields in rows], owner_id, LeadSource.CSV
+    )
+    result = ImportResult(created=[lead.id for lead in created])
     await record_audit(
         session,
         actor,

@@ -200,6 +200,11 @@ async def test_csv_import_is_all_or_nothing_with_line_numbers(settings: Settings
             assert wrong.status_code == 400
             assert message in html.unescape(wrong.text)
         assert (await upload(staff, CSV_HEADER, str(staff_id))).status_code == 400
+        huge = await upload(staff, CSV_HEADER + '"' + "a" * 140_000 + '"\n', str(staff_id))
+        assert huge.status_code == 400
+        assert "not readable as CSV (field larger than field limit" in html.unescape(huge.text)
+        empty = await upload(staff, "", str(staff_id))
+        assert empty.status_code == 400
         assert await count(db, Lead) == before
 
         good = CSV_HEADER + "ann@import.test,Ann,+49 30 123456,de,en\n\nbob@import.test,Bob,,,zh_Hans\n"
