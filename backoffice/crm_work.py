@@ -159,10 +159,11 @@ async def render_work(
         except (OutOfScopeError, NotFoundError) as exc:
             raise not_found(exc) from None
         context = await work_context(request, session, target, error=error, notice=notice, form=form)
+    vary = {"Vary": "HX-Request"}  # one address, two answers: caches must keep them apart
     if is_htmx(request):
         # htmx swaps only 2xx answers: a refusal is shown in the re-rendered fragment instead
-        return Template("crm/_work.html", context=context, status_code=200)
-    return Template("crm/work_page.html", context=context, status_code=status_code)
+        return Template("crm/_work.html", context=context, status_code=200, headers=vary)
+    return Template("crm/work_page.html", context=context, status_code=status_code, headers=vary)
 
 
 MAX_WORK_FIELD = 20_000
@@ -195,7 +196,8 @@ async def act_on_work(
         return await render_work(request, target, notice=notice)
     flash(request, notice, category="success")
     back = form.get("next", "")
-    return Redirect(back if back.startswith("/tasks") else work_base(target), status_code=303)
+    to_my_tasks = back == "/tasks" or back.startswith("/tasks?")
+    return Redirect(back if to_my_tasks else work_base(target), status_code=303)
 
 
 def note_adder(target: Target) -> WorkAction:

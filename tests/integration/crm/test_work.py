@@ -38,6 +38,7 @@ async def test_client_notes_and_tasks_as_fragment_and_page(settings: Settings, d
         assert fragment.status_code == 200
         assert fragment.text.lstrip().startswith('<section id="crm-work"')
         assert "<html" not in fragment.text
+        assert fragment.headers["vary"] == "HX-Request"
         page = await agent.get(base)
         assert page.status_code == 200
         assert "<html" in page.text
