@@ -40,6 +40,7 @@ async def test_lead_form_pipeline_and_conversion(
         for bad, message in (
             ({"email": "not-an-email"}, "email: &#39;not-an-email&#39; is not an email address"),
             ({"email": "p@lead.test", "phone": "call me"}, "phone:"),
+            ({"email": "p@lead.test", "phone": "50%"}, "phone: &#39;50%&#39; is not a phone number"),
             ({"email": "p@lead.test", "country": "Germany"}, "country:"),
             ({"email": "TAKEN@client.test"}, f"email: taken@client.test is already client #{taken}"),
             ({"email": "p@lead.test", "owner_id": "999999"}, "owner: no staff member has id 999999"),
