@@ -1,7 +1,7 @@
 """CRM work benchmark on PostgreSQL (DESIGN.md §12): the scheduled capture of unfinished
 registrations over a large client base, and the "My tasks" query.
 
-Measures, on one freshly migrated database with 100,000 clients (10,000 with ``--quick``) who
+Measures, on one freshly migrated database with 100,000 clients (5,000 with ``--quick``) who
 registered a month ago, a third never verified, a sixth verified without KYC and half approved but
 never funded (so every one is an unfinished registration):
 
@@ -154,7 +154,7 @@ async def bare_task_select_ms(dsn: str, staff_id: int) -> float:
 
 
 async def run(quick: bool, admin_url: str) -> list[Figure]:
-    clients = int(os.environ.get("BENCH_CLIENTS", 0)) or (10_000 if quick else 100_000)
+    clients = int(os.environ.get("BENCH_CLIENTS", 0)) or (5_000 if quick else 100_000)
     async with scratch_database(admin_url, f"bench_crm_work_{os.getpid()}") as (dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url)
@@ -208,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="10,000 clients: under a minute")
+    parser.add_argument("--quick", action="store_true", help="5,000 clients: under a minute")
     parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     figures = asyncio.run(run(args.quick, args.admin_url))
