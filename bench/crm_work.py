@@ -15,7 +15,7 @@ never funded (so every one is an unfinished registration):
 
 Prints a table, then one JSON object per figure per line.
 
-    python bench/crm_work.py [--quick] [--admin-url postgresql://127.0.0.1:5432/test]
+    python bench/crm_work.py [--quick] [--clients N] [--admin-url postgresql://127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -153,8 +153,7 @@ async def bare_task_select_ms(dsn: str, staff_id: int) -> float:
         await connection.close()
 
 
-async def run(quick: bool, admin_url: str) -> list[Figure]:
-    clients = int(os.environ.get("BENCH_CLIENTS", 0)) or (5_000 if quick else 100_000)
+async def run(clients: int, admin_url: str) -> list[Figure]:
     async with scratch_database(admin_url, f"bench_crm_work_{os.getpid()}") as (dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url)
@@ -209,9 +208,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="5,000 clients: under a minute")
+    parser.add_argument("--clients", type=int, default=0, help="seed this many clients instead")
     parser.add_argument("--admin-url", default=os.environ.get("TEST_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
-    figures = asyncio.run(run(args.quick, args.admin_url))
+    clients = args.clients or (5_000 if args.quick else 100_000)
+    figures = asyncio.run(run(clients, args.admin_url))
     print(f"{'metric':32} {'value':>12} {'unit':>5} {'baseline':>14}  ratio")
     for f in figures:
         print(f"{f.metric:32} {f.value:12.1f} {f.unit:>5} {f.baseline_value:14.1f}  {f.ratio:.3f}")
