@@ -24,6 +24,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "risk.models",
     "core.config_store",
     "comms.models",
+    "crm.work_models",
 )
 
 

@@ -13,9 +13,12 @@ import dramatiq
 
 from cashier import sweeps as cashier_sweeps
 from core import clock
+from core.audit.service import SYSTEM
 from core.jobs import send_now
 from core.mail.delivery import deliver_mail
 from core.mail.outbox import queue_mail
+from crm import leads as crm_leads
+from crm import tasks as crm_tasks
 from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
@@ -49,6 +52,26 @@ async def notify_expiring_documents() -> None:
             session, now.date(), now, settings.public_portal_url, queue_mail=queue_mail
         )
     logger.info("expiring KYC documents: %d client(s) mailed", mailed)
+
+
+@dramatiq.actor(actor_name="crm.capture_unfinished_registrations", max_retries=3)
+async def capture_unfinished_registrations() -> None:
+    """Make leads of registrations left unfinished for days, and refresh the stage of earlier ones;
+    a client has one lead at most, so a rerun creates nothing twice."""
+    async with runtime.database().transaction() as session:
+        result = await crm_leads.capture_unfinished_registrations(session, clock.utcnow(), actor=SYSTEM)
+    logger.info("unfinished registrations: %s", result)
+
+
+@dramatiq.actor(actor_name="crm.remind_overdue_tasks", max_retries=3)
+async def remind_overdue_tasks() -> None:
+    """Mail each assignee once per overdue task; claimed tasks are never mailed again."""
+    now = clock.utcnow()
+    async with runtime.database().transaction() as session:
+        mailed = await crm_tasks.remind_overdue_tasks(
+            session, now.date(), now, runtime.runtime().settings.public_backoffice_url, queue_mail=queue_mail
+        )
+    logger.info("overdue task reminders: %d mailed", mailed)
 
 
 @dramatiq.actor(actor_name="ib.pay_out_commissions")

@@ -30,6 +30,8 @@ DAY_SECONDS = 24 * 3600.0
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("workers.record_heartbeat", 60.0),
     Schedule("kyc.notify_expiring_documents", DAY_SECONDS),
+    Schedule("crm.capture_unfinished_registrations", 3600.0),
+    Schedule("crm.remind_overdue_tasks", 3600.0),
     Schedule("ib.run_daily_payouts", 3600.0),
     Schedule("ib.run_monthly_payouts", 3600.0),
     Schedule("cashier.poll_stale_deposits", 60.0),
