@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -244,6 +245,8 @@ class FundingController(Controller):
             await withdrawals.cancel_withdrawal(
                 app_services(request.app).database, withdrawal_id, me.user.id, actor_for(request, me.user)
             )
+        except NotFoundError as exc:  # not there, or another client's: the same answer
+            raise NotFoundException() from exc
         except CashierError as exc:
             flash(request, str(exc), category="error")
         else:
@@ -439,8 +442,8 @@ class FundingController(Controller):
             await bank_accounts.remove_bank_account(
                 app_services(request.app).database, account_id, me.user.id, actor_for(request, me.user)
             )
-        except NotFoundError:
-            flash(request, "No such bank account.", category="error")
+        except NotFoundError as exc:  # not there, or another client's: the same answer
+            raise NotFoundException() from exc
         return Redirect("/funding/bank-accounts", status_code=303)
 
     @get("/statement.csv", name="portal.funding.statement")

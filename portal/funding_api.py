@@ -14,6 +14,7 @@ from cashier.errors import CashierError
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
+from core.api import api_errors
 from core.web.auth import actor_for, over_money_limit, requires_sign_in, signed_in
 from core.web.state import app_services
 from portal.cashier_wiring import KYC_GATES
@@ -46,7 +47,7 @@ async def list_wallets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@post("/withdrawals", name="portal.api.withdrawals.create", status_code=201)
+@post("/withdrawals", name="portal.api.withdrawals.create", status_code=201, responses=api_errors(429))
 async def create_withdrawal(
     request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:
@@ -87,7 +88,7 @@ async def create_withdrawal(
     return Response(body, status_code=201)
 
 
-@post("/deposits", name="portal.api.deposits.create", status_code=201)
+@post("/deposits", name="portal.api.deposits.create", status_code=201, responses=api_errors(429, 502))
 async def create_deposit(
     request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:

@@ -49,10 +49,9 @@ def no_secret_in_logs() -> Iterator[None]:
 async def remember_totp_secrets(database: Database) -> None:
     """Every TOTP secret the test's users got, whichever way they got it."""
     from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
 
     from core.identity.models import User
-
-    from sqlalchemy.exc import DBAPIError
 
     try:
         async with database.session() as session:

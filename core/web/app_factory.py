@@ -44,6 +44,7 @@ from litestar.types import ControllerRouterHandler, Middleware
 from markupsafe import Markup, escape
 from redis.asyncio import Redis
 
+from core.api import document_api_errors
 from core.db import Database
 from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_language
 from core.logging import configure_logging
@@ -52,6 +53,7 @@ from core.settings import Settings
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
+from core.web.path_ids import requires_ids_in_range
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices, app_services
@@ -254,7 +256,7 @@ def build_app(
             if redis is not None:
                 await redis.aclose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *spec.route_handlers,
             healthz,
@@ -270,6 +272,7 @@ def build_app(
             sessions.middleware,
             *spec.middleware,
         ],
+        guards=[requires_ids_in_range],
         stores={"sessions": session_store(settings, redis, spec.name)},
         csrf_config=csrf,
         template_config=templates,
@@ -289,3 +292,5 @@ def build_app(
         debug=debug,
         logging_config=None,  # core.logging configures the root logger once for every process
     )
+    document_api_errors(app)
+    return app

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from core import clock
+from core.api import api_errors
 from core.money import InvalidAmountError
 from core.web.auth import TOO_MANY, over_money_limit, requires_sign_in
 from core.web.state import app_services
@@ -355,6 +356,7 @@ async def get_payouts(request: Request[Any, Any, Any]) -> PayoutsAnswer:
     "/payouts",
     name="ib.api.payouts.request",
     status_code=201,
+    responses=api_errors(429),
     summary="Ask for a payout of what is available",
 )
 async def create_payout(request: Request[Any, Any, Any]) -> Response[Any]:

@@ -53,7 +53,7 @@ def write_routes(app: Litestar) -> list[Route]:
 
 async def forged(client: AsyncTestClient, route: Route, how: str, token: str) -> Response:
     """One write the way a forging page would send it: a form, a multipart form or JSON."""
-    url = route.url(step="identity", token="x" * 43)  # noqa: S106 - a URL token, not a password
+    url = route.url(step="identity", token="x" * 43)
     if how == "form without token":
         return await client.request(route.method, url, data=FORM, follow_redirects=False)
     if how == "form with another session's token":
@@ -118,7 +118,8 @@ async def test_every_write_refuses_a_missing_or_wrong_csrf_token(
 
         _id, secret = await make_staff(db, settings, "admin@staff.test", ["admin"])
         _id, other_secret = await make_staff(db, settings, "forger@staff.test", ["admin"])
-        assert secret and other_secret
+        assert secret
+        assert other_secret
     app = create_app(settings, database=db)
     async with AsyncTestClient(app=app) as victim, AsyncTestClient(app=app) as forger:
         if app_name == "portal":

@@ -42,7 +42,8 @@ def check_headers(response: Response, *, production: bool, where: str) -> int:
         outside = [source for source in sources if source not in SAFE_SOURCES]
         assert not outside, f"{where}: CSP {name} allows {outside}"
     assert "default-src" in directives, where
-    assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, where
+    assert "'unsafe-inline'" not in csp, where
+    assert "'unsafe-eval'" not in csp, where
     framing = directives.get("frame-ancestors") == ["'none'"] or headers.get("x-frame-options") == "DENY"
     assert framing, f"{where}: may be framed"
     assert headers.get("x-frame-options") == "DENY", where
