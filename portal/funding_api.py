@@ -14,7 +14,7 @@ from cashier.errors import CashierError
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
-from core.api import api_errors
+from core.web.api_errors import api_errors
 from core.web.auth import actor_for, over_money_limit, requires_sign_in, signed_in
 from core.web.state import app_services
 from portal.cashier_wiring import KYC_GATES

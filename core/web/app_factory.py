@@ -44,12 +44,12 @@ from litestar.types import ControllerRouterHandler, Middleware
 from markupsafe import Markup, escape
 from redis.asyncio import Redis
 
-from core.api import document_api_errors
 from core.db import Database
 from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_language
 from core.logging import configure_logging
 from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.settings import Settings
+from core.web.api_errors import document_api_errors
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language

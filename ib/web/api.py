@@ -17,8 +17,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from core import clock
-from core.api import api_errors
 from core.money import InvalidAmountError
+from core.web.api_errors import api_errors
 from core.web.auth import TOO_MANY, over_money_limit, requires_sign_in
 from core.web.state import app_services
 from ib.allocation_queries import AllocationOverview, allocation_overview
