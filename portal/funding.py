@@ -24,6 +24,7 @@ from cashier.money import parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
 from cashier.withdrawals import Destination
+from core.ids import is_id_text, parse_id
 from core.money import MoneyFormat
 from core.web.auth import (
     SIGN_IN_HANDLERS,
@@ -216,7 +217,7 @@ class FundingController(Controller):
         kind, _, target = form.get("destination", "").partition(":")
         destination = (
             Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=int(target))
-            if kind == "bank" and target.isdigit()
+            if kind == "bank" and is_id_text(target)
             else Destination(DestinationKind.PSP, psp=target)
         )
         try:
@@ -310,7 +311,7 @@ class FundingController(Controller):
                 sell_currency=sell,
                 buy_currency=buy,
                 sell_amount=amount,
-                rate_id=int(raw_rate) if raw_rate.isdigit() else 0,
+                rate_id=parse_id(raw_rate) or 0,
                 idempotency_key=form.get("idempotency_key", ""),
                 actor=actor_for(request, me.user),
             )
@@ -353,8 +354,8 @@ class FundingController(Controller):
         services = app_services(request.app)
         me = signed_in(request)
         source, target = form.get("from", ""), form.get("to", "")
-        source_id = int(source[8:]) if source.startswith("account:") and source[8:].isdigit() else None
-        target_id = int(target[8:]) if target.startswith("account:") and target[8:].isdigit() else None
+        source_id = parse_id(source[8:]) if source.startswith("account:") else None
+        target_id = parse_id(target[8:]) if target.startswith("account:") else None
         kind = (
             TransferKind.BETWEEN_TRADING
             if source_id and target_id

@@ -14,6 +14,7 @@ from cashier.errors import CashierError
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
+from core.ids import is_id_text
 from core.web.api_errors import api_errors
 from core.web.auth import actor_for, over_money_limit, requires_sign_in, signed_in
 from core.web.state import app_services
@@ -59,7 +60,7 @@ async def create_withdrawal(
     kind, _, target = str(data.get("destination", "")).partition(":")
     destination = (
         Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=int(target))
-        if kind == "bank" and target.isdigit()
+        if kind == "bank" and is_id_text(target)
         else Destination(DestinationKind.PSP, psp=target)
     )
     try:

@@ -13,8 +13,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 
-BIGINT_MIN = -(2**63)
-BIGINT_MAX = 2**63 - 1
+from core.ids import BIGINT_MAX, BIGINT_MIN
 
 
 def requires_ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:

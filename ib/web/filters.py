@@ -13,7 +13,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
 from core import clock
-from core.web.path_ids import BIGINT_MAX
+from core.ids import BIGINT_MAX
 from ib.commission_queries import LineFilter
 from ib.network_queries import DealFilter
 from ib.query_common import Grain, Window, day_start, month_start
