@@ -255,3 +255,68 @@ async def test_another_clients_ids_give_403_or_404_everywhere(
             answer = await request(alice, route, url)
             expected: Any = {200} if route.method not in UNSAFE_METHODS else set(range(200, 500)) - {403, 404}
             assert answer.status_code in expected, f"Alice: {route.method} {url} -> {answer.status_code}"
+
+
+async def test_another_clients_ids_in_a_form_or_body_are_refused(
+    settings: Settings, db: Database, sent_jobs: list[jobs.Job]
+) -> None:
+    """Ids that travel in the form or the JSON body rather than the path: Alice's bank account as
+    Carol's withdrawal destination, Alice's trading account as the source of Carol's transfer,
+    Alice's sub-IB as the receiver of Carol's allocation. Carol has money and a network of her own."""
+    from portal.app import create_app
+
+    world = await seed(db, settings)
+    await grant_kyc(db, world.users["C"])
+    await fund_by_wire(
+        db, EncryptedFileStore.from_settings(settings), world.users["C"], 900_00, key="carol-funds"
+    )
+    objects = await victim_objects(db, settings, world)
+    app = create_app(settings, database=db)
+    async with AsyncTestClient(app=app) as carol:
+        assert (await client_sign_in(carol, EMAILS["C"])).status_code == 303
+        token = csrf_from((await carol.get("/funding/withdraw")).text)
+        before = await snapshot(db)
+        money = {"_csrf_token": token, "currency": "USD", "amount": "10.00"}
+        answers = [
+            await carol.post(
+                "/funding/withdraw",
+                data={**money, "destination": f"bank:{objects['bank_account']}", "idempotency_key": "c-w-1"},
+            ),
+            await carol.post(
+                "/api/v1/cashier/withdrawals",
+                json={"currency": "USD", "amount": "10.00", "destination": f"bank:{objects['bank_account']}"},
+                headers={"x-csrftoken": token, "idempotency-key": "carol-api-withdrawal"},
+            ),
+            await carol.post(
+                "/funding/transfer",
+                data={
+                    **money,
+                    "from": f"account:{objects['trading_account']}",
+                    "to": "wallet",
+                    "idempotency_key": "c-t-1",
+                },
+            ),
+            await carol.post(
+                "/funding/transfer",
+                data={
+                    **money,
+                    "from": "wallet",
+                    "to": f"account:{objects['trading_account']}",
+                    "idempotency_key": "c-t-2",
+                },
+            ),
+            await carol.post(
+                "/ib/allocations",
+                data={"_csrf_token": token, "sub_ib": world.partner("B"), "rule": "fixed", "amount": "1.00"},
+            ),
+            await carol.post(
+                "/api/v1/ib/allocations",
+                json={"sub_ib": world.partner("B"), "rule": "fixed", "amount": "1.00"},
+                headers={"x-csrftoken": token},
+            ),
+        ]
+        for answer in answers:  # refused: a 4xx, or the form again with its error
+            assert answer.status_code < 500, f"{answer.request.url} -> {answer.status_code}"
+            assert answer.status_code >= 400 or "error" in answer.text, answer.request.url
+    assert changed_tables(before, await snapshot(db)) == []
+    assert sent_jobs == []
