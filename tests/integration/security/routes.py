@@ -45,8 +45,9 @@ class Route:
         return dict(PARAM.findall(self.path))
 
     @property
-    def guarded(self) -> bool:
-        return bool(self.handler.resolve_guards())
+    def guards(self) -> list[Any]:
+        """The guard functions of the route and every layer above it (the app's included)."""
+        return [guard for layer in self.handler.ownership_layers for guard in (layer.guards or [])]
 
     @property
     def excluded_from_csrf(self) -> bool:

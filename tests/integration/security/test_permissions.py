@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from backoffice.guards import PERMISSION_KEY, SIGNED_IN
+from backoffice.guards import PERMISSION_KEY, SIGNED_IN, requires_permission
 from core.audit.models import AuditEvent
 from core.audit.service import SYSTEM
 from core.db import Database
@@ -84,7 +84,7 @@ async def test_every_route_declares_a_known_permission(settings: Settings, db: D
             assert permission is None, f"{route} is listed public but declares {permission}"
             continue
         assert permission in ALL_PERMISSIONS | {SIGNED_IN}, f"{route} declares no known permission"
-        assert route.guarded, f"{route} declares {permission} but no guard checks it"
+        assert requires_permission in route.guards, f"{route} declares {permission} but no guard checks it"
 
 
 async def test_staff_without_permission_gets_403_everywhere(settings: Settings, db: Database) -> None:
