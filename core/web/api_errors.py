@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
-from core.web.path_ids import requires_ids_in_range
+from core.web.path_ids import APP_GUARDS
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,9 @@ def api_errors(*codes: int) -> dict[int, ResponseSpec]:
 
 
 def _guarded(handler: HTTPRouteHandler) -> bool:
-    """Whether a guard of the route's own (sign-in, permission), not only the app-wide id check."""
+    """Whether a guard of the route's own (sign-in, permission), not only the app-wide checks."""
     guards = [guard for layer in handler.ownership_layers for guard in (layer.guards or [])]
-    return any(guard is not requires_ids_in_range for guard in guards)
+    return any(guard not in APP_GUARDS for guard in guards)
 
 
 def document_api_errors(app: Litestar) -> None:

@@ -53,7 +53,7 @@ from core.web.api_errors import document_api_errors
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
-from core.web.path_ids import requires_ids_in_range
+from core.web.path_ids import APP_GUARDS
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices, app_services
@@ -272,7 +272,7 @@ def build_app(
             sessions.middleware,
             *spec.middleware,
         ],
-        guards=[requires_ids_in_range],
+        guards=list(APP_GUARDS),
         stores={"sessions": session_store(settings, redis, spec.name)},
         csrf_config=csrf,
         template_config=templates,

@@ -43,7 +43,7 @@ from core.db import Database
 from core.identity.permissions import ALL_PERMISSIONS
 from core.settings import Settings
 from core.storage import EncryptedFileStore
-from tests.helpers import STRONG_PASSWORD, make_staff, totp_code
+from tests.helpers import STRONG_PASSWORD, csrf_from, make_staff, totp_code
 from tests.integration.cashier.conftest import PSP_SECRET, fund_by_wire, serve_on_loopback
 from tests.integration.cashier.web import grant_kyc
 from tests.integration.ib.portal_world import EMAILS, seed, signed_in_as
@@ -205,8 +205,9 @@ async def test_backoffice_api_answers_fuzzing_as_documented(settings: Settings, 
 async def test_what_the_fuzzer_found_answers_as_documented(
     settings: Settings, db: Database, portal_client: AsyncTestClient
 ) -> None:
-    """The findings, pinned: an id past 64 bits was a 500 (the driver overflowed), and a malformed
-    parameter's 400 did not say which parameter."""
+    """The findings, pinned: an id past 64 bits was a 500 (the driver overflowed), a NUL character in
+    a parameter or a campaign tag was a 500 on PostgreSQL, and a malformed parameter's 400 did not
+    say which parameter."""
     await seed(db, settings)
     async with signed_in_as(portal_client.app, "A") as browser:
         huge = await browser.get(f"/api/v1/ib/commissions/{2**64}")
@@ -214,6 +215,14 @@ async def test_what_the_fuzzer_found_answers_as_documented(
         fits = await browser.get(f"/api/v1/ib/commissions/{2**63 - 1}")
         malformed = await browser.get("/api/v1/ib/clients", params={"page": "abc"})
         too_big = await browser.get("/api/v1/ib/deals", params={"client": str(2**64)})
+        nul_query = await browser.get("/api/v1/ib/commissions", params={"symbol": "EUR\x00USD"})
+        nul_path = await browser.get("/r/ab%00cd")
+        token = csrf_from((await browser.get("/ib/links")).text)
+        nul_body = await browser.post(
+            "/api/v1/ib/links", json={"campaign": "spring\x00sale"}, headers={"x-csrftoken": token}
+        )
+        nul_form = await browser.post("/ib/links", data={"campaign": "autumn\x00sale", "_csrf_token": token})
+        links = (await browser.get("/api/v1/ib/links")).json()
     assert huge.status_code == 404
     assert huge.json()["status_code"] == 404
     assert huge_page.status_code == 404
@@ -223,3 +232,9 @@ async def test_what_the_fuzzer_found_answers_as_documented(
     assert malformed.json()["detail"].endswith("page: Expected `int`, got `str`")
     assert too_big.status_code == 400
     assert "client" in too_big.json()["detail"]
+    assert nul_query.status_code == 400
+    assert nul_query.json()["detail"] == "symbol: text may not hold a NUL character"
+    assert nul_path.status_code == 400
+    assert nul_body.status_code == 201
+    assert nul_form.status_code < 400
+    assert {"spring sale", "autumnsale"} <= {link["campaign"] for link in links}  # forms drop NUL
