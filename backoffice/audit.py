@@ -10,10 +10,13 @@ from litestar.response import Template
 
 from backoffice.guards import permission
 from core.audit.service import AuditFilter, events_csv, list_events, record_audit
+from core.ids import parse_id
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
 
 PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
+"""Pages past this show nothing anyway; the cap keeps the offset inside the database's integers."""
 EXPORT_LIMIT = 50_000
 
 
@@ -46,7 +49,7 @@ class AuditController(Controller):
     async def viewer(self, request: Request[Any, Any, Any]) -> Template:
         filters = filters_from(request)
         raw_page = request.query_params.get("page") or "0"
-        page = int(raw_page) if raw_page.isdigit() else 0
+        page = min(parse_id(raw_page) or 0, MAX_PAGE)
         async with app_services(request.app).database.session() as session:
             events = await list_events(session, filters, limit=PAGE_SIZE + 1, offset=page * PAGE_SIZE)
         context = {

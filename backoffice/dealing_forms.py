@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.ids import is_id_text
 from mt_bridge.errors import InvalidProductError
 
 Choices = Callable[[AsyncSession], Awaitable[list[tuple[str, str]]]]
@@ -105,7 +106,7 @@ def _empty(field: FormField) -> Any:
 def _integer(field: FormField, raw: str) -> int:
     cleaned = raw.strip()
     digits = cleaned[1:] if cleaned.startswith("-") else cleaned
-    if not digits.isdigit() or len(digits) > 12:
+    if not is_id_text(digits) or len(digits) > 12:
         raise InvalidProductError(f"{field.label}: {raw!r} is not a whole number")
     return int(cleaned)
 

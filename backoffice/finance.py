@@ -33,6 +33,7 @@ from cashier.money import parse_amount
 from cashier.wallets import scale_of, wallet_balances_of
 from core.audit.service import record_audit
 from core.db import Database
+from core.ids import is_id_text, parse_id
 from core.storage import StoredFileError
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields, form_list
@@ -49,7 +50,7 @@ def queue_filter(request: Request[Any, Any, Any]) -> QueueFilter:
     return QueueFilter(
         status=(query.get("status") or "").strip()[:32],
         currency=(query.get("currency") or "").strip().upper()[:8],
-        client_id=int(raw_client) if raw_client.isdigit() else None,
+        client_id=parse_id(raw_client),
         flagged_only=query.get("flagged") == "1",
     )
 
@@ -220,7 +221,7 @@ class WithdrawalQueueController(Controller):
         the same-approver rule and the status checks still apply to every one of them."""
         done, refused = 0, 0
         for raw in await form_list(request, "ids"):
-            if not raw.isdigit():
+            if not is_id_text(raw):
                 continue
             try:
                 await self._act(request, int(raw), "approve", {})

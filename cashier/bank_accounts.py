@@ -83,7 +83,7 @@ def bic_is_valid(bic: str) -> bool:
 def looks_like_card(number: str) -> bool:
     """13-19 digits that pass the Luhn check: a payment card number, which we must not keep."""
     digits = re.sub(r"[\s-]", "", number or "")
-    if not digits.isdigit() or not 13 <= len(digits) <= 19:
+    if not (digits.isascii() and digits.isdigit()) or not 13 <= len(digits) <= 19:
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):

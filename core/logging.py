@@ -46,3 +46,6 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING if not settings.is_production else logging.INFO)
+    # aiosqlite's debug lines repeat every statement with its bound values (password hashes,
+    # TOTP secrets): never below INFO, whatever the level asked for.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))

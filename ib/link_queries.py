@@ -17,7 +17,7 @@ class LinkNotFoundError(AttributionError):
 
 def clean_campaign(raw: str) -> str:
     """A campaign tag as typed: trimmed; refused when longer than the column holds."""
-    campaign = " ".join(raw.split())
+    campaign = " ".join(raw.replace("\x00", " ").split())  # PostgreSQL stores no NUL
     if len(campaign) > MAX_CAMPAIGN:
         raise AttributionError(f"A campaign tag has at most {MAX_CAMPAIGN} characters.")
     return campaign

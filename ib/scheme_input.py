@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from core.ids import is_id_text
 from ib.errors import SchemeError
 from ib.models import Rule
 
@@ -25,7 +26,7 @@ def _whole(raw: str, what: str) -> int | None:
     text = raw.strip()
     if not text:
         return None
-    if not text.isdigit():
+    if not is_id_text(text):
         raise SchemeError(f"{what} must be a whole non-negative number (minor units), not {text!r}")
     return int(text)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -26,6 +27,7 @@ from cashier.money import parse_amount
 from cashier.statements import statement_csv
 from cashier.wallets import client_wallets, require_currency, scale_of
 from cashier.withdrawals import Destination
+from core.ids import is_id_text, parse_id
 from core.money import MoneyFormat
 from core.web.auth import (
     SIGN_IN_HANDLERS,
@@ -226,7 +228,7 @@ class FundingController(Controller):
         kind, _, target = form.get("destination", "").partition(":")
         destination = (
             Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=int(target))
-            if kind == "bank" and target.isdigit()
+            if kind == "bank" and is_id_text(target)
             else Destination(DestinationKind.PSP, psp=target)
         )
         try:
@@ -255,6 +257,8 @@ class FundingController(Controller):
             await withdrawals.cancel_withdrawal(
                 app_services(request.app).database, withdrawal_id, me.user.id, actor_for(request, me.user)
             )
+        except NotFoundError as exc:  # not there, or another client's: the same answer
+            raise NotFoundException() from exc
         except CashierError as exc:
             flash(request, str(exc), category="error")
         else:
@@ -318,7 +322,7 @@ class FundingController(Controller):
                 sell_currency=sell,
                 buy_currency=buy,
                 sell_amount=amount,
-                rate_id=int(raw_rate) if raw_rate.isdigit() else 0,
+                rate_id=parse_id(raw_rate) or 0,
                 idempotency_key=form.get("idempotency_key", ""),
                 actor=actor_for(request, me.user),
             )
@@ -361,8 +365,8 @@ class FundingController(Controller):
         services = app_services(request.app)
         me = signed_in(request)
         source, target = form.get("from", ""), form.get("to", "")
-        source_id = int(source[8:]) if source.startswith("account:") and source[8:].isdigit() else None
-        target_id = int(target[8:]) if target.startswith("account:") and target[8:].isdigit() else None
+        source_id = parse_id(source[8:]) if source.startswith("account:") else None
+        target_id = parse_id(target[8:]) if target.startswith("account:") else None
         kind = (
             TransferKind.BETWEEN_TRADING
             if source_id and target_id
@@ -450,8 +454,8 @@ class FundingController(Controller):
             await bank_accounts.remove_bank_account(
                 app_services(request.app).database, account_id, me.user.id, actor_for(request, me.user)
             )
-        except NotFoundError:
-            flash(request, "No such bank account.", category="error")
+        except NotFoundError as exc:  # not there, or another client's: the same answer
+            raise NotFoundException() from exc
         return Redirect("/funding/bank-accounts", status_code=303)
 
     @get("/statement.csv", name="portal.funding.statement")

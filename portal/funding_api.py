@@ -15,6 +15,8 @@ from cashier.limits import current_limits, current_withdrawal_policy
 from cashier.models import DestinationKind
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
+from core.ids import is_id_text
+from core.web.api_errors import api_errors
 from core.web.auth import actor_for, over_money_limit, requires_sign_in, signed_in
 from core.web.state import app_services
 from portal.cashier_wiring import KYC_GATES
@@ -47,7 +49,7 @@ async def list_wallets(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@post("/withdrawals", name="portal.api.withdrawals.create", status_code=201)
+@post("/withdrawals", name="portal.api.withdrawals.create", status_code=201, responses=api_errors(429))
 async def create_withdrawal(
     request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:
@@ -59,7 +61,7 @@ async def create_withdrawal(
     kind, _, target = str(data.get("destination", "")).partition(":")
     destination = (
         Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=int(target))
-        if kind == "bank" and target.isdigit()
+        if kind == "bank" and is_id_text(target)
         else Destination(DestinationKind.PSP, psp=target)
     )
     try:
@@ -88,7 +90,7 @@ async def create_withdrawal(
     return Response(body, status_code=201)
 
 
-@post("/deposits", name="portal.api.deposits.create", status_code=201)
+@post("/deposits", name="portal.api.deposits.create", status_code=201, responses=api_errors(429, 502))
 async def create_deposit(
     request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[dict[str, Any]]:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cashier.money import format_amount
 from core.audit.service import record_audit
 from core.identity.models import User
+from core.ids import is_id_text
 from core.mail.outbox import queue_mail
 from core.secrets_box import SecretsBox
 from core.web.auth import (
@@ -48,7 +49,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _number(raw: str, what: str) -> int:
-    if not raw.isdigit() or len(raw) > 9:
+    if not is_id_text(raw) or len(raw) > 9:
         raise AccountRequestError(f"Choose {what}.")
     return int(raw)
 

@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from core import jobs
 from core.db import Database
 from core.settings import Settings
+from tests import log_watch
 from tests.databases import TestDatabases
 
 BACKEND = os.environ.get("BROKERDESK_TEST_DATABASE", "sqlite")
@@ -29,6 +30,36 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 def pytest_report_header() -> str:
     return f"BrokerDesk test database: {BACKEND}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    log_watch.install()  # for the whole session: see tests/log_watch.py
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[None]:
+    """Fails the test (at teardown, after its other fixtures) when a known secret was logged."""
+    start = log_watch.WATCH.mark()
+    yield
+    leaks = log_watch.WATCH.leaks(since=start)
+    log_watch.WATCH.forget(start)  # read: keep the session's memory flat
+    if leaks:
+        pytest.fail("secrets reached the logs:\n" + "\n".join(leaks), pytrace=False)
+
+
+async def remember_totp_secrets(database: Database) -> None:
+    """Every TOTP secret the test's users got, whichever way they got it."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from core.identity.models import User
+
+    try:
+        async with database.session() as session:
+            secrets = await session.scalars(select(User.totp_secret).where(User.totp_secret.is_not(None)))
+            log_watch.WATCH.remember(secrets.all(), "a user's TOTP secret")
+    except DBAPIError:  # a migration test left no users table behind: no secrets to know
+        return
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +94,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     else:
         database = Database(create_async_engine(database_url, poolclass=NullPool))
     yield database
+    await remember_totp_secrets(database)
     await database.dispose()
 
 
@@ -112,6 +144,7 @@ async def portal_client(settings: Settings, db: Database) -> AsyncIterator[Async
 
     async with AsyncTestClient(app=create_app(settings, database=db)) as client:
         yield client
+        log_watch.remember_cookies(client)
 
 
 @pytest.fixture
@@ -120,3 +153,4 @@ async def backoffice_client(settings: Settings, db: Database) -> AsyncIterator[A
 
     async with AsyncTestClient(app=create_app(settings, database=db)) as client:
         yield client
+        log_watch.remember_cookies(client)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core.db import Database
 from core.mail.models import OutboxMail
+from tests.log_watch import remember_cookies
 
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 STRONG_PASSWORD = "Violet-Harbour-73!"
@@ -83,6 +84,7 @@ async def staff_sign_in(client: AsyncTestClient, email: str, secret: str) -> Non
     assert first.headers["location"].startswith("/login/2fa")
     second = await submit(client, first.headers["location"], "/login/2fa", {"code": totp_code(secret)})
     assert second.status_code == 303, second.text
+    remember_cookies(client)
 
 
 async def make_client(db: Database, settings: Any, email: str, *, totp_secret: str | None = None) -> int:
@@ -107,6 +109,8 @@ async def make_client(db: Database, settings: Any, email: str, *, totp_secret: s
 
 
 async def client_sign_in(client: AsyncTestClient, email: str, password: str = STRONG_PASSWORD) -> Response:
-    return await submit(
+    answer = await submit(
         client, "/login", "/login", {"email": email, "password": password, "next": "/account"}
     )
+    remember_cookies(client)
+    return answer

@@ -23,6 +23,7 @@ from backoffice.ib_staff.common import (
 )
 from core.clock import utcnow
 from core.identity.models import CLIENT, User
+from core.ids import is_id_text
 from core.web.forms import form_fields
 from ib import partners, staff_views
 
@@ -43,7 +44,7 @@ async def find_client(session: AsyncSession, raw: str) -> int:
     text = raw.strip()
     if not text:
         raise FormError("Give the client's id or email.")
-    condition = User.id == int(text) if text.isdigit() else User.email == text.lower()
+    condition = User.id == int(text) if is_id_text(text) else User.email == text.lower()
     found = await session.scalar(select(User.id).where(User.kind == CLIENT, condition))
     if found is None:
         raise FormError(f"No client {text}.")

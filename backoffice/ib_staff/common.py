@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor
 from core.db import Database
+from core.ids import is_id_text
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
 from ib.audit import acting_as
@@ -59,7 +60,7 @@ def whole(raw: str, what: str, *, optional: bool = False, zero: bool = False) ->
     text = raw.strip().lstrip("#")
     if not text and optional:
         return None
-    if not text.isdigit() or (int(text) == 0 and not zero):
+    if not is_id_text(text) or (int(text) == 0 and not zero):
         raise FormError(f"The {what} must be a whole number.")
     return int(text)
 

@@ -49,18 +49,26 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, pre_ping
     ``pre_ping`` tests each pooled PostgreSQL connection as it is checked out, so a request never
     meets a connection the server dropped. On asyncpg that costs three round trips (BEGIN, a ping,
     ROLLBACK) per checkout; callers that retry a lost connection themselves turn it off.
+
+    Bound parameters (password hashes, TOTP secrets) are never shown: not in the SQL echo, not in
+    the text of a database error that reaches a log.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+        engine = create_async_engine(url, echo=echo, poolclass=NullPool, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        hide_parameters=True,
     )
 
 

@@ -49,9 +49,11 @@ from core.i18n.catalogs import CORE_LOCALES, LANGUAGES, Translator, current_lang
 from core.logging import configure_logging
 from core.security.rate_limit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from core.settings import Settings
+from core.web.api_errors import document_api_errors
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.health import healthz
 from core.web.language import LanguageMiddleware, switch_language
+from core.web.path_ids import APP_GUARDS
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices, app_services
@@ -256,7 +258,7 @@ def build_app(
             if redis is not None:
                 await redis.aclose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *spec.route_handlers,
             healthz,
@@ -272,6 +274,7 @@ def build_app(
             sessions.middleware,
             *spec.middleware,
         ],
+        guards=list(APP_GUARDS),
         stores={"sessions": session_store(settings, redis, spec.name)},
         csrf_config=csrf,
         template_config=templates,
@@ -296,3 +299,5 @@ def build_app(
         debug=debug,
         logging_config=None,  # core.logging configures the root logger once for every process
     )
+    document_api_errors(app)
+    return app

@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from core.errors import NotFoundError, PermissionDeniedError
@@ -69,6 +69,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     """Keep a specific detail (a validation message, say); replace a bare status phrase by our text."""
     generic = {HTTPStatus(exc.status_code).phrase, TITLES.get(exc.status_code), "Forbidden", "Unauthorized"}
     detail: str | None = exc.detail if exc.detail not in generic else None
+    if isinstance(exc, ValidationException) and detail:
+        detail = _naming_the_fields(detail, exc.extra)
     if exc.status_code >= 500:
         logger.error("HTTP %s on %s: %s", exc.status_code, request.url.path, exc.detail)
         detail = None
@@ -78,6 +80,19 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def _naming_the_fields(detail: str, extra: Any) -> str:
+    """Litestar says "Validation failed for GET /path" and lists the fields in ``extra``, which the
+    error body does not carry: name them in the detail ("…: page: Expected `int`, got `str`")."""
+    if not isinstance(extra, list):
+        return detail
+    fields = [
+        f"{item['key']}: {item.get('message', 'invalid')}"
+        for item in extra
+        if isinstance(item, dict) and item.get("key")
+    ]
+    return f"{detail}: {'; '.join(fields)}" if fields else detail
 
 
 def _is_internal(detail: str) -> bool:

@@ -11,15 +11,20 @@ MAX_FIELD = 1000
 
 
 async def form_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Single-valued fields, stripped of the CSRF token and cut to a sane length."""
+    """Single-valued fields, stripped of the CSRF token and of NUL characters (which no one types
+    and PostgreSQL refuses to store), cut to a sane length."""
     form = await request.form()
-    return {key: str(value)[:MAX_FIELD] for key, value in form.items() if key != "_csrf_token"}
+    return {key: _text(value) for key, value in form.items() if key != "_csrf_token"}
 
 
 async def form_list(request: Request[Any, Any, Any], name: str) -> list[str]:
     """Every value of a repeated field (checkboxes)."""
     form = await request.form()
-    return [str(value)[:MAX_FIELD] for value in form.getall(name, [])]
+    return [_text(value) for value in form.getall(name, [])]
+
+
+def _text(value: object) -> str:
+    return str(value).replace("\x00", "")[:MAX_FIELD]
 
 
 def error_text(exc: Exception) -> Markup:

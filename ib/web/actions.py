@@ -19,6 +19,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from core import clock
+from core.ids import parse_id
 from core.money import InvalidAmountError, MoneyFormat, parse_amount
 from core.web.auth import (
     SIGN_IN_HANDLERS,
@@ -291,7 +292,7 @@ def read_allocation(
     """The allocation form as (sub-IB, rule, per-lot minor units), checked against what the IB holds,
     with a message in the IB's money when it asks for more (the service checks again when it writes)."""
     raw_receiver = form.get("sub_ib", "")
-    receiver = int(raw_receiver) if raw_receiver.isdigit() else 0
+    receiver = parse_id(raw_receiver) or 0
     if receiver not in overview.sub_ibs:
         raise AllocationError("Choose one of your direct sub-IBs.")
     rate = next((r for r in overview.rates if r.rule_code == form.get("rule", "")), None)

@@ -18,6 +18,7 @@ from litestar.params import FromPath, JSONBody
 
 from core import clock
 from core.money import InvalidAmountError
+from core.web.api_errors import api_errors
 from core.web.auth import TOO_MANY, over_money_limit, requires_sign_in
 from core.web.state import app_services
 from ib.allocation_queries import AllocationOverview, allocation_overview
@@ -355,6 +356,7 @@ async def get_payouts(request: Request[Any, Any, Any]) -> PayoutsAnswer:
     "/payouts",
     name="ib.api.payouts.request",
     status_code=201,
+    responses=api_errors(429),
     summary="Ask for a payout of what is available",
 )
 async def create_payout(request: Request[Any, Any, Any]) -> Response[Any]:

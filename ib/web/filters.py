@@ -13,6 +13,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
 from core import clock
+from core.ids import BIGINT_MAX
 from ib.commission_queries import LineFilter
 from ib.network_queries import DealFilter
 from ib.query_common import Grain, Window, day_start, month_start
@@ -95,7 +96,7 @@ async def provide_line_filter(
     dates: NamedDependency[DateRange],
     level: Annotated[int | None, Parameter(ge=1, le=64, description="Level above the trader")] = None,
     symbol: Annotated[str | None, Parameter(description="Symbol, such as EURUSD")] = None,
-    client: Annotated[int | None, Parameter(ge=1, description="Trading client's id")] = None,
+    client: Annotated[int | None, Parameter(ge=1, le=BIGINT_MAX, description="Trading client's id")] = None,
 ) -> LineFilter:
     window = dates.window
     return LineFilter(
@@ -106,8 +107,8 @@ async def provide_line_filter(
 async def provide_deal_filter(
     dates: NamedDependency[DateRange],
     symbol: Annotated[str | None, Parameter(description="Symbol, such as EURUSD")] = None,
-    client: Annotated[int | None, Parameter(ge=1, description="Client id")] = None,
-    login: Annotated[int | None, Parameter(ge=1, description="Trading login")] = None,
+    client: Annotated[int | None, Parameter(ge=1, le=BIGINT_MAX, description="Client id")] = None,
+    login: Annotated[int | None, Parameter(ge=1, le=BIGINT_MAX, description="Trading login")] = None,
 ) -> DealFilter:
     window = dates.window
     return DealFilter(
