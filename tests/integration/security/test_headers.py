@@ -32,14 +32,21 @@ SKIPPED = {
 }
 
 
-def check_headers(response: Response, *, production: bool, where: str) -> int:
-    """Assert the headers; answers how many cookies the response set."""
+def check_headers(
+    response: Response, *, production: bool, where: str, form_targets: frozenset[str] = frozenset()
+) -> int:
+    """Assert the headers; answers how many cookies the response set.
+
+    ``form_targets`` are the only outside origins ``form-action`` may name: the portal's forms
+    redirect to the PSP's hosted page and the KYC vendor (``portal.app.redirect_targets``).
+    """
     headers = response.headers
     csp = headers.get("content-security-policy", "")
     assert csp, f"{where}: no Content-Security-Policy"
     directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
     for name, sources in directives.items():
-        outside = [source for source in sources if source not in SAFE_SOURCES]
+        allowed = SAFE_SOURCES | form_targets if name == "form-action" else SAFE_SOURCES
+        outside = [source for source in sources if source not in allowed]
         assert not outside, f"{where}: CSP {name} allows {outside}"
     assert "default-src" in directives, where
     assert "'unsafe-inline'" not in csp, where
@@ -80,6 +87,16 @@ def production_settings(settings: Settings, redis_url: str) -> Settings:
     ).check()
 
 
+def form_targets_of(app_name: str, settings: Settings) -> frozenset[str]:
+    if app_name != "portal":
+        return frozenset()
+    from portal.app import redirect_targets
+
+    targets = frozenset(redirect_targets(settings))
+    assert all(target.startswith(("http://127.0.0.1", "https://")) for target in targets), targets
+    return targets
+
+
 @asynccontextmanager
 async def signed_in(app_name: str, settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
     base_url = "https://testserver.local" if settings.is_production else "http://testserver.local"
@@ -90,7 +107,10 @@ async def signed_in(app_name: str, settings: Settings, db: Database) -> AsyncIte
         await make_client(db, settings, "headers@example.test")
         async with AsyncTestClient(app=app, base_url=base_url) as browser:
             answer = await client_sign_in(browser, "headers@example.test")
-            check_headers(answer, production=settings.is_production, where="POST /login")
+            targets = form_targets_of("portal", settings)
+            check_headers(
+                answer, production=settings.is_production, where="POST /login", form_targets=targets
+            )
             assert answer.status_code == 303, answer.text
             yield browser
     else:
@@ -111,6 +131,7 @@ async def test_every_page_carries_the_security_headers(
 ) -> None:
     chosen = production_settings(settings, redis_url) if env == "production" else settings
     production = chosen.is_production
+    targets = form_targets_of(app_name, chosen)
     async with signed_in(app_name, chosen, db) as browser:
         app: Litestar = browser.app  # type: ignore[assignment]
         pages = [r for r in routes_of(app) if r.method == "GET" and r.path not in SKIPPED]
@@ -119,7 +140,12 @@ async def test_every_page_carries_the_security_headers(
         for route in pages:
             url = route.url(file_path="css/app.css", path="openapi.json", step="identity")
             response = await browser.get(url, follow_redirects=False)
-            check_headers(response, production=production, where=f"GET {url} ({response.status_code})")
+            check_headers(
+                response,
+                production=production,
+                where=f"GET {url} ({response.status_code})",
+                form_targets=targets,
+            )
             checked += 1
         # pages no route answers, and a method no route takes, get the same headers
         for response in (
@@ -128,11 +154,13 @@ async def test_every_page_carries_the_security_headers(
             await browser.get("/metrics"),
             await browser.post("/language", data={"language": "zh_Hans", "next": "/"}),
         ):
-            check_headers(response, production=production, where=f"{response.request.url.path}")
+            check_headers(
+                response, production=production, where=f"{response.request.url.path}", form_targets=targets
+            )
         # signing out again sets cookies: the same flags
         token = re.search(r'name="_csrf_token" value="([^"]+)"', (await browser.get("/account")).text)
         assert token
         out = await browser.post("/logout", data={"_csrf_token": token.group(1)}, follow_redirects=False)
-        cookies = check_headers(out, production=production, where="POST /logout")
+        cookies = check_headers(out, production=production, where="POST /logout", form_targets=targets)
     assert checked >= 10
     assert cookies >= 1  # signing out sets (clears) the session cookie

@@ -74,6 +74,10 @@ NOT_OWNED = {
     "psp_name": "a payment provider's name",
     "file_path": "static files",
     "path": "the OpenAPI schema's files",
+    "announcement_id": (
+        "an announcement is the broker's, not a client's; one outside the client's audience or window "
+        "answers 404 (tests/integration/settings/test_announcements.py)"
+    ),
 }
 FORM = {
     "leverage": "100",
