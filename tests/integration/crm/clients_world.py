@@ -35,16 +35,13 @@ from ib.attribution import create_link, reassign_client
 from ib.hierarchy import move_partner
 from kyc.models import CaseStatus, KycCase, KycLevel, KycProfileVersion, RiskLevel
 from mt_bridge.models import (
-    AccountType,
     MirroredDeal,
-    Platform,
     TradingAccount,
     TradingAccountStatus,
-    TradingGroup,
-    TradingServer,
 )
 from tests.helpers import make_client, make_staff, staff_sign_in
 from tests.integration.cashier.conftest import fund_by_wire
+from tests.products import add_product
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 LOGIN = 700001
@@ -146,30 +143,8 @@ async def build(db: Database, settings: Settings, tmp_path: Path) -> ClientsWorl
                 ),
             ]
         )
-        server = TradingServer(
-            name="mt5-live",
-            platform=Platform.MT5,
-            address="127.0.0.1:1",
-            manager_login=1000,
-            manager_password_sealed=b"sealed",
-            login_range_start=700000,
-        )
-        session.add(server)
-        await session.flush()
-        group = TradingGroup(server_id=server.id, name="real\\standard", currency="USD")
-        session.add(group)
-        await session.flush()
-        account_type = AccountType(
-            code="standard",
-            name="Standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100],
-            auto_leverage_max=100,
-        )
-        session.add(account_type)
-        await session.flush()
+        product = await add_product(session, login_range_start=700000)
+        server, group, account_type = product.server, product.group, product.account_type
         session.add(
             TradingAccount(
                 client_id=anna,

@@ -20,23 +20,20 @@ from core.identity.models import CLIENT, User
 from core.storage import EncryptedFileStore
 from kyc.models import CaseStatus, KycCase, KycProfileVersion
 from mt_bridge.models import (
-    AccountType,
     Command,
     CommandKind,
     CommandStatus,
     DifferenceKind,
     MirroredDeal,
-    Platform,
     ReconciliationDifference,
     ReconciliationRun,
     SymbolGroup,
     TradingAccount,
     TradingAccountStatus,
-    TradingGroup,
-    TradingServer,
     TradingSymbol,
 )
 from tests.integration.cashier.conftest import fund_by_wire
+from tests.products import add_product
 
 
 def today() -> date:
@@ -200,31 +197,9 @@ async def seed(db: Database, tmp_path: Path) -> Seeded:
                     created_at=at(days, 12),
                 )
             )
-        server = TradingServer(
-            name=seeded.server_name,
-            platform=Platform.MT5,
-            address="127.0.0.1:1",
-            manager_login=1000,
-            manager_password_sealed=b"sealed",
-            login_range_start=7000,
-        )
-        session.add(server)
-        await session.flush()
+        product = await add_product(session, server_name=seeded.server_name, login_range_start=7000)
+        server, group, account_type = product.server, product.group, product.account_type
         seeded.server_id = server.id
-        group = TradingGroup(server_id=server.id, name="real\\standard", currency="USD")
-        session.add(group)
-        await session.flush()
-        account_type = AccountType(
-            code="standard",
-            name="Standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100],
-            auto_leverage_max=100,
-        )
-        session.add(account_type)
-        await session.flush()
         for login, (name, demo) in ACCOUNTS.items():
             session.add(
                 TradingAccount(

@@ -19,15 +19,12 @@ from core.identity.models import CLIENT, LoginSession, User
 from ib.models import ClientLink, Partner
 from kyc.models import DocumentKind, DocumentSide, KycDocument, KycProfileVersion
 from mt_bridge.models import (
-    AccountType,
     MirroredDeal,
-    Platform,
     TradingAccount,
     TradingAccountStatus,
-    TradingGroup,
-    TradingServer,
 )
 from mt_bridge.records import DealEntry
+from tests.products import add_product
 
 NOW = clock.utcnow().replace(microsecond=0)
 """The tests' "now": rules run at the real time, so defaults written by the database agree."""
@@ -48,30 +45,13 @@ class RiskWorld:
 
     async def setup(self) -> RiskWorld:
         async with self.db.transaction() as session:
-            server = TradingServer(
-                name=f"risk-{next(_counter)}",
-                platform=Platform.MT5,
-                address="127.0.0.1:1",
-                manager_login=1,
-                manager_password_sealed=b"sealed",
-                login_range_start=500_000,
+            product = await add_product(
+                session,
+                server_name=f"risk-{next(_counter)}",
+                group_name="real\\usd",
+                codes=((f"std-{next(_counter)}", "Standard"),),
             )
-            session.add(server)
-            await session.flush()
-            group = TradingGroup(server_id=server.id, name="real\\usd", currency="USD")
-            session.add(group)
-            await session.flush()
-            kind = AccountType(
-                code=f"std-{server.id}",
-                name="Standard",
-                server_id=server.id,
-                group_id=group.id,
-                currency="USD",
-                leverage_options=[100],
-                auto_leverage_max=100,
-            )
-            session.add(kind)
-            await session.flush()
+            server, kind = product.server, product.account_type
             self.server_id, self.account_type_id = server.id, kind.id
         return self
 

@@ -38,12 +38,8 @@ from ib.payouts import pay_out
 from kyc.documents import upload_document
 from kyc.models import DocumentKind, DocumentSide
 from mt_bridge.models import (
-    AccountType,
-    Platform,
     TradingAccount,
     TradingAccountStatus,
-    TradingGroup,
-    TradingServer,
 )
 from tests.helpers import client_sign_in, csrf_from
 from tests.integration.cashier.conftest import CLIENT, FINANCE, fund_by_wire
@@ -51,6 +47,7 @@ from tests.integration.cashier.web import grant_kyc
 from tests.integration.ib.portal_world import EMAILS, PortalWorld, seed
 from tests.integration.ib.world import STAFF
 from tests.integration.security.routes import UNSAFE_METHODS, Route, changed_tables, routes_of, snapshot
+from tests.products import add_product
 
 pytestmark = pytest.mark.asyncio
 
@@ -119,30 +116,16 @@ def owned_routes(routes: list[Route]) -> list[tuple[Route, dict[str, str]]]:
 async def trading_account(db: Database, settings: Settings, client_id: int) -> int:
     """An active live MT5 account of the client's (the bridge isn't needed to be refused)."""
     async with db.transaction() as session:
-        server = TradingServer(
-            name="idor-mt5",
-            platform=Platform.MT5,
-            address="127.0.0.1:1",
-            manager_login=1000,
-            manager_password_sealed=SecretsBox.from_settings(settings).seal("unused", "idor"),
+        product = await add_product(
+            session,
+            server_name="idor-mt5",
+            group_name="real\\idor",
+            codes=(("idor", "IDOR standard"),),
             login_range_start=700_000,
+            manager_password_sealed=SecretsBox.from_settings(settings).seal("unused", "idor"),
+            leverage_options=(50, 100),
         )
-        session.add(server)
-        await session.flush()
-        group = TradingGroup(server_id=server.id, name="real\\idor", currency="USD")
-        session.add(group)
-        await session.flush()
-        kind = AccountType(
-            code="idor",
-            name="IDOR standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[50, 100],
-            auto_leverage_max=100,
-        )
-        session.add(kind)
-        await session.flush()
+        server, group, kind = product.server, product.group, product.account_type
         account = TradingAccount(
             client_id=client_id,
             server_id=server.id,

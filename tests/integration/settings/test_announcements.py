@@ -15,15 +15,12 @@ from core.db import Database
 from ib.models import Partner
 from kyc.models import KycProfileVersion
 from mt_bridge.models import (
-    AccountType,
-    Platform,
     TradingAccount,
     TradingAccountStatus,
-    TradingGroup,
-    TradingServer,
 )
 from tests.helpers import submit
 from tests.integration.settings.conftest import ClientFactory, StaffFactory, audit_events, count, page_text
+from tests.products import add_product
 
 pytestmark = pytest.mark.asyncio
 ZH = {"Accept-Language": "zh-CN"}
@@ -61,39 +58,11 @@ async def set_country(db: Database, client_id: int, country: str) -> None:
 
 async def account_type_with_holder(db: Database, client_id: int) -> int:
     async with db.transaction() as session:
-        server = TradingServer(
-            name="Live",
-            platform=Platform.MT5,
-            address="127.0.0.1:1",
-            manager_login=1,
-            manager_password_sealed=b"x",
-            login_range_start=500_000,
+        product = await add_product(
+            session, server_name="Live", group_name="real\\pro", codes=(("pro", "Pro"), ("std", "Standard"))
         )
-        session.add(server)
-        await session.flush()
-        group = TradingGroup(server_id=server.id, name="real\\pro", currency="USD")
-        session.add(group)
-        await session.flush()
-        pro = AccountType(
-            code="pro",
-            name="Pro",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100],
-            auto_leverage_max=100,
-        )
-        standard = AccountType(
-            code="std",
-            name="Standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100],
-            auto_leverage_max=100,
-        )
-        session.add_all([pro, standard])
-        await session.flush()
+        server, group = product.server, product.group
+        pro = product.account_types[0]  # "std" is the other type, held by nobody
         session.add(
             TradingAccount(
                 client_id=client_id,
