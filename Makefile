@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 VENDOR := core/web/static/vendor
 PG_ADMIN_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# the PostgreSQL leg runs beside the SQLite leg in `make test`, on a Redis database of its own
+POSTGRES_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 # Playwright drives the system's chromium (`make browser`); it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -69,9 +71,10 @@ test-sqlite: install ## the test suite on SQLite
 	BROKERDESK_TEST_DATABASE=sqlite TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: install services browser ## the test suite on PostgreSQL (a fresh database per run), with the browser test
-	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(POSTGRES_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-test: install services browser lint test-sqlite test-postgres ## everything CI runs: lint, then the suite on SQLite and PostgreSQL
+test: install services browser lint ## everything CI runs: lint, then the suite on SQLite and on PostgreSQL side by side
+	$(MAKE) --no-print-directory --output-sync=target -j2 test-sqlite test-postgres
 
 bench: install services ## every benchmark on PostgreSQL
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
