@@ -66,13 +66,13 @@ class DeadLetters(dramatiq.Middleware):
             retries=max(0, int(message.options.get("retries", 0)) - 1),
             error=error_text(exception, message.options.get("traceback")),
         )
-        try:
-            database = self.database()
-            loop_thread = get_event_loop_thread()
-            if loop_thread is None:
-                raise RuntimeError("the AsyncIO middleware's event loop is not running")
-            loop_thread.run_coroutine(record_dead_letter(database, failed))
-        except Exception:
-            logger.exception("could not record dead letter for %s (%s)", failed.actor_name, failed.message_id)
-        else:
-            logger.warning("job %s (%s) moved to the dead letters", failed.actor_name, failed.message_id)
+        # A failure to record is not caught here: Dramatiq's own middleware boundary
+        # (Broker.emit_after) logs it at CRITICAL with its traceback, and the other middleware still run.
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError(
+                f"could not record dead letter for {failed.actor_name} ({failed.message_id}): "
+                "the AsyncIO middleware's event loop is not running"
+            )
+        loop_thread.run_coroutine(record_dead_letter(self.database(), failed))
+        logger.warning("job %s (%s) moved to the dead letters", failed.actor_name, failed.message_id)
