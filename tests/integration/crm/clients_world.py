@@ -42,6 +42,7 @@ from mt_bridge.models import (
 from tests.helpers import make_client, make_staff, staff_sign_in
 from tests.integration.cashier.conftest import fund_by_wire
 from tests.products import add_product
+from tests.profiles import profile_row
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 LOGIN = 700001
@@ -80,25 +81,17 @@ class ClientsWorld:
 def _profile(
     client_id: int, version: int, first: str, last: str, country: str, phone: str
 ) -> KycProfileVersion:
-    return KycProfileVersion(
-        client_id=client_id,
+    return profile_row(
+        client_id,
+        country,
         version=version,
         first_name=first,
         last_name=last,
         birth_date=date(1990, 5, 17),
-        nationality=country,
-        country_of_residence=country,
         address_line="1 Main Street",
-        city="Town",
         postal_code="10115",
         phone=phone,
-        tax_residence=country,
         tin="T-1",
-        employment_status="employed",
-        source_of_funds="salary",
-        is_pep=False,
-        is_sanctioned=False,
-        created_by=client_id,
     )
 
 

@@ -18,7 +18,7 @@ from core.clock import utcnow
 from core.db import Database
 from core.identity.models import CLIENT, User
 from core.storage import EncryptedFileStore
-from kyc.models import CaseStatus, KycCase, KycProfileVersion
+from kyc.models import CaseStatus, KycCase
 from mt_bridge.models import (
     Command,
     CommandKind,
@@ -34,6 +34,7 @@ from mt_bridge.models import (
 )
 from tests.integration.cashier.conftest import fund_by_wire
 from tests.products import add_product
+from tests.profiles import profile_row
 
 
 def today() -> date:
@@ -136,25 +137,15 @@ async def seed(db: Database, tmp_path: Path) -> Seeded:
             client_id = seeded.clients[name]
             for version, country in enumerate(countries, start=1):
                 session.add(
-                    KycProfileVersion(
-                        client_id=client_id,
+                    profile_row(
+                        client_id,
+                        country,
                         version=version,
                         first_name=name,
                         last_name="Tester",
-                        birth_date=date(1990, 1, 1),
-                        nationality=country,
-                        country_of_residence=country,
                         address_line="1 Test Street",
-                        city="Town",
-                        postal_code="1000",
                         phone="+10000000",
-                        tax_residence=country,
                         tin="T1",
-                        employment_status="employed",
-                        source_of_funds="salary",
-                        is_pep=False,
-                        is_sanctioned=False,
-                        created_by=client_id,
                         created_at=at(30, 1),
                     )
                 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from cashier.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
@@ -17,7 +17,7 @@ from core import clock
 from core.db import Database
 from core.identity.models import CLIENT, LoginSession, User
 from ib.models import ClientLink, Partner
-from kyc.models import DocumentKind, DocumentSide, KycDocument, KycProfileVersion
+from kyc.models import DocumentKind, DocumentSide, KycDocument
 from mt_bridge.models import (
     MirroredDeal,
     TradingAccount,
@@ -25,6 +25,7 @@ from mt_bridge.models import (
 )
 from mt_bridge.records import DealEntry
 from tests.products import add_product
+from tests.profiles import profile_row
 
 NOW = clock.utcnow().replace(microsecond=0)
 """The tests' "now": rules run at the real time, so defaults written by the database agree."""
@@ -218,25 +219,15 @@ class RiskWorld:
     async def profile(self, client_id: int, tin: str, country: str, at: datetime, version: int = 1) -> None:
         async with self.db.transaction() as session:
             session.add(
-                KycProfileVersion(
-                    client_id=client_id,
+                profile_row(
+                    client_id,
+                    country,
                     version=version,
                     first_name="Test",
                     last_name=f"Client{client_id}",
-                    birth_date=date(1990, 1, 1),
-                    nationality=country,
-                    country_of_residence=country,
                     address_line="1 Street",
-                    city="Town",
-                    postal_code="1000",
                     phone="+100000",
-                    tax_residence=country,
                     tin=tin,
-                    employment_status="employed",
-                    source_of_funds="salary",
-                    is_pep=False,
-                    is_sanctioned=False,
-                    created_by=client_id,
                     created_at=at,
                 )
             )

@@ -4,7 +4,7 @@ English as the fallback; a client marks one read once and staff see the count.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -13,7 +13,6 @@ from sqlalchemy import select
 from comms.models import Announcement, AnnouncementRead
 from core.db import Database
 from ib.models import Partner
-from kyc.models import KycProfileVersion
 from mt_bridge.models import (
     TradingAccount,
     TradingAccountStatus,
@@ -21,6 +20,7 @@ from mt_bridge.models import (
 from tests.helpers import submit
 from tests.integration.settings.conftest import ClientFactory, StaffFactory, audit_events, count, page_text
 from tests.products import add_product
+from tests.profiles import profile_row
 
 pytestmark = pytest.mark.asyncio
 ZH = {"Accept-Language": "zh-CN"}
@@ -32,28 +32,7 @@ def moment(delta: timedelta) -> str:
 
 async def set_country(db: Database, client_id: int, country: str) -> None:
     async with db.transaction() as session:
-        session.add(
-            KycProfileVersion(
-                client_id=client_id,
-                version=1,
-                first_name="Ada",
-                last_name="Example",
-                birth_date=date(1990, 1, 1),
-                nationality=country,
-                country_of_residence=country,
-                address_line="1 Road",
-                city="Town",
-                postal_code="1000",
-                phone="+441234567890",
-                tax_residence=country,
-                tin="",
-                employment_status="employed",
-                source_of_funds="salary",
-                is_pep=False,
-                is_sanctioned=False,
-                created_by=client_id,
-            )
-        )
+        session.add(profile_row(client_id, country))
 
 
 async def account_type_with_holder(db: Database, client_id: int) -> int:
