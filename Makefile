@@ -57,7 +57,7 @@ demo: install ## run the whole product on SQLite and loopback with demo data
 lint: install ## ruff (lint and format check), mypy and import-linter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core ledger kyc mt_bridge ib cashier crm risk reports comms portal backoffice workers cli
+	$(BIN)/mypy core ledger kyc mt_bridge ib cashier crm risk reports comms support knowledge analytics webhooks portal backoffice workers cli
 	$(BIN)/lint-imports
 
 fmt: install ## format the code with ruff
