@@ -19,3 +19,31 @@ class InvalidAnnouncementError(CommsError):
 
 class AnnouncementNotFoundError(CommsError):
     """Raised when an announcement does not exist or is not shown to this client."""
+
+
+class CampaignError(CommsError):
+    """Raised for failures of marketing mail campaigns."""
+
+
+class InvalidCampaignError(CampaignError):
+    """Raised when a campaign form is invalid; ``field`` names the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CampaignNotFoundError(CampaignError):
+    """Raised when a campaign does not exist."""
+
+
+class CampaignStateError(CampaignError):
+    """Raised when a campaign can't do what was asked in its state (edit a sent one, say)."""
+
+
+class EmptySegmentError(CampaignError):
+    """Raised when a campaign's segment holds no client to mail: nothing is scheduled or sent."""
+
+
+class BadTrackingTokenError(CampaignError):
+    """Raised when an open, click or unsubscribe link's signature does not match."""

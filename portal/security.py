@@ -8,6 +8,7 @@ from litestar import Controller, Request, get, post
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
+from comms import unsubscribe
 from core.identity import two_factor
 from core.identity.errors import InvalidTotpCodeError
 from core.identity.models import User
@@ -16,6 +17,14 @@ from core.web.auth import SIGN_IN_HANDLERS, actor_for, requires_sign_in, signed_
 from core.web.forms import form_fields
 from core.web.signin import WRONG_CODE
 from core.web.state import app_services
+
+
+async def _account_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The shared account page's context plus the client's marketing-mail preference."""
+    context = await account_pages.account_context(request)
+    async with app_services(request.app).database.session() as session:
+        context["marketing"] = await unsubscribe.wants_marketing(session, signed_in(request).user.id)
+    return context
 
 
 class SecurityController(Controller):
@@ -27,7 +36,7 @@ class SecurityController(Controller):
 
     @get("/account", name="portal.account")
     async def account(self, request: Request[Any, Any, Any]) -> Template:
-        return Template("account.html", context=await account_pages.account_context(request))
+        return Template("account.html", context=await _account_context(request))
 
     @post("/account/password", name="portal.account.password")
     async def change_password(self, request: Request[Any, Any, Any]) -> Template | Redirect:
@@ -36,10 +45,25 @@ class SecurityController(Controller):
             request, form.get("current_password", ""), form.get("new_password", "")
         )
         if error:
-            context = {**await account_pages.account_context(request), "password_error": error}
+            context = {**await _account_context(request), "password_error": error}
             return Template("account.html", context=context, status_code=400)
         flash(request, account_pages.PASSWORD_CHANGED, category="success")
         return Redirect("/account", status_code=303)
+
+    @post("/account/marketing", name="portal.account.marketing")
+    async def marketing(self, request: Request[Any, Any, Any]) -> Redirect:
+        """Turn marketing mail on or off; transactional mail is not affected."""
+        form = await form_fields(request)
+        me = signed_in(request)
+        wanted = form.get("marketing") == "on"
+        async with app_services(request.app).database.transaction() as session:
+            await unsubscribe.set_marketing(session, me.user.id, wanted, actor_for(request, me.user))
+        flash(
+            request,
+            "Marketing mail is on." if wanted else "You will receive no more marketing mail.",
+            category="success",
+        )
+        return Redirect("/account#marketing", status_code=303)
 
     @post("/account/sessions/revoke", name="portal.account.sessions.revoke")
     async def revoke_session(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -92,7 +116,7 @@ class SecurityController(Controller):
             except InvalidTotpCodeError:
                 failed = True
         if failed:
-            context = {**await account_pages.account_context(request), "totp_error": WRONG_CODE}
+            context = {**await _account_context(request), "totp_error": WRONG_CODE}
             return Template("account.html", context=context, status_code=400)
         flash(request, "Two-factor authentication is off.", category="success")
         return Redirect("/account", status_code=303)

@@ -12,11 +12,13 @@ from datetime import datetime
 import dramatiq
 
 from cashier import sweeps as cashier_sweeps
+from comms import campaign_sending
 from core import clock
 from core.audit.service import SYSTEM
 from core.jobs import send_now
 from core.mail.delivery import deliver_mail
 from core.mail.outbox import queue_mail
+from core.mail.templates import render_strings
 from crm import leads as crm_leads
 from crm import tasks as crm_tasks
 from ib import bridge_feed, engine, payouts, recompute
@@ -213,3 +215,20 @@ async def run_risk_rules() -> None:
     """Run every risk rule from its watermark; alerts are unique, so a redelivery raises nothing new."""
     runs = await risk_engine.run_rules(runtime.database())
     logger.info("risk rules: %s", {run.rule: len(run.raised) for run in runs if run.raised})
+
+
+@dramatiq.actor(actor_name="comms.send_campaign", max_retries=3, min_backoff=10_000)
+async def send_campaign(campaign_id: int) -> None:
+    """Mail the next batch of a sending campaign that its rate allows; a recipient already claimed
+    is never mailed again, so a redelivery or a second worker mails nobody twice."""
+    result = await campaign_sending.send_batch(
+        runtime.database(), runtime.runtime().settings, render_strings, campaign_id
+    )
+    logger.info("campaign %s batch: %s", campaign_id, result)
+
+
+@dramatiq.actor(actor_name="comms.send_due_campaigns", max_retries=0)
+async def send_due_campaigns() -> None:
+    """Start scheduled campaigns that are due and send the next batch of every sending one."""
+    for campaign_id in await campaign_sending.start_due_and_fan_out(runtime.database()):
+        send_now("comms.send_campaign", campaign_id)

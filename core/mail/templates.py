@@ -163,3 +163,9 @@ def render_mail(
     module = text_template.make_module(context)
     subject = " ".join(str(getattr(module, "subject", "BrokerDesk")).split())
     return RenderedMail(subject=subject, text=str(module).strip() + "\n", html=html_template.render(context))
+
+
+def render_strings(subject: str, text: str, html: str, context: dict[str, Any]) -> RenderedMail:
+    """:func:`render_sources` on three strings, for the domain packages that may not import this
+    module (it brings the template engine) and get this function passed in (``comms`` campaigns)."""
+    return render_sources(TemplateSources(subject=subject, text=text, html=html), context)
