@@ -59,7 +59,7 @@ class CampaignsController(Controller):
         async with app_services(request.app).database.session() as session:
             rows = list(await campaigns.list_campaigns(session))
             counts = {row.id: await campaigns.campaign_counts(session, row.id) for row in rows}
-            names = dict((await session.execute(select(Segment.id, Segment.name))).tuples())
+            names = {sid: name for sid, name in await session.execute(select(Segment.id, Segment.name))}
         return Template(
             "campaigns/list.html", context={"rows": rows, "counts": counts, "segment_names": names}
         )
@@ -155,6 +155,7 @@ class CampaignsController(Controller):
         form = await long_form(request)
         me = signed_in(request)
         try:
+            campaigns.require_editable(row)
             async with app_services(request.app).database.transaction() as session:
                 data = await self._checked(session, request, form)
                 await campaigns.update_campaign(session, campaign_id, data, actor_for(request, me.user))

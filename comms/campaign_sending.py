@@ -93,8 +93,9 @@ def classify(exc: Exception) -> Outcome:
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 4, 16, 64 minutes after the 1st, 2nd, 3rd, 4th temporary refusal."""
-    return timedelta(minutes=4 ** max(0, attempts - 1))
+    """5, 20, 80, 320 minutes after the 1st, 2nd, 3rd, 4th temporary refusal (greylisting
+    servers accept a retry after a few minutes)."""
+    return timedelta(minutes=5 * 4 ** max(0, attempts - 1))
 
 
 async def _claim(
@@ -251,7 +252,7 @@ async def send_batch(
         else:
             message = build_message(mail, settings.mail_from, claim.email, claim.recipient_id)
             outcome = await _deliver(database, settings, claim, (mail.subject, mail.text, mail.html), message)
-        await _record(database, claim, outcome, clock.utcnow())
+        await _record(database, claim, outcome, now)
         counts[outcome.status if outcome.status in counts else RecipientStatus.PENDING] += 1
     finished = await finish_if_done(database, campaign_id)
     return BatchResult(

@@ -189,12 +189,16 @@ async def create_campaign(session: AsyncSession, data: CampaignInput, actor: Act
     return row
 
 
+def require_editable(row: Campaign) -> None:
+    if row.status not in EDITABLE:
+        raise CampaignStateError(f"Only a draft can be edited; this campaign is {row.status}.")
+
+
 async def update_campaign(
     session: AsyncSession, campaign_id: int, data: CampaignInput, actor: Actor
 ) -> Campaign:
     row = await get_campaign(session, campaign_id, lock=True)
-    if row.status not in EDITABLE:
-        raise CampaignStateError("Only a draft can be edited; this campaign is " + row.status + ".")
+    require_editable(row)
     before = audit_view(row)
     fresh = _draft_of(data)
     for name in ("name", "segment_id", "subject_en", "body_en", "subject_zh_hans", "body_zh_hans"):
@@ -402,15 +406,12 @@ class CampaignCounts:
 
 
 async def campaign_counts(session: AsyncSession, campaign_id: int) -> CampaignCounts:
-    by_status = dict(
-        (
-            await session.execute(
-                select(CampaignRecipient.status, func.count())
-                .where(CampaignRecipient.campaign_id == campaign_id)
-                .group_by(CampaignRecipient.status)
-            )
-        ).tuples()
+    grouped = await session.execute(
+        select(CampaignRecipient.status, func.count())
+        .where(CampaignRecipient.campaign_id == campaign_id)
+        .group_by(CampaignRecipient.status)
     )
+    by_status: dict[str, int] = {status: int(n) for status, n in grouped}
     opened, clicked, clicks = (
         await session.execute(
             select(

@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from comms import tracking, unsubscribe
@@ -28,7 +29,7 @@ class CampaignLinksController(Controller):
     include_in_schema = False
 
     @get("/mail/open/{token:str}", name="portal.mail.open", cache=False)
-    async def open_pixel(self, request: Request[Any, Any, Any], token: str) -> Response[bytes]:
+    async def open_pixel(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[bytes]:
         services = app_services(request.app)
         try:
             async with services.database.transaction() as session:
@@ -38,7 +39,7 @@ class CampaignLinksController(Controller):
         return Response(tracking.PIXEL_GIF, media_type="image/gif", headers=NO_STORE)
 
     @get("/mail/click/{token:str}", name="portal.mail.click", cache=False)
-    async def click(self, request: Request[Any, Any, Any], token: str) -> Redirect:
+    async def click(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Redirect:
         services = app_services(request.app)
         try:
             async with services.database.transaction() as session:
@@ -72,7 +73,7 @@ class CampaignLinksController(Controller):
         )
 
     @get("/unsubscribe/{token:str}", name="portal.unsubscribe")
-    async def confirm_page(self, request: Request[Any, Any, Any], token: str) -> Template:
+    async def confirm_page(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
         return await self._page(request, token, confirm=False)
 
     @post(
@@ -81,5 +82,5 @@ class CampaignLinksController(Controller):
         opt={"exclude_from_csrf": True},
         status_code=200,
     )
-    async def unsubscribe(self, request: Request[Any, Any, Any], token: str) -> Template:
+    async def unsubscribe(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
         return await self._page(request, token, confirm=True)
