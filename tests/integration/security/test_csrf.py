@@ -25,6 +25,10 @@ POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.S | 
 EXEMPT = {
     "/webhooks/kyc/sandbox": "the KYC vendor's server calls it: its HMAC signature stands in for CSRF",
     "/cashier/psp/{psp_name:str}/webhook": "the PSP's server calls it: its HMAC signature stands in for CSRF",
+    "/unsubscribe/{token:str}": (
+        "RFC 8058 one-click unsubscribe: the mail client posts without cookies or a CSRF token; the "
+        "per-recipient HMAC token stands in for it"
+    ),
 }
 REFUSAL_JOURNALS = frozenset({"cashier_psp_webhook_events"})
 """Where an exempt route records the unsigned delivery it refused (by design: refusals are logged)."""
