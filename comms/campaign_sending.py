@@ -18,6 +18,7 @@ import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 import anyio.to_thread
 from sqlalchemy import func, select, update
@@ -79,14 +80,12 @@ class BatchResult:
 def classify(exc: Exception) -> Outcome:
     """The recipient's outcome from what ``smtplib`` raised: 5xx bounces, anything else retries."""
     code: int | None = None
-    answer = f"{type(exc).__name__}: {exc}"
+    raw: bytes | str = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
         code, raw = next(iter(exc.recipients.values()))
-        answer = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     elif isinstance(exc, smtplib.SMTPResponseException):
-        code = exc.smtp_code
-        raw = exc.smtp_error
-        answer = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        code, raw = exc.smtp_code, exc.smtp_error
+    answer = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
     if code is not None and 500 <= code < 600:
         return Outcome(RecipientStatus.BOUNCED, code, answer[:ANSWER_LIMIT])
     return Outcome(RecipientStatus.PENDING, code, answer[:ANSWER_LIMIT])
@@ -215,7 +214,11 @@ async def _capture(database: Database, claim: Claim, subject: str, text: str, ht
 
 
 async def _deliver(
-    database: Database, settings: Settings, claim: Claim, message_parts: tuple[str, str, str], message: object
+    database: Database,
+    settings: Settings,
+    claim: Claim,
+    message_parts: tuple[str, str, str],
+    message: EmailMessage,
 ) -> Outcome:
     if not settings.smtp_host:
         await _capture(database, claim, *message_parts)
