@@ -190,12 +190,12 @@ class CampaignsController(Controller):
         me = signed_in(request)
         try:
             async with app_services(request.app).database.transaction() as session:
-                count = await campaigns.send_now(session, campaign_id, actor_for(request, me.user))
+                await campaigns.send_now(session, campaign_id, actor_for(request, me.user))
         except CampaignError as exc:
             return await self._page(request, row, error=str(exc), status_code=400)
         flash(
             request,
-            f"Sending has started: {count} clients will be mailed at the campaign's rate.",
+            "Sending has started: the segment's clients are mailed at the campaign's rate.",
             category="success",
         )
         return Redirect(f"/campaigns/{campaign_id}", status_code=303)
