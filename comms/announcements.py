@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms.bilingual import parse_bilingual
 from comms.errors import AnnouncementNotFoundError, InvalidAnnouncementError
 from comms.models import Announcement, AnnouncementRead, AnnouncementStatus, Audience
 from core import clock
@@ -66,24 +67,13 @@ def parse_announcement(
     form: Mapping[str, str], account_type_ids: Sequence[int], now: datetime | None = None
 ) -> AnnouncementInput:
     """Check a submitted form; :class:`InvalidAnnouncementError` names the field at fault."""
-    title_en = " ".join((form.get("title_en") or "").split())
-    body_en = (form.get("body_en") or "").strip()
-    title_zh = " ".join((form.get("title_zh_hans") or "").split())
-    body_zh = (form.get("body_zh_hans") or "").strip()
-    if not title_en:
-        raise InvalidAnnouncementError("title_en", "English title: required.")
-    if not body_en:
-        raise InvalidAnnouncementError("body_en", "English text: required.")
-    if bool(title_zh) != bool(body_zh):
-        raise InvalidAnnouncementError("title_zh_hans", "Chinese title and text: give both or neither.")
-    for name, value, limit in (
-        ("title_en", title_en, TITLE_LIMIT),
-        ("title_zh_hans", title_zh, TITLE_LIMIT),
-        ("body_en", body_en, BODY_LIMIT),
-        ("body_zh_hans", body_zh, BODY_LIMIT),
-    ):
-        if len(value) > limit:
-            raise InvalidAnnouncementError(name, f"{name}: at most {limit} characters.")
+    text = parse_bilingual(form, "title", TITLE_LIMIT, BODY_LIMIT, InvalidAnnouncementError)
+    title_en, body_en, title_zh, body_zh = (
+        text.heading_en,
+        text.body_en,
+        text.heading_zh_hans,
+        text.body_zh_hans,
+    )
     raw_audience = form.get("audience") or ""
     if raw_audience not in {a.value for a in Audience}:
         raise InvalidAnnouncementError("audience", "Audience: choose one of the listed audiences.")

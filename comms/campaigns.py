@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms.bilingual import parse_bilingual
 from comms.campaign_links import RecipientLinks, literal_links
 from comms.campaign_mail import EN, ZH, CampaignMail, RenderParts, compose, context_for
 from comms.campaign_models import Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
@@ -31,6 +32,7 @@ from core import clock
 from core.audit.service import Actor, record_audit
 from core.errors import CoreError
 from core.identity.models import User
+from core.jobs import enqueue_after_commit
 from crm.client_search import conditions, parse_filter
 from crm.errors import CrmError
 from crm.models import Segment
@@ -75,28 +77,21 @@ def parse_campaign(form: Mapping[str, str], segment_ids: Sequence[int]) -> Campa
     raw_segment = (form.get("segment_id") or "").strip()
     if not raw_segment.isdigit() or len(raw_segment) > 18 or int(raw_segment) not in segment_ids:
         raise InvalidCampaignError("segment_id", "Segment: choose one of your saved or shared segments.")
-    subject_en, body_en = _one_line(form, "subject_en"), (form.get("body_en") or "").strip()
-    subject_zh, body_zh = _one_line(form, "subject_zh_hans"), (form.get("body_zh_hans") or "").strip()
-    if not subject_en:
-        raise InvalidCampaignError("subject_en", "English subject: required.")
-    if not body_en:
-        raise InvalidCampaignError("body_en", "English text: required.")
-    if bool(subject_zh) != bool(body_zh):
-        raise InvalidCampaignError("subject_zh_hans", "Chinese subject and text: give both or neither.")
-    for field, value, limit in (
-        ("subject_en", subject_en, SUBJECT_LIMIT),
-        ("subject_zh_hans", subject_zh, SUBJECT_LIMIT),
-        ("body_en", body_en, BODY_LIMIT),
-        ("body_zh_hans", body_zh, BODY_LIMIT),
-    ):
-        if len(value) > limit:
-            raise InvalidCampaignError(field, f"{field}: at most {limit} characters.")
+    text = parse_bilingual(form, "subject", SUBJECT_LIMIT, BODY_LIMIT, InvalidCampaignError)
     raw_rate = (form.get("mails_per_minute") or str(DEFAULT_RATE)).strip()
     if not raw_rate.isdigit() or not 1 <= int(raw_rate) <= MAX_RATE:
         raise InvalidCampaignError(
             "mails_per_minute", f"Mails per minute: a whole number from 1 to {MAX_RATE}."
         )
-    return CampaignInput(name, int(raw_segment), subject_en, body_en, subject_zh, body_zh, int(raw_rate))
+    return CampaignInput(
+        name,
+        int(raw_segment),
+        text.heading_en,
+        text.body_en,
+        text.heading_zh_hans,
+        text.body_zh_hans,
+        int(raw_rate),
+    )
 
 
 def _draft_of(data: CampaignInput) -> Campaign:
@@ -148,6 +143,25 @@ def check_templates(data: CampaignInput, render: RenderParts, company: dict[str,
     preview(_draft_of(data), render, company, "https://portal.example.com", "preview")
 
 
+async def _audited(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    row: Campaign,
+    before: dict[str, Any] | None,
+    **extra: object,
+) -> None:
+    await record_audit(
+        session,
+        actor,
+        action,
+        target_type=AUDIT_TARGET,
+        target_id=row.id,
+        before=before,
+        after={**audit_view(row), **extra},
+    )
+
+
 def audit_view(row: Campaign) -> dict[str, Any]:
     return {
         "name": row.name,
@@ -178,14 +192,7 @@ async def create_campaign(session: AsyncSession, data: CampaignInput, actor: Act
     row.created_by = actor.id
     session.add(row)
     await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "comms.campaign_created",
-        target_type=AUDIT_TARGET,
-        target_id=row.id,
-        after=audit_view(row),
-    )
+    await _audited(session, actor, "comms.campaign_created", row, None)
     return row
 
 
@@ -205,15 +212,7 @@ async def update_campaign(
         setattr(row, name, getattr(fresh, name))
     row.mails_per_minute, row.links, row.updated_at = fresh.mails_per_minute, fresh.links, clock.utcnow()
     await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "comms.campaign_updated",
-        target_type=AUDIT_TARGET,
-        target_id=row.id,
-        before=before,
-        after=audit_view(row),
-    )
+    await _audited(session, actor, "comms.campaign_updated", row, before)
     return row
 
 
@@ -270,15 +269,7 @@ async def schedule_campaign(
     before = audit_view(row)
     row.status, row.send_at, row.updated_at = CampaignStatus.SCHEDULED, send_at, clock.utcnow()
     await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "comms.campaign_scheduled",
-        target_type=AUDIT_TARGET,
-        target_id=row.id,
-        before=before,
-        after=audit_view(row),
-    )
+    await _audited(session, actor, "comms.campaign_scheduled", row, before)
     return row
 
 
@@ -288,8 +279,6 @@ SEND_ACTOR = "comms.send_campaign"
 async def start_campaign(session: AsyncSession, row: Campaign, actor: Actor, *, clients: list[int]) -> int:
     """Fix the recipients (one row per client) and mark the campaign sending; the sending job
     leaves after the commit. Returns how many clients it will mail (or skip as unsubscribed)."""
-    from core.jobs import enqueue_after_commit
-
     now = clock.utcnow()
     before = audit_view(row)
     if clients:
@@ -307,15 +296,7 @@ async def start_campaign(session: AsyncSession, row: Campaign, actor: Actor, *, 
     if not clients:
         row.status, row.finished_at = CampaignStatus.SENT, now
     await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "comms.campaign_started",
-        target_type=AUDIT_TARGET,
-        target_id=row.id,
-        before=before,
-        after={**audit_view(row), "recipients": len(clients)},
-    )
+    await _audited(session, actor, "comms.campaign_started", row, before, recipients=len(clients))
     if clients:
         enqueue_after_commit(session, SEND_ACTOR, row.id)
     return len(clients)
@@ -375,15 +356,7 @@ async def cancel_campaign(session: AsyncSession, campaign_id: int, actor: Actor)
         )
     row.updated_at = now
     await session.flush()
-    await record_audit(
-        session,
-        actor,
-        "comms.campaign_cancelled",
-        target_type=AUDIT_TARGET,
-        target_id=row.id,
-        before=before,
-        after=audit_view(row),
-    )
+    await _audited(session, actor, "comms.campaign_cancelled", row, before)
     return row
 
 

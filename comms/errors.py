@@ -9,12 +9,16 @@ class CommsError(BrokerDeskError):
     """Raised for failures in client communications."""
 
 
-class InvalidAnnouncementError(CommsError):
-    """Raised when an announcement form is invalid; ``field`` names the field at fault."""
+class InvalidFormError(CommsError):
+    """Raised when a form staff or clients submitted is invalid; ``field`` names the field at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidAnnouncementError(InvalidFormError):
+    """Raised when an announcement form is invalid; ``field`` names the field at fault."""
 
 
 class AnnouncementNotFoundError(CommsError):
@@ -25,12 +29,8 @@ class CampaignError(CommsError):
     """Raised for failures of marketing mail campaigns."""
 
 
-class InvalidCampaignError(CampaignError):
+class InvalidCampaignError(InvalidFormError, CampaignError):
     """Raised when a campaign form is invalid; ``field`` names the field at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class CampaignNotFoundError(CampaignError):
