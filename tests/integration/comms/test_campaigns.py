@@ -17,11 +17,13 @@ from comms.campaign_sending import send_batch, start_due_and_fan_out
 from core import clock
 from core.audit.models import AuditEvent
 from core.db import Database
+from core.identity.models import User
 from core.jobs import Job
 from core.mail.delivery import deliver_mail
 from core.mail.models import OutboxMail
 from core.mail.templates import render_strings
 from core.settings import Settings
+from crm.models import ClientOwner, StaffScope
 from tests.helpers import submit
 from tests.integration.comms.conftest import Mailbox
 from tests.integration.comms.helpers import (
@@ -86,6 +88,10 @@ async def test_a_campaign_reaches_each_client_once_in_their_language_with_tracki
     assert "Hello ann," in text
     assert "https://broker.example.com/offer" not in text  # every campaign link is a tracked redirect
     assert unsubscribe_url in text
+    html = html_of(to_ann)
+    assert 'href="http://portal.test/mail/click/' in html
+    assert "https://broker.example.com/offer?src=mail</a>" in html  # shown as written, tracked in the href
+    assert f'href="{unsubscribe_url}"' in html
 
     rows = await recipients(db, campaign_id)
     assert {a: r.status for a, r in rows.items()} == {
@@ -324,3 +330,50 @@ async def test_transactional_mail_reaches_an_unsubscribed_client(
             )
         )
     assert events == ["comms.marketing_unsubscribed", "comms.marketing_subscribed"]
+
+
+async def test_the_segment_is_resolved_with_the_authors_data_scope(
+    staff_as: StaffFactory, db: Database, settings: Settings
+) -> None:
+    lead = await staff_as("lead@staff.test", ["support"])
+    seller = await staff_as("seller@staff.test", ["support"])
+    mine, theirs, unassigned = await add_clients(db, settings, "m@scope.test", "t@scope.test", "u@scope.test")
+    async with db.transaction() as session:
+        ids = dict(
+            (await session.execute(select(User.email, User.id).where(User.email.like("%@staff.test")))).all()
+        )
+        session.add(StaffScope(user_id=ids["seller@staff.test"], kind="own", team=""))
+        session.add(ClientOwner(client_id=mine, owner_id=ids["seller@staff.test"]))
+        session.add(ClientOwner(client_id=theirs, owner_id=ids["lead@staff.test"]))
+    shared = await save_segment(lead, "Scope test", "scope.test")
+
+    for staff, expected in ((seller, {mine}), (lead, {mine, theirs, unassigned})):
+        campaign_id = await create_campaign(staff, shared)
+        assert (await act(staff, campaign_id, "send")).status_code == 303
+        rows = await recipients(db, campaign_id)
+        assert {row.client_id for row in rows.values()} == expected
+
+
+async def test_results_as_json(
+    staff_as: StaffFactory,
+    db: Database,
+    settings: Settings,
+    smtp_settings: Settings,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    staff = await staff_as("marketing@staff.test", ["support"])
+    await add_clients(db, settings, "j1@json.test", "j2@json.test")
+    mailbox[0].refuse.add("j2@json.test")
+    campaign_id = await create_campaign(staff, await save_segment(staff, "JSON", "json.test"))
+    assert (await act(staff, campaign_id, "send")).status_code == 303
+    await send_batch(db, smtp_settings, render_strings, campaign_id)
+    one = await staff.get(f"/api/v1/campaigns/{campaign_id}")
+    assert one.status_code == 200
+    body = one.json()
+    assert (body["status"], body["recipients"], body["delivered"], body["bounced"]) == ("sent", 2, 1, 1)
+    assert [item["id"] for item in (await staff.get("/api/v1/campaigns")).json()] == [campaign_id]
+    missing = await staff.get("/api/v1/campaigns/999999")
+    assert missing.status_code == 404
+    assert "no campaign 999999" in missing.json()["detail"]
+    outsider = await staff_as("money@staff.test", ["finance"])
+    assert (await outsider.get(f"/api/v1/campaigns/{campaign_id}")).status_code == 403
