@@ -32,6 +32,7 @@ from core import clock
 from core.audit.service import SYSTEM
 from core.company import load_company
 from core.db import Database
+from core.errors import CoreError
 from core.identity.models import User
 from core.mail.delivery import send_over_smtp
 from core.mail.models import CAPTURED, OutboxMail
@@ -41,6 +42,9 @@ from ib.sessions import posting_session as write_session
 logger = logging.getLogger(__name__)
 WINDOW = timedelta(minutes=1)
 MAX_ATTEMPTS = 5
+MAX_BATCH = 100
+"""Mails one job sends at most, so a job stays well inside the worker's time limit; a full batch
+asks for the next one at once (:attr:`BatchResult.more`)."""
 STALE_CLAIM = timedelta(minutes=15)
 ANSWER_LIMIT = 500
 CAMPAIGN_TEMPLATE = "campaign"
@@ -75,6 +79,11 @@ class BatchResult:
     retried: int = 0
     skipped: int = 0
     finished: bool = False
+
+    @property
+    def more(self) -> bool:
+        """The batch was full: the rate may allow more now, so the next job can follow at once."""
+        return self.claimed + self.skipped >= MAX_BATCH and not self.finished
 
 
 def classify(exc: Exception) -> Outcome:
@@ -116,7 +125,7 @@ async def _claim(
             )
             or 0
         )
-        budget = campaign.mails_per_minute - recent
+        budget = min(campaign.mails_per_minute - recent, MAX_BATCH)
         if budget <= 0:
             return campaign, [], 0
         rows = (
@@ -247,7 +256,7 @@ async def send_batch(
             mail = compose(
                 campaign, render, links, claim.language, context_for(claim.name, claim.email, company)
             )
-        except Exception as exc:  # a template that broke since it was checked: fail this mail, go on
+        except CoreError as exc:  # the sandbox refused a template that rendered when saved: fail, go on
             logger.warning(
                 "campaign %s recipient %s did not render: %s", campaign_id, claim.recipient_id, exc
             )

@@ -225,6 +225,8 @@ async def send_campaign(campaign_id: int) -> None:
         runtime.database(), runtime.runtime().settings, render_strings, campaign_id
     )
     logger.info("campaign %s batch: %s", campaign_id, result)
+    if result.more:
+        send_now("comms.send_campaign", campaign_id)
 
 
 @dramatiq.actor(actor_name="comms.send_due_campaigns", max_retries=0)

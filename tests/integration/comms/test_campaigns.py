@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from comms import campaign_sending
 from comms.campaign_models import Campaign, CampaignRecipient, MarketingOptOut
 from comms.campaign_sending import send_batch, start_due_and_fan_out
 from core import clock
@@ -377,3 +378,23 @@ async def test_results_as_json(
     assert "no campaign 999999" in missing.json()["detail"]
     outsider = await staff_as("money@staff.test", ["finance"])
     assert (await outsider.get(f"/api/v1/campaigns/{campaign_id}")).status_code == 403
+
+
+async def test_a_full_batch_asks_for_the_next_one(
+    staff_as: StaffFactory,
+    db: Database,
+    settings: Settings,
+    smtp_settings: Settings,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(campaign_sending, "MAX_BATCH", 2)
+    staff = await staff_as("marketing@staff.test", ["support"])
+    await add_clients(db, settings, "b1@batch.test", "b2@batch.test", "b3@batch.test")
+    campaign_id = await create_campaign(staff, await save_segment(staff, "Batch", "batch.test"))
+    assert (await act(staff, campaign_id, "send")).status_code == 303
+    first = await send_batch(db, smtp_settings, render_strings, campaign_id)
+    assert (first.claimed, first.more) == (2, True)
+    second = await send_batch(db, smtp_settings, render_strings, campaign_id)
+    assert (second.claimed, second.finished, second.more) == (1, True, False)
+    assert len(mailbox[0].messages) == 3
