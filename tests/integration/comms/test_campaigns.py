@@ -398,3 +398,30 @@ async def test_a_full_batch_asks_for_the_next_one(
     second = await send_batch(db, smtp_settings, render_strings, campaign_id)
     assert (second.claimed, second.finished, second.more) == (1, True, False)
     assert len(mailbox[0].messages) == 3
+
+
+async def test_a_segment_emptied_after_scheduling_finishes_with_nobody_mailed(
+    staff_as: StaffFactory, db: Database, settings: Settings, sent_jobs: list[Job]
+) -> None:
+    staff = await staff_as("marketing@staff.test", ["support"])
+    [client_id] = await add_clients(db, settings, "soon@gone.test")
+    campaign_id = await create_campaign(staff, await save_segment(staff, "Gone", "gone.test"))
+    assert (await act(staff, campaign_id, "schedule", send_at="2099-01-01T09:00")).status_code == 303
+    async with db.transaction() as session:
+        (await session.get_one(User, client_id)).email = "moved@elsewhere.test"
+        (await session.get_one(Campaign, campaign_id)).send_at = clock.utcnow() - timedelta(seconds=1)
+    assert await start_due_and_fan_out(db) == []
+    async with db.session() as session:
+        row = await session.get_one(Campaign, campaign_id)
+        started = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "comms.campaign_started", AuditEvent.target_id == str(campaign_id)
+            )
+        )
+    assert row.status == "sent"
+    assert started is not None
+    assert started.after["recipients"] == 0
+    assert await count(db, CampaignRecipient) == 0
+    assert [job for job in sent_jobs if job.actor_name == "comms.send_campaign"] == []
+    page = await staff.get(f"/campaigns/{campaign_id}")
+    assert shown_count(page.text, "recipients") == 0
