@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "mail.templates": "Edit, preview and reset the mail templates.",
     "announcements.manage": "Write, schedule and publish announcements to clients.",
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
+    "knowledge.manage": "Write, preview and publish help-centre articles and their categories.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -83,6 +84,7 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "settings.view",
                 "mail.templates",
                 "announcements.manage",
+                "knowledge.manage",
             }
         ),
     ),
