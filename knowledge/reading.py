@@ -147,9 +147,11 @@ async def article_page(session: AsyncSession, slug: str, language: str) -> Artic
     )
 
 
-async def find(session: AsyncSession, query: str, language: str, limit: int = 10) -> list[ArticleLink]:
+async def find(
+    session: AsyncSession, query: str, language: str, limit: int = 10, *, loose: bool = False
+) -> list[ArticleLink]:
     """Published articles matching ``query``, best first, in the reader's language."""
-    matches = await search_module.search(session, query, limit=limit)
+    matches = await search_module.search(session, query, limit=limit, loose=loose)
     if not matches:
         return []
     rows = (

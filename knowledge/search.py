@@ -4,7 +4,7 @@ Chinese is written without spaces, so words can't be split on whitespace: a run 
 characters is matched as overlapping two-character pieces (``如何存款`` → ``如何``, ``何存``,
 ``存款``), Latin words of two letters or more as themselves, and every piece is a substring match
 (``LIKE``) in the translations' lowercased ``search_text``. An article is a hit when it holds at
-least half of the pieces; hits rank by how many pieces they hold, a piece in the title counting
+least half of the pieces (one is enough for the ticket form's suggestions); hits rank by how many pieces they hold, a piece in the title counting
 more. The help centre is small (hundreds of articles), so the ranking happens in Python over the
 rows the ``LIKE`` prefilter returns.
 """
@@ -27,7 +27,8 @@ TERM_LIMIT = 12
 _WORD = re.compile(r"\w+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STOPWORDS = frozenset(
-    "a an and are can do does for from how i in is it me my of on or the to what when where why with you your".split()
+    "a am an and are be been but can did do does for from has have how i in is it me my no not of on or "
+    "please so that the there this to was what when where why will with you your".split()
 )
 """English words too common to say what an article is about."""
 TITLE_WEIGHT = 3
@@ -36,7 +37,7 @@ TITLE_WEIGHT = 3
 def terms(query: str) -> list[str]:
     """The pieces a query is matched by, lowercased, in order, without repeats."""
     found: list[str] = []
-    for word in _WORD.findall(query[:QUERY_LIMIT].lower()):
+    for word in _WORD.findall(_cut(query).lower()):
         cursor = 0
         for run in _CJK_RUN.finditer(word):
             found.extend(_latin(word[cursor : run.start()]))
@@ -46,6 +47,14 @@ def terms(query: str) -> list[str]:
         found.extend(_latin(word[cursor:]))
     unique = list(dict.fromkeys(found))
     return unique[:TERM_LIMIT]
+
+
+def _cut(query: str) -> str:
+    """The first :data:`QUERY_LIMIT` characters, without the word the limit cuts in two."""
+    if len(query) <= QUERY_LIMIT:
+        return query
+    head, space, _rest = query[: QUERY_LIMIT + 1].rpartition(" ")
+    return head if space else query[:QUERY_LIMIT]
 
 
 def _latin(text: str) -> list[str]:
@@ -67,8 +76,9 @@ class Match:
     score: int
 
 
-async def search(session: AsyncSession, query: str, limit: int = 10) -> list[Match]:
-    """Published articles matching ``query`` in any language, best first; none for no terms."""
+async def search(session: AsyncSession, query: str, limit: int = 10, *, loose: bool = False) -> list[Match]:
+    """Published articles matching ``query`` in any language, best first; none for no terms.
+    ``loose``: one piece is enough (a ticket's text says more than the article it needs)."""
     pieces = terms(query)
     if not pieces:
         return []
@@ -88,7 +98,7 @@ async def search(session: AsyncSession, query: str, limit: int = 10) -> list[Mat
         current = best.get(article_id)
         if current is None or (match.matched, match.score) > (current.matched, current.score):
             best[article_id] = match
-    enough = max(1, math.ceil(len(pieces) / 2))
+    enough = 1 if loose else max(1, math.ceil(len(pieces) / 2))
     ranked = sorted(
         (m for m in best.values() if m.matched >= enough),
         key=lambda m: (-m.matched, -m.score, m.article_id),

@@ -12,6 +12,7 @@ from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.device import DeviceCookieMiddleware
 from core.web.security_headers import origin_of
 from ib import web as ib_web
+from knowledge import KNOWLEDGE_LOCALES
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from portal import (
@@ -20,6 +21,7 @@ from portal import (
     api,
     funding,
     funding_api,
+    help_centre,
     kyc,
     kyc_webhooks,
     pages,
@@ -38,6 +40,7 @@ NAVIGATION = (
     NavItem("Trading accounts", "/trading"),
     NavItem("Partners", "/ib"),
     NavItem("Announcements", "/announcements"),
+    NavItem("Help", "/help"),
     NavItem("My account", "/account"),
 )
 
@@ -57,6 +60,7 @@ def portal_spec() -> AppSpec:
             pages.HomeController,
             accounts.AccountController,
             announcements.AnnouncementsController,
+            help_centre.HelpController,
             security.SecurityController,
             kyc.KycController,
             kyc_webhooks.KycWebhookController,
@@ -73,7 +77,7 @@ def portal_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_portal_session",
         csrf_cookie="bd_portal_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES, KNOWLEDGE_LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
         form_targets=redirect_targets,
         middleware=[DeviceCookieMiddleware, CompanyFooterMiddleware()],
