@@ -115,7 +115,7 @@ def audit_view(row: Article, translations: Mapping[str, ArticleTranslation]) -> 
 async def _check_slug(session: AsyncSession, slug: str, other_than: int | None) -> None:
     found = await session.scalar(select(Article.id).where(Article.slug == slug))
     if found is not None and found != other_than:
-        raise InvalidArticleError("slug", f"Address: another article already uses “{slug}”.")
+        raise InvalidArticleError("slug", f"Web address: another article already uses “{slug}”.")
 
 
 async def _write_translations(session: AsyncSession, row: Article, data: ArticleInput) -> None:

@@ -34,10 +34,10 @@ def parse_position(raw: str | None) -> int:
 def parse_slug(raw: str | None, field: str, limit: int) -> str:
     slug = (raw or "").strip().lower()
     if not slug:
-        raise InvalidArticleError(field, "Address: required (lowercase letters, digits and hyphens).")
+        raise InvalidArticleError(field, "Web address: required (lowercase letters, digits and hyphens).")
     if len(slug) > limit or not SLUG.match(slug):
         raise InvalidArticleError(
-            field, f"Address: lowercase letters, digits and single hyphens, at most {limit} characters."
+            field, f"Web address: lowercase letters, digits and single hyphens, at most {limit} characters."
         )
     return slug
 
@@ -87,7 +87,7 @@ async def save_category(
 ) -> Category:
     """Create a category (no id) or change one; audited with before and after."""
     if await _slug_taken(session, data.slug, category_id):
-        raise InvalidArticleError("slug", f"Address: another category already uses “{data.slug}”.")
+        raise InvalidArticleError("slug", f"Web address: another category already uses “{data.slug}”.")
     row: Category | None
     before: dict[str, Any] | None = None
     if category_id is None:

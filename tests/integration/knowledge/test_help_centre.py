@@ -75,7 +75,9 @@ async def test_staff_write_preview_and_publish_and_clients_read_in_their_languag
     chinese = await portal_client.get("/help/articles/how-do-i-deposit-by-bank-wire", headers=ZH)
     assert "<h1>如何通过银行电汇入金？</h1>" in chinese.text
     assert "<strong>资金</strong>" in chinese.text
-    assert "资金" in (await portal_client.get("/help", headers=ZH)).text  # the category's own name
+    chinese_index = (await portal_client.get("/help", headers=ZH)).text
+    assert "资金" in chinese_index  # the category's own name
+    assert "<h1>帮助中心</h1>" in chinese_index  # and the page's own words, from the catalog
     fallback = await portal_client.get("/help/articles/leverage", headers=ZH)
     assert "<h1>Changing your leverage</h1>" in fallback.text
     assert "<ul><li>1:100</li><li>1:200</li></ul>" in fallback.text
@@ -191,7 +193,7 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
     assert (await finance.get("/knowledge")).status_code == 403
     for change, message in [
         ({"name_en": ""}, "English name: required."),
-        ({"slug": "Deposits & more"}, "Address: lowercase letters, digits and single hyphens"),
+        ({"slug": "Deposits & more"}, "Web address: lowercase letters, digits and single hyphens"),
         ({"position": "-3"}, "Order: a whole number from 0 to 10000."),
     ]:
         form = {"slug": "funding", "name_en": "Funding", "name_zh_hans": "", "position": "", **change}
@@ -204,7 +206,7 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
         support, "/knowledge", "/knowledge/categories", {"slug": "funding", "name_en": "Again"}
     )
     assert twice.status_code == 400
-    assert "Address: another category already uses “funding”." in page_text(twice.text)
+    assert "Web address: another category already uses “funding”." in page_text(twice.text)
     funding = await category_id(support, "funding")
 
     cases = [
@@ -213,8 +215,8 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
         ({"body_zh_hans": ""}, "Chinese title and text: give both or neither."),
         ({"category_id": "999999"}, "Category: choose one of the listed categories."),
         ({"category_id": "first"}, "Category: choose one of the listed categories."),
-        ({"slug": "../etc/passwd"}, "Address: lowercase letters, digits and single hyphens"),
-        ({"slug": "", "title_en": "如何入金"}, "Address: required"),
+        ({"slug": "../etc/passwd"}, "Web address: lowercase letters, digits and single hyphens"),
+        ({"slug": "", "title_en": "如何入金"}, "Web address: required"),
         ({"body_en": "x" * 50_001}, "English text: at most 50000 characters."),
         ({"title_en": "t" * 201}, "English title: at most 200 characters."),
     ]
@@ -232,7 +234,7 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
         support, "/knowledge/articles/new", "/knowledge/articles", article_form(funding, slug="wire")
     )
     assert clash.status_code == 400
-    assert "Address: another article already uses “wire”." in page_text(clash.text)
+    assert "Web address: another article already uses “wire”." in page_text(clash.text)
     bad_edit = await submit(
         support, f"/knowledge/articles/{first}", f"/knowledge/articles/{first}", article_form(funding, title_en="")
     )
