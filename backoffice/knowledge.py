@@ -116,7 +116,9 @@ class KnowledgeController(Controller):
     ) -> Template | Redirect:
         return await self._save_category(request, category_id)
 
-    async def _save_category(self, request: Request[Any, Any, Any], category_id: int | None) -> Template | Redirect:
+    async def _save_category(
+        self, request: Request[Any, Any, Any], category_id: int | None
+    ) -> Template | Redirect:
         form = await long_form(request)
         me = signed_in(request)
         try:
@@ -193,7 +195,9 @@ class KnowledgeController(Controller):
     async def unpublish(self, request: Request[Any, Any, Any], article_id: FromPath[int]) -> Redirect:
         return await self._status(request, article_id, ArticleStatus.DRAFT)
 
-    async def _status(self, request: Request[Any, Any, Any], article_id: int, status: ArticleStatus) -> Redirect:
+    async def _status(
+        self, request: Request[Any, Any, Any], article_id: int, status: ArticleStatus
+    ) -> Redirect:
         me = signed_in(request)
         try:
             async with app_services(request.app).database.transaction() as session:
@@ -202,7 +206,9 @@ class KnowledgeController(Controller):
             raise NotFoundException() from None
         flash(
             request,
-            "The article is published." if status is ArticleStatus.PUBLISHED else "The article is back to draft.",
+            "The article is published."
+            if status is ArticleStatus.PUBLISHED
+            else "The article is back to draft.",
             category="success",
         )
         return Redirect(f"{BASE}/articles/{article_id}", status_code=303)

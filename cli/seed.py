@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from cli.seed_ib import seed_ib
 from cli.seed_identity import seed_identities
-from cli.seed_kyc import seed_kyc
 from cli.seed_knowledge import seed_knowledge
+from cli.seed_kyc import seed_kyc
 from cli.seed_risk import seed_risk
 from core.db import Database
 from core.settings import Settings

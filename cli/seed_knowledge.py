@@ -1,3 +1,5 @@
+# The Chinese texts here use Chinese punctuation and en dashes on purpose.
+# ruff: noqa: RUF001
 """Demo help articles: a few short, obviously fake but useful articles in English and Chinese
 (one in English only, to show the fallback), written through the knowledge services as the
 system, so they are audited like staff's. Idempotent: nothing is written once a demo category

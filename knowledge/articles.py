@@ -75,9 +75,13 @@ def parse_article(form: Mapping[str, str], category_ids: set[int]) -> ArticleInp
                 _field(language, "title"), f"{label} title and text: give both or neither."
             )
         if len(title) > TITLE_LIMIT:
-            raise InvalidArticleError(_field(language, "title"), f"{label} title: at most {TITLE_LIMIT} characters.")
+            raise InvalidArticleError(
+                _field(language, "title"), f"{label} title: at most {TITLE_LIMIT} characters."
+            )
         if len(body) > BODY_LIMIT:
-            raise InvalidArticleError(_field(language, "body"), f"{label} text: at most {BODY_LIMIT} characters.")
+            raise InvalidArticleError(
+                _field(language, "body"), f"{label} text: at most {BODY_LIMIT} characters."
+            )
         if title:
             found.append(TranslationInput(language, title, body))
     raw_category = (form.get("category_id") or "").strip()
@@ -94,7 +98,9 @@ def search_text(title: str, body: str) -> str:
 
 
 async def translations_of(session: AsyncSession, article_id: int) -> dict[str, ArticleTranslation]:
-    rows = await session.scalars(select(ArticleTranslation).where(ArticleTranslation.article_id == article_id))
+    rows = await session.scalars(
+        select(ArticleTranslation).where(ArticleTranslation.article_id == article_id)
+    )
     return {row.language: row for row in rows}
 
 
@@ -198,7 +204,9 @@ async def set_status(session: AsyncSession, article_id: int, status: ArticleStat
     await record_audit(
         session,
         actor,
-        "knowledge.article_published" if status is ArticleStatus.PUBLISHED else "knowledge.article_unpublished",
+        "knowledge.article_published"
+        if status is ArticleStatus.PUBLISHED
+        else "knowledge.article_unpublished",
         target_type=AUDIT_TARGET,
         target_id=row.id,
         before=before,
@@ -207,7 +215,9 @@ async def set_status(session: AsyncSession, article_id: int, status: ArticleStat
     return row
 
 
-async def get_article(session: AsyncSession, article_id: int) -> tuple[Article, dict[str, ArticleTranslation]]:
+async def get_article(
+    session: AsyncSession, article_id: int
+) -> tuple[Article, dict[str, ArticleTranslation]]:
     row = await session.get(Article, article_id)
     if row is None:
         raise ArticleNotFoundError("No such article.")

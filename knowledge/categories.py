@@ -66,7 +66,12 @@ def parse_category(form: Mapping[str, str]) -> CategoryInput:
 
 
 def category_view(row: Category) -> dict[str, Any]:
-    return {"slug": row.slug, "name_en": row.name_en, "name_zh_hans": row.name_zh_hans, "position": row.position}
+    return {
+        "slug": row.slug,
+        "name_en": row.name_en,
+        "name_zh_hans": row.name_zh_hans,
+        "position": row.position,
+    }
 
 
 def localised_name(row: Category, language: str) -> str:

@@ -3,7 +3,7 @@
 Authors are staff, but an article is shown to every client, so nothing an author types becomes
 markup by itself: the text is escaped first and only this subset is turned into HTML:
 
-- ``#``, ``##``, ``###`` headings (drawn one level down, ``h2``–``h4``: the page's ``h1`` is the
+- ``#``, ``##``, ``###`` headings (drawn one level down, ``h2`` to ``h4``: the page's ``h1`` is the
   article's title);
 - paragraphs, separated by a blank line;
 - ``-``/``*`` bullet lists and ``1.`` numbered lists;

@@ -71,7 +71,9 @@ async def _translations(
     by_article: dict[int, dict[str, ArticleTranslation]] = {}
     if not ids:
         return by_article
-    for row in await session.scalars(select(ArticleTranslation).where(ArticleTranslation.article_id.in_(ids))):
+    for row in await session.scalars(
+        select(ArticleTranslation).where(ArticleTranslation.article_id.in_(ids))
+    ):
         by_article.setdefault(row.article_id, {})[row.language] = row
     return by_article
 

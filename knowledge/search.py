@@ -4,9 +4,9 @@ Chinese is written without spaces, so words can't be split on whitespace: a run 
 characters is matched as overlapping two-character pieces (``如何存款`` → ``如何``, ``何存``,
 ``存款``), Latin words of two letters or more as themselves, and every piece is a substring match
 (``LIKE``) in the translations' lowercased ``search_text``. An article is a hit when it holds at
-least half of the pieces (one is enough for the ticket form's suggestions); hits rank by how many pieces they hold, a piece in the title counting
-more. The help centre is small (hundreds of articles), so the ranking happens in Python over the
-rows the ``LIKE`` prefilter returns.
+least half of the pieces (one is enough for the ticket form's suggestions); hits rank by how
+many pieces they hold, a piece in the title counting more. The help centre is small (hundreds
+of articles), so the ranking happens in Python over the rows the ``LIKE`` prefilter returns.
 """
 
 from __future__ import annotations
@@ -27,8 +27,52 @@ TERM_LIMIT = 12
 _WORD = re.compile(r"\w+")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STOPWORDS = frozenset(
-    "a am an and are be been but can did do does for from has have how i in is it me my no not of on or "
-    "please so that the there this to was what when where why will with you your".split()
+    [
+        "a",
+        "am",
+        "an",
+        "and",
+        "are",
+        "be",
+        "been",
+        "but",
+        "can",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "please",
+        "so",
+        "that",
+        "the",
+        "there",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 """English words too common to say what an article is about."""
 TITLE_WEIGHT = 3

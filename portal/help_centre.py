@@ -63,7 +63,9 @@ class HelpController(Controller):
         results = []
         if query:
             async with app_services(request.app).database.session() as session:
-                results = await reading.find(session, query, current_language(), limit=SUGGESTION_LIMIT, loose=True)
+                results = await reading.find(
+                    session, query, current_language(), limit=SUGGESTION_LIMIT, loose=True
+                )
         name = "help/_suggestions.html" if is_htmx(request) else "help/suggest.html"
         return Template(name, context={"q": query, "results": results}, headers=VARY)
 
@@ -75,5 +77,6 @@ class HelpController(Controller):
             except ArticleNotFoundError:
                 raise NotFoundException() from None
         return Template(
-            "help/article.html", context={"article": page, "body": Markup(page.body_html)}  # noqa: S704 - rendered by knowledge.markdown, which escapes all input
+            "help/article.html",
+            context={"article": page, "body": Markup(page.body_html)},  # noqa: S704 - rendered by knowledge.markdown, which escapes all input
         )

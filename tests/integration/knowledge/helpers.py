@@ -1,3 +1,5 @@
+# The Chinese texts here use Chinese punctuation and en dashes on purpose.
+# ruff: noqa: RUF001
 """Writing help content through the back office, the way staff do."""
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def article_form(category: int, **fields: str) -> dict[str, Any]:
 
 
 async def write_article(staff: AsyncTestClient, category: int, *, publish: bool = True, **fields: str) -> int:
-    made = await submit(staff, "/knowledge/articles/new", "/knowledge/articles", article_form(category, **fields))
+    made = await submit(
+        staff, "/knowledge/articles/new", "/knowledge/articles", article_form(category, **fields)
+    )
     assert made.status_code == 303, page_text(made.text)
     article_id = int(made.headers["location"].rsplit("/", 1)[1])
     if publish:

@@ -1,3 +1,4 @@
+# The Chinese texts here use Chinese punctuation and en dashes on purpose.
 """The demo's help centre: published articles in both languages (one in English only), once."""
 
 from __future__ import annotations

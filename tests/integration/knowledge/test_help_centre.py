@@ -1,3 +1,5 @@
+# The Chinese texts here use Chinese punctuation and en dashes on purpose.
+# ruff: noqa: RUF001
 """The knowledge base over HTTP: staff write categories and articles in English and Chinese with
 a preview, publish and take them back (audited); the portal shows published articles by
 category, in the reader's language with English as the fallback, finds them by search (Chinese
@@ -40,7 +42,9 @@ async def test_staff_write_preview_and_publish_and_clients_read_in_their_languag
     assert preview.status_code == 200
     assert "Hello <strong>world</strong> &lt;script&gt;alert(1)&lt;/script&gt;" in preview.text
     assert 'value="How do I deposit by bank wire?"' in preview.text  # the typed values are kept
-    fragment = await submit(support, "/knowledge/articles/new", "/knowledge/preview", preview_form, headers=HX)
+    fragment = await submit(
+        support, "/knowledge/articles/new", "/knowledge/preview", preview_form, headers=HX
+    )
     assert fragment.status_code == 200
     assert fragment.text.lstrip().startswith('<section class="card article-preview"')
     assert "<strong>资金</strong>" in fragment.text
@@ -51,7 +55,9 @@ async def test_staff_write_preview_and_publish_and_clients_read_in_their_languag
     draft_page = await portal_client.get("/help/articles/how-do-i-deposit-by-bank-wire")
     assert draft_page.status_code == 404  # a draft is not shown
     assert "how-do-i-deposit-by-bank-wire" not in (await portal_client.get("/help")).text
-    published = await submit(support, f"/knowledge/articles/{wire}", f"/knowledge/articles/{wire}/publish", {})
+    published = await submit(
+        support, f"/knowledge/articles/{wire}", f"/knowledge/articles/{wire}/publish", {}
+    )
     assert published.status_code == 303
     await write_article(
         support,
@@ -236,7 +242,10 @@ async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
     assert clash.status_code == 400
     assert "Web address: another article already uses “wire”." in page_text(clash.text)
     bad_edit = await submit(
-        support, f"/knowledge/articles/{first}", f"/knowledge/articles/{first}", article_form(funding, title_en="")
+        support,
+        f"/knowledge/articles/{first}",
+        f"/knowledge/articles/{first}",
+        article_form(funding, title_en=""),
     )
     assert bad_edit.status_code == 400
     assert "How do I deposit by bank wire?" in (await portal_client.get("/help/articles/wire")).text
@@ -265,5 +274,8 @@ async def test_article_bodies_never_carry_markup_or_script_links(
     assert "javascript:" not in content.split("[click]")[0]
     assert 'href="javascript' not in content
     assert 'href="//evil.test/' not in content
-    assert '<a href="https://example.test/a?b=1&amp;c=&quot;2&quot;" rel="noopener noreferrer nofollow">ok</a>' in content
+    assert (
+        '<a href="https://example.test/a?b=1&amp;c=&quot;2&quot;" rel="noopener noreferrer nofollow">ok</a>'
+        in content
+    )
     assert "<code>&lt;b&gt;code&lt;/b&gt;</code>" in content
