@@ -23,7 +23,8 @@ from knowledge.search import QUERY_LIMIT
 SUGGESTION_LIMIT = 5
 
 
-def _query(raw: str | None) -> str:
+def clean_query(raw: str | None) -> str:
+    """A query as typed, its spaces collapsed and NUL characters (which no one types) dropped."""
     return " ".join((raw or "").replace("\x00", "").split())
 
 
@@ -39,7 +40,7 @@ class HelpController(Controller):
 
     @get("/search", name="portal.help.search")
     async def search(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
-        query = _query(q)
+        query = clean_query(q)
         if len(query) > QUERY_LIMIT:
             return Template(
                 "help/search.html",
@@ -59,7 +60,7 @@ class HelpController(Controller):
     async def suggest(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
         """Articles for what a client is typing into a ticket. A long text is read up to the
         search limit rather than refused: it is a ticket being written, not a search."""
-        query = _query(q)
+        query = clean_query(q)
         results = []
         if query:
             async with app_services(request.app).database.session() as session:

@@ -279,3 +279,36 @@ async def test_article_bodies_never_carry_markup_or_script_links(
         in content
     )
     assert "<code>&lt;b&gt;code&lt;/b&gt;</code>" in content
+
+
+async def test_the_json_api_lists_finds_and_reads_published_articles(
+    staff_as: StaffFactory, portal_client: AsyncTestClient
+) -> None:
+    support = await staff_as("support@staff.test", ["support"])
+    await add_category(support, "funding", "Funding", "资金")
+    funding = await category_id(support, "funding")
+    await write_article(support, funding, slug="wire")
+    await write_article(support, funding, slug="draft-one", publish=False, title_en="Draft wire")
+
+    listed = await portal_client.get("/api/v1/help/articles")
+    assert listed.status_code == 200
+    assert [item["slug"] for item in listed.json()] == ["wire"]
+    found = await portal_client.get("/api/v1/help/articles", params={"q": "电汇"}, headers=ZH)
+    (hit,) = found.json()
+    assert (hit["slug"], hit["title"], hit["category"], hit["language"]) == (
+        "wire",
+        "如何通过银行电汇入金？",
+        "资金",
+        "zh_Hans",
+    )
+    article = await portal_client.get("/api/v1/help/articles/wire")
+    assert article.status_code == 200
+    assert article.json()["html"].startswith("<p>Open <strong>Funding</strong>")
+    missing = await portal_client.get("/api/v1/help/articles/draft-one")
+    assert missing.status_code == 404
+    assert missing.json() == {"status_code": 404, "detail": "No such article."}
+    too_long = await portal_client.get("/api/v1/help/articles", params={"q": "x" * 201})
+    assert too_long.status_code == 400
+    assert too_long.json() == {"status_code": 400, "detail": "q: at most 200 characters."}
+    schema = (await portal_client.get("/api/schema/openapi.json")).json()
+    assert {"/api/v1/help/articles", "/api/v1/help/articles/{article_slug}"} <= set(schema["paths"])
