@@ -57,10 +57,15 @@ class HelpController(Controller):
         )
 
     @get("/suggest", name="portal.help.suggest")
-    async def suggest(self, request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Template:
-        """Articles for what a client is typing into a ticket. A long text is read up to the
-        search limit rather than refused: it is a ticket being written, not a search."""
-        query = clean_query(q)
+    async def suggest(
+        self, request: Request[Any, Any, Any], q: FromQuery[str] = "", subject: FromQuery[str] = ""
+    ) -> Template:
+        """Articles for what a client is typing into a ticket: ``q``, or the ticket form's own
+        ``subject`` field, so the form can ask with ``hx-get="/help/suggest" hx-include="this"``
+        on its subject input (htmx can't rename a field without eval, which our CSP forbids). A
+        long text is read up to the search limit rather than refused: it is a ticket being
+        written, not a search."""
+        query = clean_query(q) or clean_query(subject)
         results = []
         if query:
             async with app_services(request.app).database.session() as session:

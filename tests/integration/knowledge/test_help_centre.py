@@ -183,6 +183,10 @@ async def test_search_and_suggestions_find_english_and_chinese(
     assert "<html" in page.text
     assert shown(page.text) == ["withdraw"]
     assert "提款需要多长时间？" in page.text
+    by_subject = await portal_client.get(
+        "/help/suggest", params={"subject": "Where is my withdrawal?"}, headers=HX
+    )
+    assert shown(by_subject.text) == ["withdraw"]  # the ticket form's own field name works too
     quiet = await portal_client.get("/help/suggest", params={"q": ""}, headers=HX)
     assert quiet.status_code == 200
     assert shown(quiet.text) == []
