@@ -140,19 +140,28 @@ class KnowledgeController(Controller):
 
     @post("/articles", name="backoffice.knowledge.create")
     async def create(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        return await self._save(request, None)
+
+    async def _save(self, request: Request[Any, Any, Any], row: Article | None) -> Template | Redirect:
+        """Create (no row) or change an article; bad input shows the editor again, saving nothing."""
         form = await long_form(request)
         me = signed_in(request)
         try:
             async with app_services(request.app).database.transaction() as session:
-                ids = {c.id for c in await categories.list_categories(session)}
-                data = articles.parse_article(form, ids)
-                row = await articles.create_article(session, data, actor_for(request, me.user))
+                saved = await articles.save_article(
+                    session, form, actor_for(request, me.user), row.id if row else None
+                )
         except InvalidArticleError as exc:
             return await self._editor(
-                request, None, values=form, error=str(exc), error_field=exc.field, status_code=400
+                request, row, values=form, error=str(exc), error_field=exc.field, status_code=400
             )
-        flash(request, "The article is saved as a draft; publish it when it is ready.", category="success")
-        return Redirect(f"{BASE}/articles/{row.id}", status_code=303)
+        if row is None:
+            flash(
+                request, "The article is saved as a draft; publish it when it is ready.", category="success"
+            )
+        else:
+            flash(request, "The article has been saved.", category="success")
+        return Redirect(f"{BASE}/articles/{saved.id}", status_code=303)
 
     @post("/preview", name="backoffice.knowledge.preview")
     async def preview(self, request: Request[Any, Any, Any]) -> Template:
@@ -172,20 +181,7 @@ class KnowledgeController(Controller):
 
     @post("/articles/{article_id:int}", name="backoffice.knowledge.update")
     async def update(self, request: Request[Any, Any, Any], article_id: FromPath[int]) -> Template | Redirect:
-        row = await self._row(request, article_id)
-        form = await long_form(request)
-        me = signed_in(request)
-        try:
-            async with app_services(request.app).database.transaction() as session:
-                ids = {c.id for c in await categories.list_categories(session)}
-                data = articles.parse_article(form, ids)
-                await articles.update_article(session, article_id, data, actor_for(request, me.user))
-        except InvalidArticleError as exc:
-            return await self._editor(
-                request, row, values=form, error=str(exc), error_field=exc.field, status_code=400
-            )
-        flash(request, "The article has been saved.", category="success")
-        return Redirect(f"{BASE}/articles/{article_id}", status_code=303)
+        return await self._save(request, await self._row(request, article_id))
 
     @post("/articles/{article_id:int}/publish", name="backoffice.knowledge.publish")
     async def publish(self, request: Request[Any, Any, Any], article_id: FromPath[int]) -> Redirect:

@@ -191,6 +191,17 @@ async def update_article(session: AsyncSession, article_id: int, data: ArticleIn
     return row
 
 
+async def save_article(
+    session: AsyncSession, form: Mapping[str, str], actor: Actor, article_id: int | None = None
+) -> Article:
+    """Check the editor's form against the categories there are, then create the article (no id)
+    or change it. :class:`InvalidArticleError` names the field at fault; nothing is written then."""
+    data = parse_article(form, set(await session.scalars(select(Category.id))))
+    if article_id is None:
+        return await create_article(session, data, actor)
+    return await update_article(session, article_id, data, actor)
+
+
 async def set_status(session: AsyncSession, article_id: int, status: ArticleStatus, actor: Actor) -> Article:
     """Publish, or take back to draft (clients then get "not found")."""
     row = await _locked(session, article_id)
