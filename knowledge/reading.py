@@ -98,10 +98,6 @@ async def _links(
     return links
 
 
-def _published() -> object:
-    return Article.status == ArticleStatus.PUBLISHED.value
-
-
 async def help_index(session: AsyncSession, language: str) -> list[Section]:
     """Every category that has a published article, in order, with its articles in order."""
     rows = (

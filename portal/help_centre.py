@@ -5,15 +5,19 @@ language, comes from :mod:`knowledge`."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from markupsafe import Markup
 
 from core.i18n import current_language
+from core.web.auth import SignInRequiredError, load_signed_in
 from core.web.htmx import VARY, is_htmx
 from core.web.state import app_services
 from knowledge import reading
@@ -21,6 +25,15 @@ from knowledge.errors import ArticleNotFoundError
 from knowledge.search import QUERY_LIMIT
 
 SUGGESTION_LIMIT = 5
+
+
+async def note_who_is_signed_in(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """Guard that never refuses: help is public, but a signed-in client still sees their account
+    and "Sign out" in the header, as on every other page."""
+    with contextlib.suppress(SignInRequiredError):
+        await load_signed_in(connection)
 
 
 def clean_query(raw: str | None) -> str:
@@ -31,6 +44,7 @@ def clean_query(raw: str | None) -> str:
 class HelpController(Controller):
     path = "/help"
     include_in_schema = False
+    guards = [note_who_is_signed_in]
 
     @get("/", name="portal.help")
     async def index(self, request: Request[Any, Any, Any]) -> Template:

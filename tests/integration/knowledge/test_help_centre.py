@@ -16,7 +16,7 @@ from core.db import Database
 from knowledge.models import Article, ArticleTranslation, Category
 from tests.helpers import submit
 from tests.integration.knowledge.helpers import add_category, article_form, category_id, write_article
-from tests.integration.settings.conftest import StaffFactory, audit_events, count, page_text
+from tests.integration.settings.conftest import ClientFactory, StaffFactory, audit_events, count, page_text
 
 pytestmark = pytest.mark.asyncio
 ZH = {"Accept-Language": "zh-CN"}
@@ -193,6 +193,19 @@ async def test_search_and_suggestions_find_english_and_chinese(
     long_ticket = await portal_client.get("/help/suggest", params={"q": "withdrawal " * 200}, headers=HX)
     assert long_ticket.status_code == 200  # a long ticket text is read up to the limit, not refused
     assert shown(long_ticket.text) == ["withdraw"]
+
+
+async def test_a_signed_in_client_keeps_their_header_on_the_public_help_pages(
+    client_as: ClientFactory, portal_client: AsyncTestClient
+) -> None:
+    client, _client_id = await client_as("reader@example.test")
+    signed = await client.get("/help")
+    assert signed.status_code == 200
+    assert "reader@example.test" in signed.text
+    assert 'action="/logout"' in signed.text
+    visitor = await portal_client.get("/help")
+    assert visitor.status_code == 200
+    assert 'action="/logout"' not in visitor.text
 
 
 async def test_bad_input_is_refused_with_a_message_and_changes_nothing(
