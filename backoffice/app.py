@@ -18,6 +18,7 @@ from backoffice import (
     finance,
     ib_staff,
     jobs,
+    knowledge,
     kyc,
     mailbox,
     pages,
@@ -38,6 +39,7 @@ from core.db import Database
 from core.settings import Settings, load_settings
 from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.auth import SIGN_IN_HANDLERS
+from knowledge import KNOWLEDGE_LOCALES
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from reports import REPORTS_LOCALES
@@ -64,6 +66,7 @@ NAVIGATION = (
     NavItem("Risk alerts", "/risk/alerts"),
     NavItem("Reports", "/reports"),
     NavItem("Campaigns", "/campaigns"),
+    NavItem("Help articles", "/knowledge"),
     NavItem("Dead-letter jobs", "/jobs/dead"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
@@ -108,6 +111,7 @@ def protected_router() -> Router:
             risk.RiskSettingsController,
             reports.ReportsController,
             jobs.DeadLetterController,
+            knowledge.KnowledgeController,
             *clients.CONTROLLERS,
             *crm_work.CONTROLLERS,
             api.router,
@@ -134,6 +138,7 @@ def backoffice_spec() -> AppSpec:
             KYC_LOCALES,
             BRIDGE_LOCALES,
             REPORTS_LOCALES,
+            KNOWLEDGE_LOCALES,
         ],
         api_description="BrokerDesk back-office API for staff integrations.",
     )

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from cli.seed_ib import seed_ib
 from cli.seed_identity import seed_identities
+from cli.seed_knowledge import seed_knowledge
 from cli.seed_kyc import seed_kyc
 from cli.seed_risk import seed_risk
 from core.db import Database
@@ -17,7 +18,7 @@ from core.settings import Settings
 
 Seeder = Callable[[Database, Settings], Awaitable[list[str]]]
 
-SEEDERS: tuple[Seeder, ...] = (seed_identities, seed_kyc, seed_ib, seed_risk)
+SEEDERS: tuple[Seeder, ...] = (seed_identities, seed_kyc, seed_ib, seed_risk, seed_knowledge)
 
 
 async def seed_demo(database: Database, settings: Settings) -> list[str]:

@@ -26,6 +26,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "comms.models",
     "crm.work_models",
     "comms.campaign_models",
+    "knowledge.models",
 )
 
 

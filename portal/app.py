@@ -12,6 +12,7 @@ from core.web.app_factory import AppSpec, NavItem, build_app
 from core.web.device import DeviceCookieMiddleware
 from core.web.security_headers import origin_of
 from ib import web as ib_web
+from knowledge import KNOWLEDGE_LOCALES
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from portal import (
@@ -21,6 +22,8 @@ from portal import (
     campaign_links,
     funding,
     funding_api,
+    help_api,
+    help_centre,
     kyc,
     kyc_webhooks,
     pages,
@@ -39,6 +42,7 @@ NAVIGATION = (
     NavItem("Trading accounts", "/trading"),
     NavItem("Partners", "/ib"),
     NavItem("Announcements", "/announcements"),
+    NavItem("Help", "/help"),
     NavItem("My account", "/account"),
 )
 
@@ -59,6 +63,7 @@ def portal_spec() -> AppSpec:
             accounts.AccountController,
             announcements.AnnouncementsController,
             campaign_links.CampaignLinksController,
+            help_centre.HelpController,
             security.SecurityController,
             kyc.KycController,
             kyc_webhooks.KycWebhookController,
@@ -67,6 +72,7 @@ def portal_spec() -> AppSpec:
             psp_webhooks.PspWebhookController,
             api.router,
             funding_api.router,
+            help_api.router,
             *ib_web.ROUTE_HANDLERS,
         ],
         template_dir=HERE / "templates",
@@ -81,6 +87,7 @@ def portal_spec() -> AppSpec:
             KYC_LOCALES,
             BRIDGE_LOCALES,
             ib_web.LOCALES,
+            KNOWLEDGE_LOCALES,
         ],
         api_description="BrokerDesk client portal API for integrations.",
         form_targets=redirect_targets,

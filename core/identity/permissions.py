@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "announcements.manage": "Write, schedule and publish announcements to clients.",
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
     "campaigns.manage": "Write, send or schedule marketing mail to saved segments, and see the results.",
+    "knowledge.manage": "Write, preview and publish help-centre articles and their categories.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -85,6 +86,7 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "mail.templates",
                 "announcements.manage",
                 "campaigns.manage",
+                "knowledge.manage",
             }
         ),
     ),

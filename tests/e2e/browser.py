@@ -97,3 +97,66 @@ def _path_pattern(path: str) -> object:
     import re
 
     return re.compile(rf"^https?://[^/]+{re.escape(path)}(?:[/?].*)?$")
+
+
+PHONE_WIDTH = 390
+"""A phone's screen in CSS pixels (iPhone 12 to 15); every portal page must fit it."""
+_WIDER_THAN_SCREEN = """(width) => [...document.querySelectorAll('body *')]
+    .filter((element) => element.getBoundingClientRect().right > width + 0.5)
+    .filter((element) => {
+        for (let up = element.parentElement; up; up = up.parentElement) {
+            const box = getComputedStyle(up);
+            if (['auto', 'scroll', 'hidden'].includes(box.overflowX)) return false;
+        }
+        return true;
+    })
+    .slice(0, 5)
+    .map((element) => `${element.tagName.toLowerCase()}.${[...element.classList].join('.')}`
+        + ` right=${Math.round(element.getBoundingClientRect().right)}`)"""
+"""The first elements that stick out past the screen's right edge (not those scrolling inside a
+box of their own): what to fix when a page is too wide."""
+
+
+async def on_a_phone(browser: Browser, base_url: str, person: BrowserContext) -> tuple[BrowserContext, Page]:
+    """A phone-sized tab signed in as ``person`` (their cookies), for the narrow-screen checks."""
+    context = await browser.new_context(
+        base_url=base_url,
+        storage_state=await person.storage_state(),
+        locale="en-GB",
+        viewport={"width": PHONE_WIDTH, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    return context, await context.new_page()
+
+
+async def main_navigation(page: Page) -> list[str]:
+    """The paths of the page's main navigation bar, in order: every portal section, including
+    those added later."""
+    hrefs = await page.locator("header nav.nav > a").evaluate_all(
+        "(links) => links.map((a) => a.getAttribute('href'))"
+    )
+    return [href for href in hrefs if href and href.startswith("/")]
+
+
+def phone_shot_name(who: str, path: str) -> str:
+    """``10-phone-client-funding-deposit`` for ``/funding/deposit``."""
+    import re
+
+    words = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+    return f"10-phone-{who}-{words}"
+
+
+async def fits_a_phone(page: Page, path: str, folder: Path, name: str) -> None:
+    """Open ``path`` on the phone-sized tab: the page must not scroll sideways
+    (``document.documentElement.scrollWidth`` at most the screen's width). A screenshot of the
+    whole page goes to ``folder`` as ``<name>.390.png``."""
+    answer = await page.goto(path)
+    assert answer is not None, f"{path} answered nothing"
+    assert answer.ok, f"{path} answered {answer.status}"
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert await page.screenshot(path=folder / f"{name}.{PHONE_WIDTH}.png", full_page=True)
+    if width > PHONE_WIDTH:
+        culprits = await page.evaluate(_WIDER_THAN_SCREEN, PHONE_WIDTH)
+        raise AssertionError(f"{path} is {width} px wide on a {PHONE_WIDTH} px screen: {culprits}")

@@ -13,7 +13,9 @@ account against its lines, and the trial balance.
 It runs once per ``make test``, on the PostgreSQL leg (the production database, with real parallel
 connections from the apps, the worker and the scheduler); the SQLite leg skips it, as the demo
 itself runs on SQLite. Screenshots of the key pages, in English and Chinese, go to
-``tests/e2e/output/`` (ignored by git; ``BROKERDESK_E2E_OUTPUT`` moves them).
+``tests/e2e/output/`` (ignored by git; ``BROKERDESK_E2E_OUTPUT`` moves them). Last, the client's and
+the sub-IB's pages are opened on a 390 px phone screen: none may scroll sideways, and each one's
+screenshot (``10-phone-*.390.png``) lands beside the others.
 """
 
 from __future__ import annotations
@@ -45,7 +47,16 @@ from mt_bridge.mt5.client import Mt5WebApiPlatform
 from mt_bridge.mt5.settings import Mt5ServerSettings
 from mt_bridge.platform import DealQuery
 from tests.conftest import BACKEND
-from tests.e2e.browser import new_person, reload_until, screenshots, sign_in
+from tests.e2e.browser import (
+    fits_a_phone,
+    main_navigation,
+    new_person,
+    on_a_phone,
+    phone_shot_name,
+    reload_until,
+    screenshots,
+    sign_in,
+)
 from tests.e2e.conftest import Product
 from tests.helpers import STRONG_PASSWORD, make_staff
 
@@ -67,6 +78,17 @@ DEPOSIT, TO_TRADING, WITHDRAWAL = 300_000, 150_000, 100_000
 """In US cents: $3,000 paid in, $1,500 moved to the trading account, $1,000 withdrawn (four eyes)."""
 ROUND_TRIPS = (("EURUSD", Decimal("1.00")), ("EURUSD", Decimal("0.50")))
 """Deals made on the emulator: each is bought, then sold (an IN, then an OUT that closes it)."""
+CLIENT_PHONE_PAGES = (
+    "/funding/deposit",
+    "/funding/withdraw",
+    "/funding/transfer",
+    "/kyc/documents",
+    "/help/articles/deposit-by-bank-wire",
+    "/help/search?q=withdrawal",
+)
+"""Pages checked on a phone beyond every page of the main navigation (which holds tickets once the
+portal has them): the forms of money and KYC, and the help centre's article and search."""
+IB_PHONE_PAGES = ("/ib", "/ib/commissions", "/ib/network", "/ib/clients", "/ib/statistics")
 
 
 def usd(minor: int) -> str:
@@ -78,7 +100,7 @@ async def test_the_whole_journey(product: Product, browser: Browser, output_dir:
     db = product.db
 
     # -- a visitor registers through the sub-IB's referral link and confirms their email ----------
-    _visitor_context, client = await new_person(browser, product.portal)
+    visitor_context, client = await new_person(browser, product.portal)
     await client.goto(f"/r/{REFERRAL_CODE}")
     await expect(client).to_have_url(re.compile(rf"/register\?ref={REFERRAL_CODE}$"))
     await expect(client.locator("#referral_code")).to_have_value(REFERRAL_CODE)
@@ -245,7 +267,7 @@ async def test_the_whole_journey(product: Product, browser: Browser, output_dir:
     assert traded_money != 0  # spread and the group's commission: closing always costs something
 
     closed_lots = sum(lots for _symbol, lots in ROUND_TRIPS)
-    _ib_context, ib = await new_person(browser, product.portal)
+    ib_context, ib = await new_person(browser, product.portal)
     await sign_in(ib, SUB_IB, DEMO_CLIENT_PASSWORD)
     await reload_until(ib, "/ib/commissions", "tr.line-row", text="EURUSD")
     await wait_for_lines(ib, db, client_id, closings=len(ROUND_TRIPS))
@@ -337,6 +359,17 @@ async def test_the_whole_journey(product: Product, browser: Browser, output_dir:
     balance = await trial_balance(db, "USD")
     assert balance.net == 0, balance
     assert balance.pending_debits == balance.pending_credits == 0, balance
+
+    # -- on a 390 px phone, with the journey's data in every table, no page scrolls sideways ------
+    _phone_context, phone = await on_a_phone(browser, product.portal, visitor_context)
+    await phone.goto("/")
+    client_pages = [*await main_navigation(phone), *CLIENT_PHONE_PAGES]
+    assert {"/", "/kyc", "/funding", "/trading", "/help"} <= set(client_pages)
+    for path in dict.fromkeys(client_pages):
+        await fits_a_phone(phone, path, output_dir, phone_shot_name("client", path))
+    _ib_phone_context, ib_phone = await on_a_phone(browser, product.portal, ib_context)
+    for path in IB_PHONE_PAGES:
+        await fits_a_phone(ib_phone, path, output_dir, phone_shot_name("ib", path))
 
 
 # -- steps ---------------------------------------------------------------------------------------

@@ -75,6 +75,10 @@ NOT_OWNED = {
         "an announcement is the broker's, not a client's; one outside the client's audience or window "
         "answers 404 (tests/integration/settings/test_announcements.py)"
     ),
+    "article_slug": (
+        "a help article is the broker's, public to every reader; a draft answers 404 "
+        "(tests/integration/knowledge/test_help_centre.py)"
+    ),
 }
 FORM = {
     "leverage": "100",
