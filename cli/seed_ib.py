@@ -61,7 +61,7 @@ async def _demo_client(database: Database, settings: Settings, local: str, name:
 
 def _lines() -> list[str]:
     lines = [f"IB portal partners (password {DEMO_CLIENT_PASSWORD}; three levels, referral codes):"]
-    lines += [f"  {local}@{DEMO_DOMAIN:<27} {rank:<7} code {code}" for local, _, rank, _, code in IBS]
+    lines += [f"  {local + '@' + DEMO_DOMAIN:<40} {rank:<7} code {code}" for local, _, rank, _, code in IBS]
     return lines
 
 

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -110,7 +110,8 @@ class LoopbackStack:
     ``sockets`` may hold pre-bound sockets for ``"portal"``, ``"backoffice"``, ``"psp"`` and
     ``"kyc"``; the first three otherwise listen where ``settings`` say, and the KYC sandbox runs only
     when it has a socket. ``psp_seed`` makes the PSP sandbox's duplicate and late webhooks
-    repeatable.
+    repeatable. ``prepare`` runs once the emulator is up and before anything is served (the demo
+    builds its history there).
     """
 
     settings: Settings
@@ -119,6 +120,7 @@ class LoopbackStack:
     run_simulator: bool = True
     emulator_config: EmulatorConfig | None = None
     psp_seed: int | None = None
+    prepare: Callable[[LoopbackStack], Awaitable[None]] | None = None
     emulator: Emulator | None = field(default=None, init=False)
     servers: list[uvicorn.Server] = field(default_factory=list, init=False)
 
@@ -166,6 +168,8 @@ class LoopbackStack:
             self.settings, self.seeded, run_simulator=self.run_simulator, config=self.emulator_config
         )
         try:
+            if self.prepare is not None:
+                await self.prepare(self)
             tasks = self._serving()
             try:
                 await self._until_started(tasks)
