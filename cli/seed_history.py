@@ -54,9 +54,9 @@ HISTORY_DAYS = 92
 """How far back the demo broker's history starts (the seeded staff, IBs and clients date from then)."""
 RECENT_DAYS = 4
 """The history ends this many days ago; the live simulator fills the days since."""
-STEP_DAYS = 3
+STEP_DAYS = 4
 """One simulated trading session every this many days."""
-SESSION_STEPS = 8
+SESSION_STEPS = 10
 """Simulator steps per session, :data:`STEP_MINUTES` apart."""
 STEP_MINUTES = 25
 ACCOUNT_TYPE = "standard"
