@@ -102,7 +102,10 @@ def _commission_lines(database: Path) -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` (connections of ours may linger in TIME_WAIT, as after any
+    server stops, so the probe binds as a restarted server would, with SO_REUSEADDR)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
