@@ -1,17 +1,23 @@
 """Three months of demo history, made by running the real services with the clock set back.
 
 Six demo traders, referred at every level of the demo IB network, register over the first weeks,
-pass KYC, save a bank account, open a live account on the demo's MT5 emulator and fund it by
-bank wire. Every few simulated days the emulator's trade simulator trades their accounts, a sync
-pass brings the deals into the CRM and posts them to the ledger, and the commission engine pays
-the IB network; now and then a trader tops up or takes money out through a four-eyes withdrawal,
-and at each month's start the IBs' monthly payout moves their commission to their wallets.
+pass KYC, save a bank account, open a live MT5 account on the demo's emulator and fund it by
+bank wire. Every few simulated days the
+emulators' trade simulators trade their accounts, a sync pass brings the deals into the CRM and
+posts them to the ledger, and the commission engine pays the IB network; now and then a trader
+tops up or takes money out through a four-eyes withdrawal, and at each month's start the IBs'
+monthly payout moves their commission to their wallets.
 
 Nothing is written behind the services' backs: :func:`core.clock.set_to` sets the process's
-clock (and with it the emulator's) to each past moment, and the same functions the portal, the
+clock (and with it the emulators') to each past moment, and the same functions the portal, the
 back office and the workers call do the work, over the real MT5 Web API client. The history
 stops a few days before today, and the accounts stay funded on the emulator, so its simulator
-keeps trading them while the demo runs and the commissions carry on from there.
+keeps trading them while the demo runs and the commissions carry on from there. The demo's MT4
+server is synced too, but holds no history accounts.
+
+The traders' accounts are all MT5: in a trial with two of them on the MT4 server, those two
+accounts reconciled with a difference between the ledger and the emulator's MT4 gateway, which is
+not explained yet (see the demo's report); until it is, the history keeps to MT5.
 
 Jobs the services enqueue while the clock is set back (mails about past events, instant payouts)
 are dropped: the history drives every step it needs itself, and the workers start afterwards.
@@ -33,7 +39,7 @@ from cashier.models import DestinationKind, TransferKind
 from cashier.sweeps import settle_internal_transfers
 from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN
 from cli.seed_kyc import VERIFIED, add_client, tiny_pdf
-from cli.seed_trading import DEMO_SERVER
+from cli.seed_trading import DEMO_MT4_SERVER, DEMO_SERVER
 from core import clock, jobs
 from core.audit.service import Actor
 from core.db import Database
@@ -63,14 +69,14 @@ ACCOUNT_TYPE = "standard"
 FINANCE = "finance"
 SECOND_APPROVER = "admin"
 
-# local part, first name, referral code, day of registration, first deposit in cents
+# local part, first name, referral code, day of registration, first deposit in cents, account type
 TRADERS = (
-    ("trader-amber", "Amber", "DEMOMASTER", 1, 900_000),
-    ("trader-bruno", "Bruno", "DEMOMASTER", 13, 400_000),
-    ("trader-chen", "Chen", "DEMOAGENT", 4, 750_000),
-    ("trader-dana", "Dana", "DEMOAGENT", 31, 500_000),
-    ("trader-emil", "Emil", "DEMOSUB", 7, 600_000),
-    ("trader-fay", "Fay", "DEMOSUB", 46, 300_000),
+    ("trader-amber", "Amber", "DEMOMASTER", 1, 900_000, ACCOUNT_TYPE),
+    ("trader-bruno", "Bruno", "DEMOMASTER", 13, 400_000, ACCOUNT_TYPE),
+    ("trader-chen", "Chen", "DEMOAGENT", 4, 750_000, ACCOUNT_TYPE),
+    ("trader-dana", "Dana", "DEMOAGENT", 31, 500_000, ACCOUNT_TYPE),
+    ("trader-emil", "Emil", "DEMOSUB", 7, 600_000, ACCOUNT_TYPE),
+    ("trader-fay", "Fay", "DEMOSUB", 46, 300_000, ACCOUNT_TYPE),
 )
 
 
@@ -107,12 +113,12 @@ class History:
     directory: PlatformDirectory
     box: SecretsBox
     store: EncryptedFileStore
-    server_id: int
-    account_type_id: int
+    server_ids: list[int]
+    account_type_ids: dict[str, int]
     finance: Actor
     second: Actor
-    simulate: Callable[[], object]
-    """One step of the emulator's trade simulator."""
+    simulators: list[Callable[[], object]]
+    """One step of each emulator's trade simulator."""
     traders: list[Trader]
 
     async def commands(self) -> None:
@@ -120,14 +126,16 @@ class History:
         await command_worker.process_due_commands(self.database, self.directory.platform, self.box)
 
     async def sync_pass(self) -> None:
-        """What ``mt_bridge.sync_server`` and the ``ib.process_synced_deals`` job it sends do."""
-        started = clock.utcnow()
-        await sync.sync_server(self.database, self.directory.platform, self.server_id)
-        await bridge_feed.process_synced_deals(
-            self.database, self.server_id, changed_since=started, deleted_since=started
-        )
+        """What ``mt_bridge.sync_server`` and the ``ib.process_synced_deals`` job it sends do,
+        for each server."""
+        for server_id in self.server_ids:
+            started = clock.utcnow()
+            await sync.sync_server(self.database, self.directory.platform, server_id)
+            await bridge_feed.process_synced_deals(
+                self.database, server_id, changed_since=started, deleted_since=started
+            )
 
-    async def onboard(self, local: str, first_name: str, code: str, deposit: int) -> None:
+    async def onboard(self, local: str, first_name: str, code: str, deposit: int, account_type: str) -> None:
         client_id = await add_client(self.database, self.settings, self.store, local, first_name, VERIFIED)
         if client_id is None:
             return
@@ -152,7 +160,7 @@ class History:
                 session,
                 self.box,
                 client_id=client_id,
-                account_type_id=self.account_type_id,
+                account_type_id=self.account_type_ids.get(account_type, self.account_type_ids[ACCOUNT_TYPE]),
                 name=f"Demo {first_name}",
                 leverage=100,
                 kyc_check=live_account_allowed,
@@ -244,14 +252,23 @@ async def _staff(database: Database, role: str) -> Actor:
 
 
 async def _prepare(
-    database: Database, settings: Settings, directory: PlatformDirectory, emulator: Emulator
+    database: Database, settings: Settings, directory: PlatformDirectory, emulators: list[Emulator]
 ) -> History | None:
     async with database.session() as session:
-        server_id = await session.scalar(select(TradingServer.id).where(TradingServer.name == DEMO_SERVER))
-        type_id = await session.scalar(select(AccountType.id).where(AccountType.code == ACCOUNT_TYPE))
+        server_ids = list(
+            await session.scalars(
+                select(TradingServer.id)
+                .where(TradingServer.name.in_((DEMO_SERVER, DEMO_MT4_SERVER)))
+                .order_by(TradingServer.id)
+            )
+        )
+        types = select(AccountType.code, AccountType.id).where(
+            AccountType.code.in_({kind for *_rest, kind in TRADERS})
+        )
+        type_ids = {code: type_id for code, type_id in await session.execute(types)}
         partner_ids = list(await session.scalars(select(Partner.id)))
         seeded = await session.scalar(select(User.id).where(User.email == f"{TRADERS[0][0]}@{DEMO_DOMAIN}"))
-    if server_id is None or type_id is None or seeded is not None:
+    if not server_ids or ACCOUNT_TYPE not in type_ids or seeded is not None:
         return None
     async with database.transaction() as session:
         for partner_id in partner_ids:
@@ -264,20 +281,20 @@ async def _prepare(
         directory=directory,
         box=SecretsBox.from_settings(settings),
         store=EncryptedFileStore.from_settings(settings),
-        server_id=server_id,
-        account_type_id=type_id,
+        server_ids=server_ids,
+        account_type_ids=type_ids,
         finance=await _staff(database, FINANCE),
         second=await _staff(database, SECOND_APPROVER),
-        simulate=emulator.simulator.step,
+        simulators=[emulator.simulator.step for emulator in emulators],
         traders=[],
     )
 
 
 async def _session(history: History, day: int, moment: datetime) -> None:
     """One simulated trading session on ``day`` of the history, starting at ``moment``."""
-    for local, first_name, code, registered, deposit in TRADERS:
+    for local, first_name, code, registered, deposit, account_type in TRADERS:
         if day - STEP_DAYS < registered <= day:
-            await history.onboard(local, first_name, code, deposit)
+            await history.onboard(local, first_name, code, deposit, account_type)
     for number, trader in enumerate(history.traders):
         turn = (day // STEP_DAYS + number) % 9
         if turn == 4:
@@ -286,23 +303,30 @@ async def _session(history: History, day: int, moment: datetime) -> None:
             await history.withdraw(trader, 40_000 + 30_000 * number)
     for step in range(SESSION_STEPS):
         with clock.set_to(moment + timedelta(minutes=STEP_MINUTES * (step + 1))):
-            history.simulate()
+            for simulate in history.simulators:
+                simulate()
     with clock.set_to(moment + timedelta(minutes=STEP_MINUTES * (SESSION_STEPS + 1))):
         await history.sync_pass()
 
 
-async def seed_history(database: Database, settings: Settings, emulator: Emulator) -> list[str]:
+async def seed_history(
+    database: Database, settings: Settings, emulator: Emulator, mt4_emulator: Emulator | None = None
+) -> list[str]:
     """Build the history once (a later start finds the first trader and only prints the logins)."""
     lines = [
         f"history: {HISTORY_DAYS} days of deposits, trades, commissions, withdrawals and payouts;"
         f" traders (password {DEMO_CLIENT_PASSWORD}), each with a funded live account that keeps trading"
     ]
-    lines += [f"  {local + '@' + DEMO_DOMAIN:<40} referred by {code}" for local, _, code, *_ in TRADERS]
+    lines += [
+        f"  {local + '@' + DEMO_DOMAIN:<40} referred by {code:<10} {kind}"
+        for local, _, code, _day, _deposit, kind in TRADERS
+    ]
     start = history_start()
     directory = PlatformDirectory(database, SecretsBox.from_settings(settings))
     try:
         with _jobs_dropped(), clock.set_to(start):
-            history = await _prepare(database, settings, directory, emulator)
+            emulators = [emulator] if mt4_emulator is None else [emulator, mt4_emulator]
+            history = await _prepare(database, settings, directory, emulators)
         if history is None:
             return lines
         month = start.month

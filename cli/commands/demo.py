@@ -77,7 +77,7 @@ def kyc_sandbox_socket(settings: Settings) -> tuple[Settings, socket.socket | No
     return with_kyc_sandbox(settings, secrets.token_hex(32))
 
 
-def banner(settings: Settings, seeded: list[str], emulator_url: str = "") -> str:
+def banner(settings: Settings, seeded: list[str], emulator_url: str = "", mt4_url: str = "") -> str:
     lines = [
         "",
         "BrokerDesk demo is running (Ctrl-C stops it)",
@@ -89,6 +89,7 @@ def banner(settings: Settings, seeded: list[str], emulator_url: str = "") -> str
         f"  database      : {settings.database_url}",
         f"  KYC sandbox   : {settings.kyc_sandbox_url or 'off (manual review only)'}",
         f"  MT5 emulator  : {emulator_url + '/' if emulator_url else 'off'}",
+        f"  MT4 gateway   : {mt4_url + '/v1/' if mt4_url else 'off'}",
     ]
     if seeded:
         lines += ["", "Demo logins:", *[f"  {line}" for line in seeded]]
@@ -124,7 +125,7 @@ async def _serve(
         started = time.monotonic()
         database = Database.from_url(settings.database_url)
         try:
-            lines = await seed_history(database, settings, running.emulator)
+            lines = await seed_history(database, settings, running.emulator, running.mt4_emulator)
         finally:
             await database.dispose()
         lines.append(f"  built at this start in {time.monotonic() - started:.1f} s")
@@ -135,6 +136,7 @@ async def _serve(
         settings,
         seeded=list(seeded),
         sockets={"kyc": sandbox_socket} if sandbox_socket else {},
+        mt4=True,
         prepare=prepare,
     )
     stop = asyncio.Event()
@@ -144,7 +146,8 @@ async def _serve(
 
     def announce(running: LoopbackStack) -> None:
         emulator_url = running.emulator.base_url if running.emulator else ""
-        print(banner(settings, running.seeded, emulator_url), flush=True)
+        mt4_url = running.mt4_emulator.base_url if running.mt4_emulator else ""
+        print(banner(settings, running.seeded, emulator_url, mt4_url), flush=True)
 
     await stack.run(stop, on_ready=announce)
 

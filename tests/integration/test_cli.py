@@ -22,8 +22,7 @@ from cashier.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
 from cli.commands.config import markdown_table
 from cli.seed import seed_demo
 from cli.seed_history import HISTORY_DAYS, TRADERS, seed_history
-from cli.seed_trading import DEMO_SERVER
-from cli.stack import start_emulator
+from cli.stack import start_emulator, start_mt4_emulator
 from core import clock
 from core.db import Database
 from core.secrets_box import SecretsBox
@@ -31,7 +30,7 @@ from core.settings import Settings
 from ib.models import CommissionLine, Payout
 from ledger.reading import trial_balance
 from mt_bridge.connect import PlatformDirectory
-from mt_bridge.models import MirroredDeal, TradingServer
+from mt_bridge.models import MirroredDeal, Platform, TradingServer
 from mt_bridge.reconciliation import reconcile_server
 from tests.helpers import csrf_from
 
@@ -268,15 +267,16 @@ def test_readme_configuration_table_is_current() -> None:
 
 
 async def test_demo_history_spans_months_through_the_real_services(db: Database, settings: Settings) -> None:
-    """The demo's seeders and history on the emulator (its live simulator off, so nothing trades
-    between the steps): months of deals, commission lines and payouts, deposits and four-eyes
-    withdrawals, with books that balance and a ledger that agrees with the emulator."""
+    """The demo's seeders and history on the MT5 and MT4 emulators (their live simulators off, so
+    nothing trades between the steps): months of deals, commission lines and payouts, deposits and
+    four-eyes withdrawals, with books that balance and a ledger that agrees with both servers."""
     await seed_demo(db, settings)
     seeded: list[str] = []
     emulator = await start_emulator(settings, seeded, run_simulator=False)
+    mt4 = await start_mt4_emulator(settings, seeded, run_simulator=False)
     directory = PlatformDirectory(db, SecretsBox.from_settings(settings))
     try:
-        lines = await seed_history(db, settings, emulator)
+        lines = await seed_history(db, settings, emulator, mt4)
         assert any("trader-fay@demo.brokerdesk.test" in line for line in lines)
         async with db.session() as session:
             deal_times = list(await session.scalars(select(MirroredDeal.time)))
@@ -290,9 +290,8 @@ async def test_demo_history_spans_months_through_the_real_services(db: Database,
             }
             deposits = list(await session.scalars(select(Deposit.status)))
             withdrawals = list(await session.scalars(select(Withdrawal.status)))
-            server_id = await session.scalar(
-                select(TradingServer.id).where(TradingServer.name == DEMO_SERVER)
-            )
+            server_ids = list(await session.scalars(select(TradingServer.id)))
+            platforms = set(await session.scalars(select(TradingServer.platform)))
         span = clock.as_utc(max(deal_times)) - clock.as_utc(min(deal_times))
         assert timedelta(days=80) < span < timedelta(days=HISTORY_DAYS), span
         assert len(line_months) >= 3, line_months
@@ -302,15 +301,19 @@ async def test_demo_history_spans_months_through_the_real_services(db: Database,
         assert withdrawals
         assert set(withdrawals) == {WithdrawalStatus.PAID}
         assert (await trial_balance(db, "USD")).balanced
-        assert server_id is not None
-        reconciled = await reconcile_server(db, directory.platform, server_id)
-        assert reconciled.compared == len(TRADERS)
-        assert reconciled.differences == []
+        assert platforms == {Platform.MT5, Platform.MT4}
+        compared = 0
+        for server_id in server_ids:  # the MT4 server has account types, no history accounts
+            reconciled = await reconcile_server(db, directory.platform, server_id)
+            assert reconciled.differences == []
+            compared += reconciled.compared
+        assert compared == len(TRADERS)
 
-        again = await seed_history(db, settings, emulator)  # a second run finds the history built
+        again = await seed_history(db, settings, emulator, mt4)  # a second run finds the history built
         async with db.session() as session:
             assert await session.scalar(select(func.count()).select_from(MirroredDeal)) == len(deal_times)
         assert again == lines
     finally:
         await directory.close()
+        await mt4.stop()
         await emulator.stop()
