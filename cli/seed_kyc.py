@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN
+from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN, demo_client
 from core import clock
 from core.db import Database
 from core.identity.models import CLIENT, User
@@ -84,16 +84,7 @@ async def add_client(
         if await session.scalar(select(User).where(User.kind == CLIENT, User.email == email)):
             return None
         now = clock.utcnow()
-        user = User(
-            kind=CLIENT,
-            email=email,
-            display_name=f"Demo {first_name}",
-            language="en",
-            password_hash=await hash_password(settings, DEMO_CLIENT_PASSWORD),
-            email_verified_at=now,
-            created_at=now,
-            password_changed_at=now,
-        )
+        user = demo_client(email, f"Demo {first_name}", await hash_password(settings, DEMO_CLIENT_PASSWORD))
         session.add(user)
         await session.flush()
         await add_profile_version(session, user.id, _profile(first_name), actor_id=user.id, today=now.date())

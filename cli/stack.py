@@ -94,15 +94,7 @@ async def start_emulator(
     config: EmulatorConfig | None = None,
 ) -> Emulator:
     """The MT5 emulator on loopback over plain HTTP, and the demo trading products pointed at it."""
-    config = config or load_config()
-    emulator = Emulator(config, tls=False, run_simulator=run_simulator)
-    await emulator.start("127.0.0.1", 0)
-    database = Database.from_url(settings.database_url)
-    try:
-        seeded.extend(await seed_trading(database, settings, emulator.base_url, config))
-    finally:
-        await database.dispose()
-    return emulator
+    return await _emulator_with(seed_trading, settings, seeded, config or load_config(), run_simulator)
 
 
 MT4_SEED_OFFSET = 4
@@ -115,11 +107,20 @@ async def start_mt4_emulator(
     """A second emulator, as the demo's MT4 server, and the demo's MT4 products pointed at it."""
     config = config or load_config()
     config = dataclasses.replace(config, seed=config.seed + MT4_SEED_OFFSET)
+    return await _emulator_with(seed_mt4_trading, settings, seeded, config, run_simulator)
+
+
+ProductSeeder = Callable[[Database, Settings, str, EmulatorConfig], Awaitable[list[str]]]
+
+
+async def _emulator_with(
+    seeder: ProductSeeder, settings: Settings, seeded: list[str], config: EmulatorConfig, run_simulator: bool
+) -> Emulator:
     emulator = Emulator(config, tls=False, run_simulator=run_simulator)
     await emulator.start("127.0.0.1", 0)
     database = Database.from_url(settings.database_url)
     try:
-        seeded.extend(await seed_mt4_trading(database, settings, emulator.base_url, config))
+        seeded.extend(await seeder(database, settings, emulator.base_url, config))
     finally:
         await database.dispose()
     return emulator
