@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN
+from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN, demo_client
 from cli.seed_kyc import STAGES
 from cli.seed_trading import FOREX_GROUP
 from core import clock
@@ -43,17 +43,7 @@ async def _demo_client(database: Database, settings: Settings, local: str, name:
     async with database.transaction() as session:
         user = await session.scalar(select(User).where(User.kind == CLIENT, User.email == email))
         if user is None:
-            now = clock.utcnow()
-            user = User(
-                kind=CLIENT,
-                email=email,
-                display_name=name,
-                language="en",
-                password_hash=await hash_password(settings, DEMO_CLIENT_PASSWORD),
-                email_verified_at=now,
-                created_at=now,
-                password_changed_at=now,
-            )
+            user = demo_client(email, name, await hash_password(settings, DEMO_CLIENT_PASSWORD))
             session.add(user)
             await session.flush()
         return user.id
@@ -61,7 +51,7 @@ async def _demo_client(database: Database, settings: Settings, local: str, name:
 
 def _lines() -> list[str]:
     lines = [f"IB portal partners (password {DEMO_CLIENT_PASSWORD}; three levels, referral codes):"]
-    lines += [f"  {local}@{DEMO_DOMAIN:<27} {rank:<7} code {code}" for local, _, rank, _, code in IBS]
+    lines += [f"  {local + '@' + DEMO_DOMAIN:<40} {rank:<7} code {code}" for local, _, rank, _, code in IBS]
     return lines
 
 

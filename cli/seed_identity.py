@@ -24,6 +24,21 @@ DEMO_CLIENT_PASSWORD = "Demo-Client-Pass-2026"  # noqa: S105 - a published demo 
 DEMO_DOMAIN = "demo.brokerdesk.test"
 
 
+def demo_client(email: str, name: str, password_hash: str) -> User:
+    """A demo client with a verified email, as of now (:mod:`core.clock`)."""
+    now = clock.utcnow()
+    return User(
+        kind=CLIENT,
+        email=email,
+        display_name=name,
+        language="en",
+        password_hash=password_hash,
+        email_verified_at=now,
+        created_at=now,
+        password_changed_at=now,
+    )
+
+
 async def seed_identities(database: Database, settings: Settings) -> list[str]:
     lines = [f"back office staff (password {DEMO_STAFF_PASSWORD}; TOTP secret for your authenticator app):"]
     async with database.transaction() as session:
@@ -45,18 +60,8 @@ async def seed_identities(database: Database, settings: Settings) -> list[str]:
             lines.append(f"  {email:<40} role {role:<11} TOTP {user.totp_secret or '(enrol at sign-in)'}")
         client_email = f"client@{DEMO_DOMAIN}"
         if await session.scalar(select(User).where(User.kind == CLIENT, User.email == client_email)) is None:
-            now = clock.utcnow()
             session.add(
-                User(
-                    kind=CLIENT,
-                    email=client_email,
-                    display_name="Demo client",
-                    language="en",
-                    password_hash=await hash_password(settings, DEMO_CLIENT_PASSWORD),
-                    email_verified_at=now,
-                    created_at=now,
-                    password_changed_at=now,
-                )
+                demo_client(client_email, "Demo client", await hash_password(settings, DEMO_CLIENT_PASSWORD))
             )
     lines.append(f"portal client: {client_email} / {DEMO_CLIENT_PASSWORD}")
     return lines

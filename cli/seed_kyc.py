@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN
+from cli.seed_identity import DEMO_CLIENT_PASSWORD, DEMO_DOMAIN, demo_client
 from core import clock
 from core.db import Database
 from core.identity.models import CLIENT, User
@@ -75,67 +75,62 @@ STAGES = (
 )
 
 
+async def add_client(
+    database: Database, settings: Settings, store: EncryptedFileStore, local: str, first_name: str, stage: int
+) -> int | None:
+    """A demo client at ``stage`` (an index of :data:`STAGES`); ``None`` when they exist already."""
+    email = f"{local}@{DEMO_DOMAIN}"
+    async with database.transaction() as session:
+        if await session.scalar(select(User).where(User.kind == CLIENT, User.email == email)):
+            return None
+        now = clock.utcnow()
+        user = demo_client(email, f"Demo {first_name}", await hash_password(settings, DEMO_CLIENT_PASSWORD))
+        session.add(user)
+        await session.flush()
+        await add_profile_version(session, user.id, _profile(first_name), actor_id=user.id, today=now.date())
+        answers = {
+            q.key: max(q.choices, key=lambda c: c.points).value for q in QuestionnaireConfig().questions
+        }
+        await submit_questionnaire(session, user.id, answers)
+        await review.refresh_case(session, user.id, user.id, now)
+        if stage == 0:
+            return user.id
+        expires = now.date() + timedelta(days=3 * 365)
+        for kind, side, name, data, expires_on in (
+            (DocumentKind.PASSPORT, DocumentSide.SINGLE, "passport.png", tiny_png(b"demo passport"), expires),
+            (DocumentKind.PROOF_OF_ADDRESS, DocumentSide.SINGLE, "utility-bill.pdf", tiny_pdf(), None),
+            (DocumentKind.SELFIE, DocumentSide.SINGLE, "selfie.png", tiny_png(b"demo selfie"), None),
+        ):
+            await documents.upload_document(
+                session,
+                store,
+                client_id=user.id,
+                kind=kind,
+                side=side,
+                filename=name,
+                data=data,
+                expires_on=expires_on,
+                max_bytes=settings.max_upload_bytes,
+                today=now.date(),
+            )
+        await review.submit_for_review(session, user.id, user.id, now)
+        if stage == 2:
+            for document in await documents.client_documents(session, user.id):
+                await review.review_document(
+                    session, document.id, DEMO_REVIEWER_ID, approve=True, reason=None, now=now
+                )
+            await review.decide(session, user.id, DEMO_REVIEWER_ID, approve=True, reason="demo", now=now)
+        return user.id
+
+
+VERIFIED = 2
+"""The index in :data:`STAGES` of a fully verified client."""
+
+
 async def seed_kyc(database: Database, settings: Settings) -> list[str]:
     store = EncryptedFileStore.from_settings(settings)
     lines = [f"KYC demo clients (password {DEMO_CLIENT_PASSWORD}):"]
     for stage, (local, first_name, description) in enumerate(STAGES):
-        email = f"{local}@{DEMO_DOMAIN}"
-        lines.append(f"  {email:<40} {description}")
-        async with database.transaction() as session:
-            if await session.scalar(select(User).where(User.kind == CLIENT, User.email == email)):
-                continue
-            now = clock.utcnow()
-            user = User(
-                kind=CLIENT,
-                email=email,
-                display_name=f"Demo {first_name}",
-                language="en",
-                password_hash=await hash_password(settings, DEMO_CLIENT_PASSWORD),
-                email_verified_at=now,
-                created_at=now,
-                password_changed_at=now,
-            )
-            session.add(user)
-            await session.flush()
-            await add_profile_version(
-                session, user.id, _profile(first_name), actor_id=user.id, today=now.date()
-            )
-            answers = {
-                q.key: max(q.choices, key=lambda c: c.points).value for q in QuestionnaireConfig().questions
-            }
-            await submit_questionnaire(session, user.id, answers)
-            await review.refresh_case(session, user.id, user.id, now)
-            if stage == 0:
-                continue
-            expires = now.date() + timedelta(days=3 * 365)
-            for kind, side, name, data, expires_on in (
-                (
-                    DocumentKind.PASSPORT,
-                    DocumentSide.SINGLE,
-                    "passport.png",
-                    tiny_png(b"demo passport"),
-                    expires,
-                ),
-                (DocumentKind.PROOF_OF_ADDRESS, DocumentSide.SINGLE, "utility-bill.pdf", tiny_pdf(), None),
-                (DocumentKind.SELFIE, DocumentSide.SINGLE, "selfie.png", tiny_png(b"demo selfie"), None),
-            ):
-                await documents.upload_document(
-                    session,
-                    store,
-                    client_id=user.id,
-                    kind=kind,
-                    side=side,
-                    filename=name,
-                    data=data,
-                    expires_on=expires_on,
-                    max_bytes=settings.max_upload_bytes,
-                    today=now.date(),
-                )
-            await review.submit_for_review(session, user.id, user.id, now)
-            if stage == 2:
-                for document in await documents.client_documents(session, user.id):
-                    await review.review_document(
-                        session, document.id, DEMO_REVIEWER_ID, approve=True, reason=None, now=now
-                    )
-                await review.decide(session, user.id, DEMO_REVIEWER_ID, approve=True, reason="demo", now=now)
+        lines.append(f"  {local + '@' + DEMO_DOMAIN:<40} {description}")
+        await add_client(database, settings, store, local, first_name, stage)
     return lines

@@ -3,8 +3,10 @@
 * :func:`start_background`: the Dramatiq worker and the scheduler on threads of this process, with
   the in-process broker;
 * :class:`LoopbackStack`: on one event loop, the MT5 emulator (its trade simulator optional) with
-  the demo trading products pointed at it, then the portal, the back office, the PSP sandbox and,
-  when given its socket, the KYC sandbox vendor, each under uvicorn; it runs until told to stop.
+  the demo trading products pointed at it (and, when asked, a second emulator as the demo's MT4
+  server, reached through its Manager-API gateway), then the portal, the back office, the PSP
+  sandbox and, when given its socket, the KYC sandbox vendor, each under uvicorn; it runs until
+  told to stop.
 
 The demo runs them until Ctrl-C; the end-to-end browser test (tests/e2e) runs the very same
 stack on free loopback ports and stops it when the journey is done.
@@ -17,7 +19,7 @@ import contextlib
 import dataclasses
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -25,7 +27,7 @@ import uvicorn
 
 from backoffice.app import create_app as create_backoffice
 from cli.commands.psp_sandbox import build_sandbox, sandbox_port
-from cli.seed_trading import seed_trading
+from cli.seed_trading import seed_mt4_trading, seed_trading
 from core.db import Database
 from core.settings import Settings
 from kyc.sandbox import KycSandbox
@@ -92,12 +94,33 @@ async def start_emulator(
     config: EmulatorConfig | None = None,
 ) -> Emulator:
     """The MT5 emulator on loopback over plain HTTP, and the demo trading products pointed at it."""
+    return await _emulator_with(seed_trading, settings, seeded, config or load_config(), run_simulator)
+
+
+MT4_SEED_OFFSET = 4
+"""The MT4 emulator's seed is the MT5 one's plus this, so its prices and trades differ."""
+
+
+async def start_mt4_emulator(
+    settings: Settings, seeded: list[str], *, run_simulator: bool = True, config: EmulatorConfig | None = None
+) -> Emulator:
+    """A second emulator, as the demo's MT4 server, and the demo's MT4 products pointed at it."""
     config = config or load_config()
+    config = dataclasses.replace(config, seed=config.seed + MT4_SEED_OFFSET)
+    return await _emulator_with(seed_mt4_trading, settings, seeded, config, run_simulator)
+
+
+ProductSeeder = Callable[[Database, Settings, str, EmulatorConfig], Awaitable[list[str]]]
+
+
+async def _emulator_with(
+    seeder: ProductSeeder, settings: Settings, seeded: list[str], config: EmulatorConfig, run_simulator: bool
+) -> Emulator:
     emulator = Emulator(config, tls=False, run_simulator=run_simulator)
     await emulator.start("127.0.0.1", 0)
     database = Database.from_url(settings.database_url)
     try:
-        seeded.extend(await seed_trading(database, settings, emulator.base_url, config))
+        seeded.extend(await seeder(database, settings, emulator.base_url, config))
     finally:
         await database.dispose()
     return emulator
@@ -110,7 +133,8 @@ class LoopbackStack:
     ``sockets`` may hold pre-bound sockets for ``"portal"``, ``"backoffice"``, ``"psp"`` and
     ``"kyc"``; the first three otherwise listen where ``settings`` say, and the KYC sandbox runs only
     when it has a socket. ``psp_seed`` makes the PSP sandbox's duplicate and late webhooks
-    repeatable.
+    repeatable. ``mt4`` adds the MT4 server on an emulator of its own. ``prepare`` runs once the
+    emulators are up and before anything is served (the demo builds its history there).
     """
 
     settings: Settings
@@ -119,7 +143,10 @@ class LoopbackStack:
     run_simulator: bool = True
     emulator_config: EmulatorConfig | None = None
     psp_seed: int | None = None
+    mt4: bool = False
+    prepare: Callable[[LoopbackStack], Awaitable[None]] | None = None
     emulator: Emulator | None = field(default=None, init=False)
+    mt4_emulator: Emulator | None = field(default=None, init=False)
     servers: list[uvicorn.Server] = field(default_factory=list, init=False)
 
     def _server(self, app: object, host: str, port: int, **options: object) -> _Server:
@@ -166,6 +193,12 @@ class LoopbackStack:
             self.settings, self.seeded, run_simulator=self.run_simulator, config=self.emulator_config
         )
         try:
+            if self.mt4:
+                self.mt4_emulator = await start_mt4_emulator(
+                    self.settings, self.seeded, run_simulator=self.run_simulator, config=self.emulator_config
+                )
+            if self.prepare is not None:
+                await self.prepare(self)
             tasks = self._serving()
             try:
                 await self._until_started(tasks)
@@ -179,6 +212,8 @@ class LoopbackStack:
                     server.should_exit = True
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            if self.mt4_emulator is not None:
+                await self.mt4_emulator.stop()
             await self.emulator.stop()
 
     async def _until_started(self, tasks: list[asyncio.Task[None]]) -> None:

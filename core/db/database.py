@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import jobs as _jobs  # noqa: F401 - registers the after-commit hooks
-from core.db.engine import begin_write, create_engine
+from core.db.engine import SQLITE_BEGIN_OPTION, begin_write, create_engine
 
 
 class Database:
@@ -49,6 +49,24 @@ class Database:
         """A session inside one transaction that commits on success and rolls back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncSession]:
+        """Like :meth:`transaction`, for a block that reads and then writes.
+
+        On SQLite its ``BEGIN`` takes the write lock (``IMMEDIATE``), so other writers wait their
+        turn (the busy timeout) instead of the block's first write failing at once with "database
+        is locked" because another writer committed after the block's first read (sign-in reads
+        the user, spends a while on argon2, then writes). PostgreSQL begins as usual.
+        """
+        async with self.sessionmaker() as session:
+            await session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @asynccontextmanager
     async def write_connection(self) -> AsyncIterator[AsyncConnection]:

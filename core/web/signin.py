@@ -93,7 +93,7 @@ async def password_step(request: Request[Any, Any, Any], kind: str, email: str, 
             request, None, "security.login_throttled", target_type="email", target_id=account[:64]
         )
         return limited(exc)
-    async with services.database.transaction() as session:
+    async with services.database.write_transaction() as session:
         try:
             user = await accounts.authenticate(session, services.settings, kind, account, password)
         except EmailNotVerifiedError:
@@ -177,7 +177,7 @@ async def second_factor_step(request: Request[Any, Any, Any], code: str) -> Step
         await throttle.check_account("2fa", account)
     except (RateLimitedError, AccountLockedError) as exc:
         return limited(exc)
-    async with services.database.transaction() as session:
+    async with services.database.write_transaction() as session:
         user = await session.get_one(User, user_id)
         try:
             method = await two_factor.check_second_factor(session, user, code)

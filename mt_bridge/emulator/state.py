@@ -10,7 +10,6 @@ import bisect
 import fnmatch
 import random
 import string
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,6 +17,7 @@ from operator import attrgetter
 
 import msgspec
 
+from core import clock
 from mt_bridge.emulator.config import EmulatorConfig, GroupConfig
 from mt_bridge.emulator.market import Market, currencies_of, point
 from mt_bridge.emulator.wire import deal_wire
@@ -198,8 +198,9 @@ class TradeServer:
 
     # --- time and identifiers -------------------------------------------------------------
     def now_msc(self) -> int:
-        """Server time in milliseconds: UTC plus the configured offset, never going backwards."""
-        now = time.time_ns() // 1_000_000 + self.config.time_offset_minutes * 60_000
+        """Server time in milliseconds: UTC (:mod:`core.clock`) plus the configured offset, never
+        going backwards."""
+        now = int(clock.utcnow().timestamp() * 1000) + self.config.time_offset_minutes * 60_000
         self._last_msc = max(now, self._last_msc)
         return self._last_msc
 
