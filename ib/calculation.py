@@ -14,7 +14,7 @@ the finished lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -230,14 +230,20 @@ def deal_order(deal: DealFacts) -> tuple[datetime, str, int]:
     return (deal.time, deal.server, deal.ticket)
 
 
+def iter_lines(
+    deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
+) -> Iterator[Line]:
+    """Every line of ``deals``, taken in time order, one deal at a time: the engine writes the
+    lines found so far while it computes the next ones."""
+    state = state or CalculationState()
+    for deal in sorted(deals, key=deal_order):
+        yield from calculate_deal(deal, network, state)
+
+
 def calculate(
     deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
 ) -> list[Line]:
     """Every line of ``deals``, taken in time order (with the garbage collector held off: the
     calculation makes a few objects per line and never a reference cycle)."""
-    state = state or CalculationState()
-    lines: list[Line] = []
     with collector_paused():
-        for deal in sorted(deals, key=deal_order):
-            lines.extend(calculate_deal(deal, network, state))
-    return lines
+        return list(iter_lines(deals, network, state))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,10 +38,10 @@ from core.db import Database
 from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import deals as deal_rows
-from ib.calculation import CalculationState, calculate
+from ib.calculation import CalculationState, iter_lines
 from ib.errors import IbError
 from ib.ledger_accounts import expense_account, payable_accounts
-from ib.line_store import diff_lines, stored_lines, write_lines
+from ib.line_store import stored_lines, write_diff
 from ib.models import ClientDeposit, CommissionLine, PayoutPolicy, StoredDeal, SymbolSpec, TradingAccount
 from ib.network import Network
 from ib.rounding import units_to_lots
@@ -487,8 +487,9 @@ async def compute_lines(
     rows: Sequence[Mapping[str, Any]],
     *,
     accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
-) -> tuple[list[Line], dict[tuple[str, int], int]]:
-    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket).
+) -> tuple[Iterator[Line], dict[tuple[str, int], int]]:
+    """The lines the stored deal ``rows`` earn now (computed as the iterator is consumed), and the
+    deal id of each (server, ticket).
 
     The network is loaded once for the whole batch, for the batch's clients only.
     """
@@ -496,7 +497,7 @@ async def compute_lines(
     network = await load_network(session, clients)
     facts = await deal_facts(session, rows, accounts=accounts, with_opening_times=uses_min_hold(network))
     state = await seed_state(session, network, facts)
-    lines = calculate(list(facts.values()), network, state)
+    lines = iter_lines(list(facts.values()), network, state)
     ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
     return lines, ids
 
@@ -523,7 +524,8 @@ async def compute_and_post(
     run gets the same key and replays instead of paying twice.
     """
     outcome = outcome or Outcome()
-    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning.
+    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning. The lines
+    # are dropped before the collector runs again, so it never walks them.
     with collector_paused():
         if rows is None:
             rows = await load_deal_rows(session, deal_ids)
@@ -534,13 +536,14 @@ async def compute_and_post(
         state = sorted((key, value[3]) for key, value in stored.items())
         digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
         key_prefix = f"ib:e:{digest}"
-        diff = diff_lines(lines, ids, stored, now)
-        await write_lines(session, diff, now)
-    outcome.computed_deals += len(rows)
-    outcome.lines_written += len(diff.inserts) + len(diff.updates)
-    outcome.deltas.update(diff.deltas)
-    outcome.transfer_ids.extend(await post_deltas(session, diff.deltas, key_prefix=key_prefix, now=now))
-    await enqueue_instant_payouts(session, [pid for (pid, _c), amount in diff.deltas.items() if amount > 0])
+        diff = await write_diff(session, lines, ids, stored, now)
+        outcome.computed_deals += len(rows)
+        outcome.lines_written += len(diff.inserts) + len(diff.updates)
+        deltas = diff.deltas
+        del lines, ids, stored, state, diff
+        outcome.deltas.update(deltas)
+        outcome.transfer_ids.extend(await post_deltas(session, deltas, key_prefix=key_prefix, now=now))
+    await enqueue_instant_payouts(session, [pid for (pid, _c), amount in deltas.items() if amount > 0])
     return outcome
 
 
