@@ -16,7 +16,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, NamedTuple, Protocol
 
-from ib.rounding import as_decimal, as_minor
+from ib.rounding import as_decimal, as_minor, round_commission_down
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +223,21 @@ class RuleContext(NamedTuple):
 
 
 Calculator = Callable[[RuleContext], list[Draft]]
+
+LotTerms = list[tuple[Member, tuple[Any, ...]]]
+"""What a rule paid per lot gives each member of one route, lots aside: the member and the
+arguments its ``explain(deal, *arguments)`` takes (see :data:`ib.rules.LOT_RULES`)."""
+
+Explain = Callable[..., tuple[int, "Inputs", str]]
+"""``explain(deal, *arguments)``: one member's line for one deal, finished by
+:func:`rounded_explanation` (amount, inputs, formula)."""
+
+
+def rounded_explanation(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
+    """A draft's amount rounded down, its inputs with the exact amount last, and its formula with
+    the rounding: how every line is finished (:mod:`ib.calculation`)."""
+    rounded = round_commission_down(exact)
+    return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
 
 
 def text(value: Decimal | int) -> str:
