@@ -23,7 +23,7 @@ from typing import Any
 
 from core.gc_tuning import collector_paused
 from ib.network import Network, Route
-from ib.rules import DEAL_CALCULATORS, LOT_RULES, OVERRIDING, overriding
+from ib.rules import DEAL_CALCULATORS, OVERRIDING, PLANNED_RULES, overriding
 from ib.rules.base import (
     EXPLANATIONS_REMEMBERED,
     ClientHistory,
@@ -188,7 +188,7 @@ Template = tuple[tuple[int, int, str | None, int, str, str, int, str], Explain, 
 ``explain`` and the arguments it takes after the deal."""
 
 Step = tuple[RuleSpec, list[Template] | None]
-"""One rule of a plan: its templates when the rule is paid per lot and uncapped, else ``None``
+"""One rule of a plan: its templates when the rule is planned and uncapped, else ``None``
 (the rule's calculator runs for each deal)."""
 
 
@@ -197,9 +197,10 @@ class Plan:
     """A scheme version compiled against one route (upline at an epoch) and one target (account
     type and currency, symbol): what each rule pays whom, lots aside.
 
-    A rule paid per lot (:data:`ib.rules.LOT_RULES`) without caps has its members, rates and
+    A planned rule (:data:`ib.rules.PLANNED_RULES`) without caps has its members, rates and
     allocations worked out once here, its own-trade exclusion applied, and leaves each deal only
-    its lots to explain; the other rules (money, history, caps) and overriding run per deal.
+    its own figures to explain; the other rules (CPA, which reads the trader's history, and capped
+    rules) and overriding run per deal.
     """
 
     steps: tuple[Step, ...]
@@ -218,7 +219,7 @@ def _compile(
         if rule.kind == OVERRIDING:
             continue
         conditions = rule.conditions
-        lot_rule = LOT_RULES.get(rule.kind)
+        lot_rule = PLANNED_RULES.get(rule.kind)
         if lot_rule is None or conditions.cap_per_day is not None or conditions.cap_per_month is not None:
             steps.append((rule, None))
             continue

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,7 @@ from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import deals as deal_rows
 from ib.calculation import CalculationState, iter_lines
+from ib.deal_store import insert_deals
 from ib.errors import IbError
 from ib.ledger_accounts import expense_account, payable_accounts
 from ib.line_store import stored_lines, write_diff
@@ -178,14 +179,8 @@ async def process_deals_in(
         if found is not None and not found[2] and ticket not in latest:
             deleted_ids.append(found[0])
             affected.append((ticket, found[1], "deleted"))
-    deal_ids: list[int] = []
-    if new_rows:
-        statement = insert(StoredDeal).returning(StoredDeal.id, sort_by_parameter_order=True)
-        for inserted in chunked(new_rows, 2000):
-            result = await session.execute(statement, list(inserted))
-            for row, deal_id in zip(inserted, result.scalars(), strict=True):
-                row["id"] = deal_id
-                deal_ids.append(deal_id)
+    await insert_deals(session, new_rows)
+    deal_ids: list[int] = [row["id"] for row in new_rows]
     if changed_rows:
         await session.execute(update(StoredDeal), changed_rows)
         deal_ids.extend(row["id"] for row in changed_rows)

@@ -14,7 +14,7 @@ from ib.rules import (
     rank_differential,
     spread_share,
 )
-from ib.rules.base import Calculator, Explain, LotTerms, RuleContext
+from ib.rules.base import Calculator, Explain, PlanTerms, RuleContext
 
 DEAL_CALCULATORS: Mapping[str, Calculator] = {
     fixed.KIND: fixed.calculate,
@@ -27,14 +27,17 @@ DEAL_CALCULATORS: Mapping[str, Calculator] = {
 }
 """Rules computed from the deal itself."""
 
-LOT_RULES: Mapping[str, tuple[Callable[[RuleContext], LotTerms], Explain]] = {
+PLANNED_RULES: Mapping[str, tuple[Callable[[RuleContext], PlanTerms], Explain]] = {
     fixed.KIND: (fixed.terms, fixed.explain),
     per_level.KIND: (per_level.terms, per_level.explain),
     rank_differential.KIND: (rank_differential.terms, rank_differential.explain),
     spread_share.KIND: (spread_share.terms, spread_share.explain),
+    platform_commission.KIND: (platform_commission.terms, platform_commission.explain),
+    profit_share.KIND: (profit_share.terms, profit_share.explain),
 }
-"""Rules whose lines depend on the deal only through its lots and symbol (no money, no history):
-``terms`` runs once per route and target, ``explain`` once per line (see :mod:`ib.calculation`)."""
+"""Rules whose lines depend on the route and target and on the deal's own figures (lots, symbol,
+platform commission, profit), never on the trader's history: ``terms`` runs once per route and
+target, ``explain`` once per line (see :mod:`ib.calculation`)."""
 
 OVERRIDING = overriding.KIND
 """Computed last, from the other rules' lines."""

@@ -224,9 +224,9 @@ class RuleContext(NamedTuple):
 
 Calculator = Callable[[RuleContext], list[Draft]]
 
-LotTerms = list[tuple[Member, tuple[Any, ...]]]
-"""What a rule paid per lot gives each member of one route, lots aside: the member and the
-arguments its ``explain(deal, *arguments)`` takes (see :data:`ib.rules.LOT_RULES`)."""
+PlanTerms = list[tuple[Member, tuple[Any, ...]]]
+"""What a planned rule (:data:`ib.rules.PLANNED_RULES`) gives each member of one route, the deal's
+own figures aside: the member and the arguments its ``explain(deal, *arguments)`` takes."""
 
 Explain = Callable[..., tuple[int, "Inputs", str]]
 """``explain(deal, *arguments)``: one member's line for one deal, finished by
@@ -238,6 +238,10 @@ def rounded_explanation(exact: Decimal, inputs: Inputs, formula: str) -> tuple[i
     the rounding: how every line is finished (:mod:`ib.calculation`)."""
     rounded = round_commission_down(exact)
     return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
+
+
+NOTHING: tuple[int, Inputs, str] = (0, (), "")
+"""What ``explain`` gives a member the deal pays nothing (a line of 0 is never written)."""
 
 
 def text(value: Decimal | int) -> str:

@@ -17,7 +17,7 @@ from ib.rules.base import (
     DealFacts,
     Draft,
     Inputs,
-    LotTerms,
+    PlanTerms,
     RuleContext,
     rounded_explanation,
     text,
@@ -30,7 +30,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return [Draft(member, *_explain(context.deal.lots, *args)) for member, args in terms(context)]
 
 
-def terms(context: RuleContext) -> LotTerms:
+def terms(context: RuleContext) -> PlanTerms:
     """Each upline member's (scheme rate, own rate, rate given to its sub-IB, that sub-IB): all the
     line needs but the deal's lots, the same for every deal of one route."""
     rate = context.rule.minor("amount_per_lot")
@@ -59,7 +59,7 @@ def terms(context: RuleContext) -> LotTerms:
         own_rates.append(own)
         ceiling = own
     own_rates.reverse()
-    out: LotTerms = []
+    out: PlanTerms = []
     for index, own in enumerate(own_rates):
         given = own_rates[index - 1] if index > 0 else 0
         sub_ib = upline[index - 1].partner_id if index > 0 else None
@@ -68,7 +68,7 @@ def terms(context: RuleContext) -> LotTerms:
 
 
 def explain(deal: DealFacts, rate: int, own: int, given: int, sub_ib: int | None) -> tuple[int, Inputs, str]:
-    """One member's finished line for ``deal`` (see :data:`ib.rules.LOT_RULES`)."""
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, rate, own, given, sub_ib)
 
 

@@ -12,7 +12,7 @@ from ib.rules.base import (
     DealFacts,
     Draft,
     Inputs,
-    LotTerms,
+    PlanTerms,
     RuleContext,
     rounded_explanation,
     text,
@@ -25,12 +25,12 @@ def calculate(context: RuleContext) -> list[Draft]:
     return [Draft(member, *_explain(context.deal.lots, *args)) for member, args in terms(context)]
 
 
-def terms(context: RuleContext) -> LotTerms:
+def terms(context: RuleContext) -> PlanTerms:
     """Each paid member's (level, amount per lot)."""
     amounts = context.rule.params.get("amounts_per_lot")
     if not isinstance(amounts, list):
         raise ValueError(f"rule {context.rule.code}: amounts_per_lot must be a list, level 1 first")
-    out: LotTerms = []
+    out: PlanTerms = []
     for member in context.upline:
         if member.level > len(amounts):
             break
@@ -42,7 +42,7 @@ def terms(context: RuleContext) -> LotTerms:
 
 
 def explain(deal: DealFacts, level: int, rate: int) -> tuple[int, Inputs, str]:
-    """One member's finished line for ``deal`` (see :data:`ib.rules.LOT_RULES`)."""
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, level, rate)
 
 

@@ -18,8 +18,8 @@ from ib.rules.base import (
     DealFacts,
     Draft,
     Inputs,
-    LotTerms,
     Member,
+    PlanTerms,
     RuleContext,
     rounded_explanation,
     text,
@@ -32,7 +32,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return [Draft(member, *_explain(context.deal.lots, *args)) for member, args in terms(context)]
 
 
-def terms(context: RuleContext) -> LotTerms:
+def terms(context: RuleContext) -> PlanTerms:
     """Each paid member's (rank, the increments it collects)."""
     increments = context.rule.params.get("increments_per_lot")
     if not isinstance(increments, dict):
@@ -60,7 +60,7 @@ def terms(context: RuleContext) -> LotTerms:
 
 
 def explain(deal: DealFacts, rank: str, parts: tuple[tuple[str, int], ...]) -> tuple[int, Inputs, str]:
-    """One member's finished line for ``deal`` (see :data:`ib.rules.LOT_RULES`)."""
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, rank, parts)
 
 

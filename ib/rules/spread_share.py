@@ -17,7 +17,7 @@ from ib.rules.base import (
     DealFacts,
     Draft,
     Inputs,
-    LotTerms,
+    PlanTerms,
     RuleContext,
     money_in_scheme_currency,
     rounded_explanation,
@@ -31,7 +31,7 @@ def calculate(context: RuleContext) -> list[Draft]:
     return [Draft(member, *_exact(context.deal, *args)) for member, args in terms(context)]
 
 
-def terms(context: RuleContext) -> LotTerms:
+def terms(context: RuleContext) -> PlanTerms:
     """The trader's IB's (spread points, percent, quote-to-account rate); nothing when the symbol's
     digits are unknown or the account's currency is not the scheme's."""
     deal = context.deal
@@ -44,7 +44,7 @@ def terms(context: RuleContext) -> LotTerms:
 
 
 def explain(deal: DealFacts, points: Decimal, percent: Decimal, rate: Decimal) -> tuple[int, Inputs, str]:
-    """The trader's IB's finished line for ``deal`` (see :data:`ib.rules.LOT_RULES`)."""
+    """The trader's IB's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     assert deal.symbol_digits is not None  # terms() pays nothing without them
     return _finished(
         points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
