@@ -243,6 +243,29 @@ def rounded_explanation(exact: Decimal, inputs: Inputs, formula: str) -> tuple[i
 NOTHING: tuple[int, Inputs, str] = (0, (), "")
 """What ``explain`` gives a member the deal pays nothing (a line of 0 is never written)."""
 
+Exact = tuple[Decimal, Inputs, str]
+"""A draft's exact amount, inputs and formula."""
+
+
+def finished(exact: Exact | None) -> tuple[int, Inputs, str]:
+    """An exact explanation finished (:func:`rounded_explanation`), or :data:`NOTHING` for none."""
+    return NOTHING if exact is None else rounded_explanation(*exact)
+
+
+def planned_drafts(
+    context: RuleContext,
+    terms: Callable[[RuleContext], PlanTerms],
+    exact: Callable[..., Exact | None],
+) -> list[Draft]:
+    """A planned rule's drafts for one deal, as a calculator: each of its ``terms`` explained
+    exactly by ``exact(deal, *arguments)`` (``None`` when that member earns nothing on the deal)."""
+    deal = context.deal
+    return [
+        Draft(member, *found)
+        for member, arguments in terms(context)
+        if (found := exact(deal, *arguments)) is not None
+    ]
+
 
 def text(value: Decimal | int) -> str:
     """A number as provenance text: exact, no exponent, no trailing zeros."""

@@ -14,6 +14,7 @@ from ib.rules.base import (
     Inputs,
     PlanTerms,
     RuleContext,
+    planned_drafts,
     rounded_explanation,
     text,
 )
@@ -22,7 +23,11 @@ KIND = "per_level"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    return [Draft(member, *_explain(context.deal.lots, *args)) for member, args in terms(context)]
+    return planned_drafts(context, terms, _exact)
+
+
+def _exact(deal: DealFacts, *arguments: Any) -> tuple[Decimal, Inputs, str]:
+    return _explain(deal.lots, *arguments)
 
 
 def terms(context: RuleContext) -> PlanTerms:

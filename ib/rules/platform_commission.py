@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ib.rules.base import (
-    NOTHING,
     DealFacts,
     Draft,
     Inputs,
     PlanTerms,
     RuleContext,
+    finished,
     money_in_scheme_currency,
-    rounded_explanation,
+    planned_drafts,
     text,
 )
 
@@ -20,11 +20,7 @@ KIND = "platform_commission_share"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    return [
-        Draft(member, *exact)
-        for member, args in terms(context)
-        if (exact := _exact(context.deal, *args)) is not None
-    ]
+    return planned_drafts(context, terms, _exact)
 
 
 def terms(context: RuleContext) -> PlanTerms:
@@ -36,8 +32,7 @@ def terms(context: RuleContext) -> PlanTerms:
 
 def explain(deal: DealFacts, percent: Decimal) -> tuple[int, Inputs, str]:
     """The trader's IB's finished line for ``deal``; an amount of 0 when nothing was charged."""
-    exact = _exact(deal, percent)
-    return NOTHING if exact is None else rounded_explanation(*exact)
+    return finished(_exact(deal, percent))
 
 
 def _exact(deal: DealFacts, percent: Decimal) -> tuple[Decimal, Inputs, str] | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ib.rules.base import (
-    NOTHING,
     DealFacts,
     Draft,
     Inputs,
     PlanTerms,
     RuleContext,
+    finished,
     money_in_scheme_currency,
-    rounded_explanation,
+    planned_drafts,
     text,
 )
 
@@ -20,11 +20,7 @@ KIND = "profit_share"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    return [
-        Draft(member, *exact)
-        for member, args in terms(context)
-        if (exact := _exact(context.deal, *args)) is not None
-    ]
+    return planned_drafts(context, terms, _exact)
 
 
 def terms(context: RuleContext) -> PlanTerms:
@@ -39,8 +35,7 @@ def terms(context: RuleContext) -> PlanTerms:
 
 def explain(deal: DealFacts, basis: str, percent: Decimal) -> tuple[int, Inputs, str]:
     """The trader's IB's finished line for ``deal``; an amount of 0 when there is no such profit (loss)."""
-    exact = _exact(deal, basis, percent)
-    return NOTHING if exact is None else rounded_explanation(*exact)
+    return finished(_exact(deal, basis, percent))
 
 
 def _exact(deal: DealFacts, basis: str, percent: Decimal) -> tuple[Decimal, Inputs, str] | None:

@@ -21,6 +21,7 @@ from ib.rules.base import (
     Member,
     PlanTerms,
     RuleContext,
+    planned_drafts,
     rounded_explanation,
     text,
 )
@@ -29,7 +30,11 @@ KIND = "rank_differential"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    return [Draft(member, *_explain(context.deal.lots, *args)) for member, args in terms(context)]
+    return planned_drafts(context, terms, _exact)
+
+
+def _exact(deal: DealFacts, *arguments: Any) -> tuple[Decimal, Inputs, str]:
+    return _explain(deal.lots, *arguments)
 
 
 def terms(context: RuleContext) -> PlanTerms:

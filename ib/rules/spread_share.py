@@ -20,6 +20,7 @@ from ib.rules.base import (
     PlanTerms,
     RuleContext,
     money_in_scheme_currency,
+    planned_drafts,
     rounded_explanation,
     text,
 )
@@ -28,7 +29,7 @@ KIND = "spread_share"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    return [Draft(member, *_exact(context.deal, *args)) for member, args in terms(context)]
+    return planned_drafts(context, terms, _exact)
 
 
 def terms(context: RuleContext) -> PlanTerms:
