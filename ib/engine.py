@@ -15,9 +15,11 @@ One batch runs in one transaction:
 Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function. The
 bridge's sync passes reach step 1 through :mod:`ib.bridge_feed`.
 
-Speed: a batch loads the network once, walks each client's upline once per stretch of time in which
-the tree did not change (:meth:`ib.network.Network.governing`), keeps new deals in memory instead
-of reading them back, writes lines by COPY on PostgreSQL and posts one ledger batch.
+Speed: a batch loads the network once, walks the tree once per route (level-1 IB and epoch,
+:meth:`ib.network.Network.route`), compiles the scheme once per route and target into a plan
+(:class:`ib.calculation.Plan`), keeps new deals in memory instead of reading them back, stores new
+deals and lines by COPY on PostgreSQL (the lines streamed while the batch is still being computed)
+and posts one ledger batch, with the garbage collector held off until the batch's objects are gone.
 """
 
 from __future__ import annotations
