@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ib.models import CommissionLine
-from ib.rules.base import Inputs, Line, inputs_json
+from ib.rules.base import Line, inputs_json
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -115,8 +115,17 @@ def iter_diff(
     A generator, so that the lines can be computed while the inserts found so far are already on
     their way to the database (:func:`write_diff`); ``diff`` is complete once it is exhausted.
     """
-    seen: set[LineKey] = set()
     deltas = diff.deltas
+    if not stored:
+        # New deals only (the engine's usual batch): every line is an insert.
+        for line in lines:
+            deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
+            diff.inserts.append((deal_id, line))
+            deltas[(line.beneficiary_id, line.currency)] += line.amount
+            yield deal_id, line
+        diff.deltas = {key: value for key, value in deltas.items() if value != 0}
+        return
+    seen: set[LineKey] = set()
     for line in lines:
         deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
         key = (deal_id, line.beneficiary_id, line.rule_id)
@@ -167,14 +176,16 @@ LINE_COPY_COLUMNS = (
 def _copy_records(inserts: Iterable[tuple[int, Line]], now: datetime) -> Iterator[tuple[Any, ...]]:
     """New lines as rows of :data:`LINE_COPY_COLUMNS`, their inputs encoded as JSON text.
 
-    Explanations repeat across lines (lots, rates and uplines do), so each distinct set of inputs is
-    encoded once per batch.
+    Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
+    objects, so each is encoded once per batch, looked up by identity: every line written keeps
+    its inputs alive until the batch is over, so no identity is reused meanwhile.
     """
-    encoded: dict[Inputs, str] = {}
+    encoded: dict[int, str] = {}
     for deal_id, line in inserts:
-        text = encoded.get(line.inputs)
+        inputs = line.inputs
+        text = encoded.get(id(inputs))
         if text is None:
-            text = encoded[line.inputs] = inputs_json(line.inputs)
+            text = encoded[id(inputs)] = inputs_json(inputs)
         yield (
             deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
             line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
