@@ -14,28 +14,28 @@ the finished lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from core.gc_tuning import collector_paused
-from ib.network import Network
-from ib.rounding import round_commission_down
-from ib.rules import DEAL_CALCULATORS, OVERRIDING, overriding
+from ib.network import Network, Route
+from ib.rules import DEAL_CALCULATORS, OVERRIDING, PLANNED_RULES, overriding
 from ib.rules.base import (
     EXPLANATIONS_REMEMBERED,
     ClientHistory,
     DealFacts,
     Draft,
-    Inputs,
+    Explain,
     Line,
     Member,
     RuleContext,
     RuleSpec,
     VersionSnapshot,
-    text,
+    rounded_explanation,
 )
 
 
@@ -160,12 +160,8 @@ def _finish(
     return lines
 
 
-@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
-def _rounded(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
-    """A draft's amount rounded down, its inputs with the exact amount last, and its formula
-    with the rounding: remembered, because the calculators' explanations repeat across deals."""
-    rounded = round_commission_down(exact)
-    return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
+_rounded = lru_cache(maxsize=EXPLANATIONS_REMEMBERED)(rounded_explanation)
+"""Drafts' explanations finished, remembered: the calculators' explanations repeat across deals."""
 
 
 def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationState) -> list[RuleSpec]:
@@ -183,19 +179,111 @@ def _rules_for(version: VersionSnapshot, deal: DealFacts, state: CalculationStat
     return rules
 
 
+PLANS_REMEMBERED = 65_536
+"""How many plans one network keeps: a route and target each, so a batch or a period needs far fewer;
+the bound only keeps a pathological period's memory flat."""
+
+Template = tuple[tuple[int, int, str | None, int, str, str, int, str], Explain, tuple[Any, ...]]
+"""One line a plan pays per deal: the line's fields from beneficiary to currency, the rule's
+``explain`` and the arguments it takes after the deal."""
+
+Step = tuple[RuleSpec, list[Template] | None]
+"""One rule of a plan: its templates when the rule is planned and uncapped, else ``None``
+(the rule's calculator runs for each deal)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A scheme version compiled against one route (upline at an epoch) and one target (account
+    type and currency, symbol): what each rule pays whom, lots aside.
+
+    A planned rule (:data:`ib.rules.PLANNED_RULES`) without caps has its members, rates and
+    allocations worked out once here, its own-trade exclusion applied, and leaves each deal only
+    its own figures to explain; the other rules (CPA, which reads the trader's history, and capped
+    rules) and overriding run per deal.
+    """
+
+    steps: tuple[Step, ...]
+    overriding: tuple[RuleSpec, ...]
+
+
+def _compile(
+    deal: DealFacts,
+    network: Network,
+    upline: tuple[Member, ...],
+    version: VersionSnapshot,
+    rules: Sequence[RuleSpec],
+) -> Plan:
+    steps: list[Step] = []
+    for rule in rules:
+        if rule.kind == OVERRIDING:
+            continue
+        conditions = rule.conditions
+        lot_rule = PLANNED_RULES.get(rule.kind)
+        if lot_rule is None or conditions.cap_per_day is not None or conditions.cap_per_month is not None:
+            steps.append((rule, None))
+            continue
+        terms, explain = lot_rule
+        of_rule = (rule.id, rule.code, rule.kind, version.id, version.currency)
+        templates: list[Template] = []
+        seen: set[int] = set()
+        for member, arguments in terms(RuleContext(deal, upline, rule, version, network, NO_HISTORY)):
+            if member.partner_id in seen:
+                raise AssertionError(f"rule {rule.code} produced two lines for partner {member.partner_id}")
+            seen.add(member.partner_id)
+            if member.own and not conditions.include_own_trades:
+                continue
+            templates.append(((member.partner_id, member.level, member.rank, *of_rule), explain, arguments))
+        steps.append((rule, templates))
+    return Plan(tuple(steps), tuple(rule for rule in rules if rule.kind == OVERRIDING))
+
+
+NO_HISTORY = ClientHistory(Decimal(0), None, None, None, None, False)
+"""What a plan's rules are given for the trader's history: they never read it."""
+
+
+def _plan(
+    network: Network,
+    route: Route | None,
+    upline: tuple[Member, ...],
+    version: VersionSnapshot,
+    deal: DealFacts,
+    rules: Sequence[RuleSpec],
+    dropped: tuple[int, ...],
+) -> Plan:
+    """The deal's plan, compiled on first use per route, target and rules held back by minimum hold."""
+    key = (
+        route, version.id, deal.account_type, deal.account_currency, deal.symbol, deal.symbol_group,
+        deal.symbol_digits, dropped,
+    )  # fmt: skip
+    plans = network.plans
+    plan = plans.get(key)
+    if plan is None:
+        if len(plans) >= PLANS_REMEMBERED:
+            plans.clear()
+        plan = plans[key] = _compile(deal, network, upline, version, rules)
+    return plan  # type: ignore[return-value]
+
+
 def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -> list[Line]:
     """The lines one closing deal earns, given the network as it stood at the deal's time."""
-    upline, version = network.governing(deal.client_id, deal.time)
+    route, upline, version = network.route(deal.client_id, deal.time)
     lines: list[Line] = []
     if version is not None:
-        rules = [
-            rule
-            for rule in _rules_for(version, deal, state)
-            if not rule.conditions.min_hold_seconds or _conditions_hold(rule, deal)
-        ]
+        rules = _rules_for(version, deal, state)
+        dropped: tuple[int, ...] = ()
+        if any(rule.conditions.min_hold_seconds for rule in rules):
+            dropped = tuple(rule.id for rule in rules if not _conditions_hold(rule, deal))
+            rules = [rule for rule in rules if rule.id not in dropped]
+        plan = _plan(network, route, upline, version, deal, rules, dropped)
+        head = (deal.server, deal.ticket, deal.client_id, deal.time)
         history: ClientHistory | None = None
-        for rule in rules:
-            if rule.kind == OVERRIDING:
+        for rule, templates in plan.steps:
+            if templates is not None:
+                for fields, explain, arguments in templates:
+                    amount, inputs, formula = explain(deal, *arguments)
+                    if amount > 0:
+                        lines.append(_new_line(Line, (*head, *fields, amount, inputs, formula)))
                 continue
             if history is None:
                 deposit = state.first_deposits.get(deal.client_id)
@@ -218,9 +306,8 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
             if rule.kind == "cpa" and finished:
                 state.cpa_paid.add((deal.client_id, rule.code))
             lines.extend(finished)
-        for rule in rules:
-            if rule.kind == OVERRIDING:
-                lines.extend(_finish(rule, version, deal, overriding.calculate(rule, upline, lines), state))
+        for rule in plan.overriding:
+            lines.extend(_finish(rule, version, deal, overriding.calculate(rule, upline, lines), state))
     state.client_lots[deal.client_id] = state.client_lots.get(deal.client_id, Decimal(0)) + deal.lots
     state.client_last_trade[deal.client_id] = deal.time
     return lines
@@ -230,14 +317,20 @@ def deal_order(deal: DealFacts) -> tuple[datetime, str, int]:
     return (deal.time, deal.server, deal.ticket)
 
 
+def iter_lines(
+    deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
+) -> Iterator[Line]:
+    """Every line of ``deals``, taken in time order, one deal at a time: the engine writes the
+    lines found so far while it computes the next ones."""
+    state = state or CalculationState()
+    for deal in sorted(deals, key=deal_order):
+        yield from calculate_deal(deal, network, state)
+
+
 def calculate(
     deals: Sequence[DealFacts], network: Network, state: CalculationState | None = None
 ) -> list[Line]:
     """Every line of ``deals``, taken in time order (with the garbage collector held off: the
     calculation makes a few objects per line and never a reference cycle)."""
-    state = state or CalculationState()
-    lines: list[Line] = []
     with collector_paused():
-        for deal in sorted(deals, key=deal_order):
-            lines.extend(calculate_deal(deal, network, state))
-    return lines
+        return list(iter_lines(deals, network, state))

@@ -15,21 +15,23 @@ One batch runs in one transaction:
 Recompute (:mod:`ib.recompute`) runs steps 2-4 over a period through the same function. The
 bridge's sync passes reach step 1 through :mod:`ib.bridge_feed`.
 
-Speed: a batch loads the network once, walks each client's upline once per stretch of time in which
-the tree did not change (:meth:`ib.network.Network.governing`), keeps new deals in memory instead
-of reading them back, writes lines by COPY on PostgreSQL and posts one ledger batch.
+Speed: a batch loads the network once, walks the tree once per route (level-1 IB and epoch,
+:meth:`ib.network.Network.route`), compiles the scheme once per route and target into a plan
+(:class:`ib.calculation.Plan`), keeps new deals in memory instead of reading them back, stores new
+deals and lines by COPY on PostgreSQL (the lines streamed while the batch is still being computed)
+and posts one ledger batch, with the garbage collector held off until the batch's objects are gone.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,10 +40,11 @@ from core.db import Database
 from core.gc_tuning import collector_paused
 from core.jobs import enqueue_after_commit
 from ib import deals as deal_rows
-from ib.calculation import CalculationState, calculate
+from ib.calculation import CalculationState, iter_lines
+from ib.deal_store import insert_deals
 from ib.errors import IbError
 from ib.ledger_accounts import expense_account, payable_accounts
-from ib.line_store import diff_lines, stored_lines, write_lines
+from ib.line_store import stored_lines, write_diff
 from ib.models import ClientDeposit, CommissionLine, PayoutPolicy, StoredDeal, SymbolSpec, TradingAccount
 from ib.network import Network
 from ib.rounding import units_to_lots
@@ -178,14 +181,8 @@ async def process_deals_in(
         if found is not None and not found[2] and ticket not in latest:
             deleted_ids.append(found[0])
             affected.append((ticket, found[1], "deleted"))
-    deal_ids: list[int] = []
-    if new_rows:
-        statement = insert(StoredDeal).returning(StoredDeal.id, sort_by_parameter_order=True)
-        for inserted in chunked(new_rows, 2000):
-            result = await session.execute(statement, list(inserted))
-            for row, deal_id in zip(inserted, result.scalars(), strict=True):
-                row["id"] = deal_id
-                deal_ids.append(deal_id)
+    await insert_deals(session, new_rows)
+    deal_ids: list[int] = [row["id"] for row in new_rows]
     if changed_rows:
         await session.execute(update(StoredDeal), changed_rows)
         deal_ids.extend(row["id"] for row in changed_rows)
@@ -487,8 +484,9 @@ async def compute_lines(
     rows: Sequence[Mapping[str, Any]],
     *,
     accounts: Mapping[tuple[str, int], tuple[str, str]] | None = None,
-) -> tuple[list[Line], dict[tuple[str, int], int]]:
-    """The lines the stored deal ``rows`` earn now, and the deal id of each (server, ticket).
+) -> tuple[Iterator[Line], dict[tuple[str, int], int]]:
+    """The lines the stored deal ``rows`` earn now (computed as the iterator is consumed), and the
+    deal id of each (server, ticket).
 
     The network is loaded once for the whole batch, for the batch's clients only.
     """
@@ -496,7 +494,7 @@ async def compute_lines(
     network = await load_network(session, clients)
     facts = await deal_facts(session, rows, accounts=accounts, with_opening_times=uses_min_hold(network))
     state = await seed_state(session, network, facts)
-    lines = calculate(list(facts.values()), network, state)
+    lines = iter_lines(list(facts.values()), network, state)
     ids = {(row["server"], row["ticket"]): row["id"] for row in rows}
     return lines, ids
 
@@ -523,7 +521,8 @@ async def compute_and_post(
     run gets the same key and replays instead of paying twice.
     """
     outcome = outcome or Outcome()
-    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning.
+    # A batch makes a few objects per line and no reference cycle; see core.gc_tuning. The lines
+    # are dropped before the collector runs again, so it never walks them.
     with collector_paused():
         if rows is None:
             rows = await load_deal_rows(session, deal_ids)
@@ -534,13 +533,14 @@ async def compute_and_post(
         state = sorted((key, value[3]) for key, value in stored.items())
         digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
         key_prefix = f"ib:e:{digest}"
-        diff = diff_lines(lines, ids, stored, now)
-        await write_lines(session, diff, now)
-    outcome.computed_deals += len(rows)
-    outcome.lines_written += len(diff.inserts) + len(diff.updates)
-    outcome.deltas.update(diff.deltas)
-    outcome.transfer_ids.extend(await post_deltas(session, diff.deltas, key_prefix=key_prefix, now=now))
-    await enqueue_instant_payouts(session, [pid for (pid, _c), amount in diff.deltas.items() if amount > 0])
+        diff = await write_diff(session, lines, ids, stored, now)
+        outcome.computed_deals += len(rows)
+        outcome.lines_written += len(diff.inserts) + len(diff.updates)
+        deltas = diff.deltas
+        del lines, ids, stored, state, diff
+        outcome.deltas.update(deltas)
+        outcome.transfer_ids.extend(await post_deltas(session, deltas, key_prefix=key_prefix, now=now))
+    await enqueue_instant_payouts(session, [pid for (pid, _c), amount in deltas.items() if amount > 0])
     return outcome
 
 

@@ -8,7 +8,7 @@ than away, so its provenance stays; every change bumps the line's revision.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ib.models import CommissionLine
-from ib.rules.base import Inputs, Line, inputs_json
+from ib.rules.base import Line, inputs_json
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -92,12 +92,39 @@ async def _stored_lines_postgresql(
 
 
 def diff_lines(
-    lines: Sequence[Line],
+    lines: Iterable[Line],
     deal_ids_by_ticket: Mapping[tuple[str, int], int],
     stored: Mapping[LineKey, tuple[int, int, str, int]],
     now: datetime,
 ) -> LineDiff:
     diff = LineDiff()
+    for _insert in iter_diff(diff, lines, deal_ids_by_ticket, stored, now):
+        pass
+    return diff
+
+
+def iter_diff(
+    diff: LineDiff,
+    lines: Iterable[Line],
+    deal_ids_by_ticket: Mapping[tuple[str, int], int],
+    stored: Mapping[LineKey, tuple[int, int, str, int]],
+    now: datetime,
+) -> Iterator[tuple[int, Line]]:
+    """Fill ``diff`` with new ``lines`` against ``stored`` ones, yielding each insert as it is found.
+
+    A generator, so that the lines can be computed while the inserts found so far are already on
+    their way to the database (:func:`write_diff`); ``diff`` is complete once it is exhausted.
+    """
+    deltas = diff.deltas
+    if not stored:
+        # New deals only (the engine's usual batch): every line is an insert.
+        for line in lines:
+            deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
+            diff.inserts.append((deal_id, line))
+            deltas[(line.beneficiary_id, line.currency)] += line.amount
+            yield deal_id, line
+        diff.deltas = {key: value for key, value in deltas.items() if value != 0}
+        return
     seen: set[LineKey] = set()
     for line in lines:
         deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
@@ -106,7 +133,8 @@ def diff_lines(
         found = stored.get(key)
         if found is None:
             diff.inserts.append((deal_id, line))
-            diff.deltas[(line.beneficiary_id, line.currency)] += line.amount
+            deltas[(line.beneficiary_id, line.currency)] += line.amount
+            yield deal_id, line
         elif found[1] != line.amount:
             diff.updates.append(
                 {
@@ -123,7 +151,7 @@ def diff_lines(
                     "computed_at": now,
                 }
             )
-            diff.deltas[(line.beneficiary_id, found[2])] += line.amount - found[1]
+            deltas[(line.beneficiary_id, found[2])] += line.amount - found[1]
     for key, (line_id, amount, currency, revision) in stored.items():
         if key not in seen and amount != 0:
             diff.updates.append(
@@ -135,9 +163,8 @@ def diff_lines(
                     "computed_at": now,
                 }
             )
-            diff.deltas[(key[1], currency)] -= amount
-    diff.deltas = {key: value for key, value in diff.deltas.items() if value != 0}
-    return diff
+            deltas[(key[1], currency)] -= amount
+    diff.deltas = {key: value for key, value in deltas.items() if value != 0}
 
 
 LINE_COPY_COLUMNS = (
@@ -146,39 +173,76 @@ LINE_COPY_COLUMNS = (
 )  # fmt: skip
 
 
+def _copy_records(inserts: Iterable[tuple[int, Line]], now: datetime) -> Iterator[tuple[Any, ...]]:
+    """New lines as rows of :data:`LINE_COPY_COLUMNS`, their inputs encoded as JSON text.
+
+    Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
+    objects, so each is encoded once per batch, looked up by identity: every line written keeps
+    its inputs alive until the batch is over, so no identity is reused meanwhile.
+    """
+    encoded: dict[int, str] = {}
+    for deal_id, line in inserts:
+        inputs = line.inputs
+        text = encoded.get(id(inputs))
+        if text is None:
+            text = encoded[id(inputs)] = inputs_json(inputs)
+        yield (
+            deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
+            line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
+            line.amount, text, line.formula, 1, now,
+        )  # fmt: skip
+
+
+async def _copy_lines(connection: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
+    """Binary COPY on the transaction's own driver connection: same constraints and triggers as
+    INSERT, far fewer round trips. The driver sends the rows as they come, a buffer at a time."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table("ib_commission_line", records=records, columns=LINE_COPY_COLUMNS)
+
+
+async def _insert_lines(session: AsyncSession, inserts: Sequence[tuple[int, Line]], now: datetime) -> None:
+    """New lines by INSERT (SQLite): the ORM's JSON column takes the inputs as a mapping."""
+    rows = [
+        {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": dict(line.inputs)}
+        for record, (_deal_id, line) in zip(_copy_records(inserts, now), inserts, strict=True)
+    ]
+    for chunk in chunked(rows, 2000):
+        await session.execute(insert(CommissionLine), list(chunk))
+
+
 async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> None:
-    """Insert new lines and update changed ones. On PostgreSQL new lines go in by binary COPY on the
-    transaction's own driver connection (same constraints and triggers as INSERT, far fewer round trips)."""
+    """Insert new lines and update changed ones (on PostgreSQL new lines go in by COPY)."""
     if diff.inserts:
-        # Explanations repeat across lines (lots, rates and uplines do), so each distinct set of
-        # inputs is encoded once per batch.
-        encoded: dict[Inputs, str] = {}
-        records = []
-        for deal_id, line in diff.inserts:
-            text = encoded.get(line.inputs)
-            if text is None:
-                text = encoded[line.inputs] = inputs_json(line.inputs)
-            records.append(
-                (
-                    deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
-                    line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
-                    line.amount, text, line.formula, 1, now,
-                )
-            )  # fmt: skip
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver.copy_records_to_table(
-                "ib_commission_line", records=records, columns=LINE_COPY_COLUMNS
-            )
+            await _copy_lines(connection, _copy_records(diff.inserts, now))
         else:
-            # The ORM's JSON column takes the inputs as a mapping, not as encoded text.
-            rows = [
-                {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": dict(line.inputs)}
-                for record, (_deal_id, line) in zip(records, diff.inserts, strict=True)
-            ]
-            for chunk in chunked(rows, 2000):
-                await session.execute(insert(CommissionLine), list(chunk))
+            await _insert_lines(session, diff.inserts, now)
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
+
+
+async def write_diff(
+    session: AsyncSession,
+    lines: Iterable[Line],
+    deal_ids_by_ticket: Mapping[tuple[str, int], int],
+    stored: Mapping[LineKey, tuple[int, int, str, int]],
+    now: datetime,
+) -> LineDiff:
+    """:func:`diff_lines` and :func:`write_lines` in one pass.
+
+    On PostgreSQL the new lines stream into the COPY while ``lines`` (an iterator: the engine's
+    calculation) is still being computed, so the database stores one buffer of lines while the
+    next is calculated; an error in the calculation aborts the COPY and so the transaction.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        diff = diff_lines(lines, deal_ids_by_ticket, stored, now)
+        await write_lines(session, diff, now)
+        return diff
+    diff = LineDiff()
+    await _copy_lines(connection, _copy_records(iter_diff(diff, lines, deal_ids_by_ticket, stored, now), now))
+    if diff.updates:
+        await session.execute(update(CommissionLine), diff.updates)
+    return diff

@@ -38,6 +38,12 @@ class Terms:
     rank: str | None
 
 
+Route = tuple[int, bool, int]
+"""(level-1 IB, whether it is the trader's own trade, network epoch): what decides a trade's upline."""
+
+Routed = tuple["Route | None", tuple[Member, ...], VersionSnapshot | None]
+
+
 def _find(spans: Iterable[Span] | None, moment: datetime) -> int | None:
     for span in spans or ():
         if span.covers(moment):
@@ -75,7 +81,11 @@ class Network:
         self.allocations = {key: sorted(items) for key, items in allocations.items()}
         self.rank_positions = dict(rank_positions)
         self._changes = _change_moments(self)
-        self._governing: dict[tuple[int, int], tuple[tuple[Member, ...], VersionSnapshot | None]] = {}
+        self._routes: dict[tuple[int, int], Routed] = {}
+        self._uplines: dict[Route | None, Routed] = {}
+        self.plans: dict[object, object] = {}
+        """What the calculation core compiled for this network (:mod:`ib.calculation`): it holds
+        only what this snapshot decides, so it lives and dies with it."""
 
     def epoch(self, moment: datetime) -> int:
         """How many changes of the network happened at or before ``moment``.
@@ -88,18 +98,35 @@ class Network:
     def governing(
         self, client_id: int, moment: datetime
     ) -> tuple[tuple[Member, ...], VersionSnapshot | None]:
-        """A trade's upline and the scheme version its level-1 IB held, remembered per client and
-        epoch: a batch of deals walks the tree once per client, not once per deal."""
-        key = (client_id, self.epoch(moment))
-        found = self._governing.get(key)
+        """A trade's upline and the scheme version its level-1 IB held (see :meth:`route`)."""
+        _route, upline, version = self.route(client_id, moment)
+        return upline, version
+
+    def route(
+        self, client_id: int, moment: datetime
+    ) -> tuple[Route | None, tuple[Member, ...], VersionSnapshot | None]:
+        """A trade's route (its level-1 IB, whether that IB is the trader, and the epoch), upline and
+        governing scheme version.
+
+        The route alone decides the upline and the version, so both are remembered per route (every
+        client of one IB shares them) and the route per client and epoch: a batch of deals walks the
+        tree once per IB, not once per client or deal. ``None`` when no IB is above the trade.
+        """
+        epoch = self.epoch(moment)
+        found = self._routes.get((client_id, epoch))
         if found is None:
-            upline = self.upline(client_id, moment)
-            version = None
-            if upline:
-                terms = self.terms_at(upline[0].partner_id, moment)
-                version = None if terms is None else self.version_at(terms.scheme_id, moment)
-            found = (upline, version)
-            self._governing[key] = found
+            direct = self.direct_ib(client_id, moment)
+            route = None if direct is None else (direct[0], direct[1], epoch)
+            found = self._uplines.get(route)
+            if found is None:
+                upline = self.upline(client_id, moment)
+                version = None
+                if upline:
+                    terms = self.terms_at(upline[0].partner_id, moment)
+                    version = None if terms is None else self.version_at(terms.scheme_id, moment)
+                found = (route, upline, version)
+                self._uplines[route] = found
+            self._routes[(client_id, epoch)] = found
         return found
 
     def parent(self, partner_id: int, moment: datetime) -> int | None:

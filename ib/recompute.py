@@ -144,6 +144,8 @@ async def _run_period(
                 deltas[key] += amount
             if write:
                 await write_lines(session, diff, now)
+            # The page's objects go before the collector runs again, so it never walks them.
+            del rows, facts, page_state, lines, ids, stored, diff
     return report, {key: value for key, value in deltas.items() if value}
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, NamedTuple, Protocol
 
-from ib.rounding import as_decimal, as_minor
+from ib.rounding import as_decimal, as_minor, round_commission_down
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +223,48 @@ class RuleContext(NamedTuple):
 
 
 Calculator = Callable[[RuleContext], list[Draft]]
+
+PlanTerms = list[tuple[Member, tuple[Any, ...]]]
+"""What a planned rule (:data:`ib.rules.PLANNED_RULES`) gives each member of one route, the deal's
+own figures aside: the member and the arguments its ``explain(deal, *arguments)`` takes."""
+
+Explain = Callable[..., tuple[int, "Inputs", str]]
+"""``explain(deal, *arguments)``: one member's line for one deal, finished by
+:func:`rounded_explanation` (amount, inputs, formula)."""
+
+
+def rounded_explanation(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
+    """A draft's amount rounded down, its inputs with the exact amount last, and its formula with
+    the rounding: how every line is finished (:mod:`ib.calculation`)."""
+    rounded = round_commission_down(exact)
+    return rounded, (*inputs, ("exact", text(exact))), f"{formula} → rounded down {rounded}"
+
+
+NOTHING: tuple[int, Inputs, str] = (0, (), "")
+"""What ``explain`` gives a member the deal pays nothing (a line of 0 is never written)."""
+
+Exact = tuple[Decimal, Inputs, str]
+"""A draft's exact amount, inputs and formula."""
+
+
+def finished(exact: Exact | None) -> tuple[int, Inputs, str]:
+    """An exact explanation finished (:func:`rounded_explanation`), or :data:`NOTHING` for none."""
+    return NOTHING if exact is None else rounded_explanation(*exact)
+
+
+def planned_drafts(
+    context: RuleContext,
+    terms: Callable[[RuleContext], PlanTerms],
+    exact: Callable[..., Exact | None],
+) -> list[Draft]:
+    """A planned rule's drafts for one deal, as a calculator: each of its ``terms`` explained
+    exactly by ``exact(deal, *arguments)`` (``None`` when that member earns nothing on the deal)."""
+    deal = context.deal
+    return [
+        Draft(member, *found)
+        for member, arguments in terms(context)
+        if (found := exact(deal, *arguments)) is not None
+    ]
 
 
 def text(value: Decimal | int) -> str:

@@ -10,15 +10,35 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
+from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
+    DealFacts,
+    Draft,
+    Inputs,
+    PlanTerms,
+    RuleContext,
+    planned_drafts,
+    rounded_explanation,
+    text,
+)
 
 KIND = "fixed"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
+    return planned_drafts(context, terms, _exact)
+
+
+def _exact(deal: DealFacts, *arguments: Any) -> tuple[Decimal, Inputs, str]:
+    return _explain(deal.lots, *arguments)
+
+
+def terms(context: RuleContext) -> PlanTerms:
+    """Each upline member's (scheme rate, own rate, rate given to its sub-IB, that sub-IB): all the
+    line needs but the deal's lots, the same for every deal of one route."""
     rate = context.rule.minor("amount_per_lot")
-    lots = context.deal.lots
     upline = context.upline
     if not upline:
         return []
@@ -44,12 +64,22 @@ def calculate(context: RuleContext) -> list[Draft]:
         own_rates.append(own)
         ceiling = own
     own_rates.reverse()
-    drafts: list[Draft] = []
+    out: PlanTerms = []
     for index, own in enumerate(own_rates):
         given = own_rates[index - 1] if index > 0 else 0
         sub_ib = upline[index - 1].partner_id if index > 0 else None
-        drafts.append(Draft(upline[index], *_explain(lots, rate, own, given, sub_ib)))
-    return drafts
+        out.append((upline[index], (rate, own, given, sub_ib)))
+    return out
+
+
+def explain(deal: DealFacts, rate: int, own: int, given: int, sub_ib: int | None) -> tuple[int, Inputs, str]:
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
+    return _finished(deal.lots, rate, own, given, sub_ib)
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
+    return rounded_explanation(*_explain(*arguments))
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)

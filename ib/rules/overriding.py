@@ -18,18 +18,23 @@ KIND = "overriding"
 def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -> list[Draft]:
     percent = rule.decimal("percent")
     by_level = {member.level: member for member in upline}
-    totals: dict[int, list[Line]] = {}
+    earned: dict[int, list[tuple[int, str]]] = {}
+    downline: dict[int, int] = {}
     for line in lines:
-        if line.kind == KIND or line.amount <= 0:
+        if line.amount <= 0 or line.kind == KIND:
             continue
-        parent = by_level.get(line.level + 1)
-        if parent is not None:
-            totals.setdefault(parent.level, []).append(line)
-    drafts: list[Draft] = []
-    for level, sources in sorted(totals.items()):
-        earned = tuple((line.amount, line.rule_code) for line in sources)
-        drafts.append(Draft(by_level[level], *_explain(earned, sources[0].beneficiary_id, percent)))
-    return drafts
+        level = line.level + 1
+        if level in by_level:
+            found = earned.get(level)
+            if found is None:
+                earned[level] = [(line.amount, line.rule_code)]
+                downline[level] = line.beneficiary_id
+            else:
+                found.append((line.amount, line.rule_code))
+    return [
+        Draft(by_level[level], *_explain(tuple(earned[level]), downline[level], percent))
+        for level in sorted(earned)
+    ]
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)

@@ -4,27 +4,56 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from ib.rounding import as_minor
-from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, text
+from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
+    DealFacts,
+    Draft,
+    Inputs,
+    PlanTerms,
+    RuleContext,
+    planned_drafts,
+    rounded_explanation,
+    text,
+)
 
 KIND = "per_level"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
+    return planned_drafts(context, terms, _exact)
+
+
+def _exact(deal: DealFacts, *arguments: Any) -> tuple[Decimal, Inputs, str]:
+    return _explain(deal.lots, *arguments)
+
+
+def terms(context: RuleContext) -> PlanTerms:
+    """Each paid member's (level, amount per lot)."""
     amounts = context.rule.params.get("amounts_per_lot")
     if not isinstance(amounts, list):
         raise ValueError(f"rule {context.rule.code}: amounts_per_lot must be a list, level 1 first")
-    lots = context.deal.lots
-    drafts: list[Draft] = []
+    out: PlanTerms = []
     for member in context.upline:
         if member.level > len(amounts):
             break
         rate = as_minor(amounts[member.level - 1], f"rule {context.rule.code}: level {member.level}")
         if rate == 0:
             continue
-        drafts.append(Draft(member, *_explain(lots, member.level, rate)))
-    return drafts
+        out.append((member, (member.level, rate)))
+    return out
+
+
+def explain(deal: DealFacts, level: int, rate: int) -> tuple[int, Inputs, str]:
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
+    return _finished(deal.lots, level, rate)
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
+    return rounded_explanation(*_explain(*arguments))
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)

@@ -4,23 +4,44 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ib.rules.base import Draft, RuleContext, money_in_scheme_currency, text
+from ib.rules.base import (
+    DealFacts,
+    Draft,
+    Inputs,
+    PlanTerms,
+    RuleContext,
+    finished,
+    money_in_scheme_currency,
+    planned_drafts,
+    text,
+)
 
 KIND = "platform_commission_share"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
-    deal = context.deal
-    charged = -deal.platform_commission
-    if not context.upline or charged <= 0 or not money_in_scheme_currency(context):
+    return planned_drafts(context, terms, _exact)
+
+
+def terms(context: RuleContext) -> PlanTerms:
+    """The trader's IB's percent; nothing when the account's currency is not the scheme's."""
+    if not context.upline or not money_in_scheme_currency(context):
         return []
-    percent = context.rule.decimal("percent")
+    return [(context.upline[0], (context.rule.decimal("percent"),))]
+
+
+def explain(deal: DealFacts, percent: Decimal) -> tuple[int, Inputs, str]:
+    """The trader's IB's finished line for ``deal``; an amount of 0 when nothing was charged."""
+    return finished(_exact(deal, percent))
+
+
+def _exact(deal: DealFacts, percent: Decimal) -> tuple[Decimal, Inputs, str] | None:
+    charged = -deal.platform_commission
+    if charged <= 0:
+        return None
     exact = Decimal(charged) * percent / 100
-    return [
-        Draft(
-            context.upline[0],
-            exact,
-            (("platform_commission", str(charged)), ("percent", text(percent))),
-            f"{charged} commission charged * {text(percent)}% = {text(exact)}",
-        )
-    ]
+    return (
+        exact,
+        (("platform_commission", str(charged)), ("percent", text(percent))),
+        f"{charged} commission charged * {text(percent)}% = {text(exact)}",
+    )

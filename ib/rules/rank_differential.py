@@ -10,14 +10,35 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from ib.rounding import as_minor
-from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Member, RuleContext, text
+from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
+    DealFacts,
+    Draft,
+    Inputs,
+    Member,
+    PlanTerms,
+    RuleContext,
+    planned_drafts,
+    rounded_explanation,
+    text,
+)
 
 KIND = "rank_differential"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
+    return planned_drafts(context, terms, _exact)
+
+
+def _exact(deal: DealFacts, *arguments: Any) -> tuple[Decimal, Inputs, str]:
+    return _explain(deal.lots, *arguments)
+
+
+def terms(context: RuleContext) -> PlanTerms:
+    """Each paid member's (rank, the increments it collects)."""
     increments = context.rule.params.get("increments_per_lot")
     if not isinstance(increments, dict):
         raise ValueError(f"rule {context.rule.code}: increments_per_lot must map rank codes to amounts")
@@ -28,7 +49,6 @@ def calculate(context: RuleContext) -> list[Draft]:
             raise ValueError(f"rule {context.rule.code}: unknown rank {rank!r}")
         ranked.append((position, rank, as_minor(amount, f"rule {context.rule.code}: {rank}")))
     ranked.sort()
-    lots = context.deal.lots
     earned: dict[int, list[tuple[str, int]]] = {}
     members: dict[int, Member] = {}
     for position, rank, amount in ranked:
@@ -38,11 +58,20 @@ def calculate(context: RuleContext) -> list[Draft]:
                 earned.setdefault(member.partner_id, []).append((rank, amount))
                 members[member.partner_id] = member
                 break
-    drafts: list[Draft] = []
-    for partner_id, parts in earned.items():
-        member = members[partner_id]
-        drafts.append(Draft(member, *_explain(lots, member.rank or "", tuple(parts))))
-    return drafts
+    return [
+        (members[partner_id], (members[partner_id].rank or "", tuple(parts)))
+        for partner_id, parts in earned.items()
+    ]
+
+
+def explain(deal: DealFacts, rank: str, parts: tuple[tuple[str, int], ...]) -> tuple[int, Inputs, str]:
+    """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
+    return _finished(deal.lots, rank, parts)
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
+    return rounded_explanation(*_explain(*arguments))
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)

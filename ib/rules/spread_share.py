@@ -10,27 +10,58 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, RuleContext, money_in_scheme_currency, text
+from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
+    DealFacts,
+    Draft,
+    Inputs,
+    PlanTerms,
+    RuleContext,
+    money_in_scheme_currency,
+    planned_drafts,
+    rounded_explanation,
+    text,
+)
 
 KIND = "spread_share"
 
 
 def calculate(context: RuleContext) -> list[Draft]:
+    return planned_drafts(context, terms, _exact)
+
+
+def terms(context: RuleContext) -> PlanTerms:
+    """The trader's IB's (spread points, percent, quote-to-account rate); nothing when the symbol's
+    digits are unknown or the account's currency is not the scheme's."""
     deal = context.deal
     if not context.upline or deal.symbol_digits is None or not money_in_scheme_currency(context):
         return []
     points = context.rule.decimal("spread_points")
     percent = context.rule.decimal("percent")
     rate = context.rule.decimal("quote_to_account", "1")
-    return [
-        Draft(
-            context.upline[0],
-            *_explain(
-                points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
-            ),
-        )
-    ]
+    return [(context.upline[0], (points, percent, rate))]
+
+
+def explain(deal: DealFacts, points: Decimal, percent: Decimal, rate: Decimal) -> tuple[int, Inputs, str]:
+    """The trader's IB's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
+    assert deal.symbol_digits is not None  # terms() pays nothing without them
+    return _finished(
+        points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
+    )
+
+
+def _exact(deal: DealFacts, points: Decimal, percent: Decimal, rate: Decimal) -> tuple[Decimal, Inputs, str]:
+    assert deal.symbol_digits is not None  # terms() pays nothing without them
+    return _explain(
+        points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
+    )
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
+    return rounded_explanation(*_explain(*arguments))
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)

@@ -29,7 +29,13 @@ def close(ticket: int, client: int, lots: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def run(
+def run(*args: Any, **kwargs: Any) -> dict[str, int]:
+    """Totals per IB name (IBs that earned nothing are left out); arguments as :func:`scenario`."""
+    result = simulate(scenario(*args, **kwargs))
+    return {name: entry["total"] for name, entry in result["ibs"].items() if entry["total"]}
+
+
+def scenario(
     rules: Sequence[Mapping[str, Any]],
     *,
     ibs: Sequence[tuple[str, str | None, str | None]],
@@ -39,8 +45,8 @@ def run(
     currencies: Mapping[int, str] | None = None,
     allocations: Sequence[Mapping[str, Any]] = (),
     deposits: Mapping[int, tuple[int, str]] | None = None,
-) -> dict[str, int]:
-    """Totals per IB name (IBs that earned nothing are left out).
+) -> dict[str, Any]:
+    """A simulator scenario.
 
     ``ibs``: (name, parent, rank); IB ``n``-th in the list is client ``n`` (1-based) for own trades.
     """
@@ -49,7 +55,7 @@ def run(
     deposits = deposits or {}
     ib_clients = {name: index for index, (name, _parent, _rank) in enumerate(ibs, start=1)}
     all_clients = set(clients) | set(ib_clients.values())
-    scenario = {
+    return {
         "currency": "USD",
         "ranks": RANKS,
         "symbols": SYMBOLS,
@@ -81,5 +87,3 @@ def run(
         "rules": list(rules),
         "deals": list(deals),
     }
-    result = simulate(scenario)
-    return {name: entry["total"] for name, entry in result["ibs"].items() if entry["total"]}

@@ -1,0 +1,56 @@
+"""Writing new synced deals into ``ib_deal``, each row given its id.
+
+On PostgreSQL the ids are drawn from the table's sequence in one statement and the rows go in by
+binary COPY on the transaction's own driver connection: the engine stores a feed batch of
+thousands of deals per transaction, and the ORM's multi-row INSERT … RETURNING cost more than the
+database's work. Elsewhere (SQLite) an INSERT … RETURNING in chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ib.models import StoredDeal
+from ib.snapshot import chunked
+
+DEAL_COLUMNS = tuple(column.name for column in StoredDeal.__table__.columns)
+UNIQUE_VIOLATION = "23505"
+"""PostgreSQL's SQLSTATE for a unique violation."""
+
+
+async def insert_deals(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (values of ``ib_deal`` without ``id``) and set each row's ``"id"``.
+
+    A row that another transaction stored first fails the batch with :class:`IntegrityError`, on
+    either database, so the engine's retry sees the committed rows.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        statement = insert(StoredDeal).returning(StoredDeal.id, sort_by_parameter_order=True)
+        for inserted in chunked(rows, 2000):
+            result = await session.execute(statement, list(inserted))
+            for row, deal_id in zip(inserted, result.scalars(), strict=True):
+                row["id"] = deal_id
+        return
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    ids = await driver.fetch(
+        "SELECT nextval(pg_get_serial_sequence('ib_deal', 'id')) FROM generate_series(1, $1)", len(rows)
+    )
+    for row, (deal_id,) in zip(rows, ids, strict=True):
+        row["id"] = deal_id
+    try:
+        await driver.copy_records_to_table(
+            "ib_deal", records=[[row[name] for name in DEAL_COLUMNS] for row in rows], columns=DEAL_COLUMNS
+        )
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise IntegrityError("COPY ib_deal", None, exc) from exc
+        raise
