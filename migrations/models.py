@@ -25,6 +25,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.config_store",
     "comms.models",
     "crm.work_models",
+    "core.events",
+    "webhooks.models",
 )
 
 

@@ -1,0 +1,60 @@
+"""Fanning events out: one delivery row for each new event and each endpoint that wants its kind.
+
+An event is taken once: a compare-and-set on ``dispatched_at`` (``NULL`` → now) decides which
+sweep takes it, so two workers sweeping at the same moment never make a delivery twice, and the
+unique ``(event, endpoint)`` pair guards the rows themselves. An endpoint receives the events that
+happened while it was registered and enabled, never older history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import as_utc
+from core.events import DomainEvent
+from webhooks.models import Delivery, DeliveryStatus, Endpoint
+
+BATCH = 500
+
+
+async def fan_out_new_events(session: AsyncSession, now: datetime, limit: int = BATCH) -> int:
+    """Make the deliveries of up to ``limit`` undispatched events; returns how many were made."""
+    ids = list(
+        await session.scalars(
+            select(DomainEvent.id)
+            .where(DomainEvent.dispatched_at.is_(None))
+            .order_by(DomainEvent.id)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return 0
+    taken = (
+        await session.execute(
+            update(DomainEvent)
+            .where(DomainEvent.id.in_(ids), DomainEvent.dispatched_at.is_(None))
+            .values(dispatched_at=now)
+            .returning(DomainEvent.id, DomainEvent.kind, DomainEvent.occurred_at)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    endpoints = list(await session.scalars(select(Endpoint).where(Endpoint.enabled.is_(True))))
+    made = 0
+    for event in sorted(taken, key=lambda row: row.id):
+        for endpoint in endpoints:
+            if event.kind in endpoint.kinds and as_utc(endpoint.created_at) <= as_utc(event.occurred_at):
+                session.add(
+                    Delivery(
+                        event_id=event.id,
+                        endpoint_id=endpoint.id,
+                        status=DeliveryStatus.PENDING,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+                made += 1
+    await session.flush()
+    return made
