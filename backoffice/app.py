@@ -30,6 +30,7 @@ from backoffice import (
     settings_mail,
     signin,
     staff,
+    webhooks,
 )
 from backoffice.guards import requires_permission
 from core.db import Database
@@ -62,6 +63,7 @@ NAVIGATION = (
     NavItem("Risk alerts", "/risk/alerts"),
     NavItem("Reports", "/reports"),
     NavItem("Dead-letter jobs", "/jobs/dead"),
+    NavItem("Webhooks", "/webhooks"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -103,6 +105,7 @@ def protected_router() -> Router:
             risk.RiskSettingsController,
             reports.ReportsController,
             jobs.DeadLetterController,
+            webhooks.WebhooksController,
             *clients.CONTROLLERS,
             *crm_work.CONTROLLERS,
             api.router,
@@ -125,6 +128,7 @@ def backoffice_spec() -> AppSpec:
         locale_dirs=[
             HERE / "locales",
             HERE / "clients_locales",
+            HERE / "webhooks_locales",
             KYC_LOCALES,
             BRIDGE_LOCALES,
             REPORTS_LOCALES,
