@@ -34,7 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "mail.templates": "Edit, preview and reset the mail templates.",
     "announcements.manage": "Write, schedule and publish announcements to clients.",
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
-    "webhooks.manage": "Register webhook endpoints, rotate their secrets, read the delivery log and replay deliveries.",
+    "webhooks.manage": "Register webhook endpoints, rotate their secrets, see deliveries and replay them.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)

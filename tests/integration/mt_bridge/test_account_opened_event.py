@@ -38,4 +38,5 @@ async def test_account_opened_is_recorded_once_the_server_made_it(crm: Crm) -> N
         "currency": opened.account.currency,
         "is_demo": True,
     }
-    assert event.uid.startswith("evt_") and len(event.uid) == 36
+    assert event.uid.startswith("evt_")
+    assert len(event.uid) == 36

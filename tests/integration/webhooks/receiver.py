@@ -68,7 +68,7 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
     receiver = Receiver(**options)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, raw)
@@ -78,7 +78,7 @@ def running_receiver(**options: Any) -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -300,7 +300,8 @@ async def test_pages_in_chinese_and_unknown_ids_are_404(
     assert index.status_code == 200
     assert "新建端点" in index.text
     new = await backoffice_client.get("/webhooks/new", headers=zh)
-    assert "入金完成" in new.text and "保存端点" in new.text
+    assert "入金完成" in new.text
+    assert "保存端点" in new.text
     assert (await backoffice_client.get("/webhooks/999999")).status_code == 404
     assert (await backoffice_client.get("/webhooks/999999/deliveries")).status_code == 404
     endpoint_id, _ = await register_endpoint(
