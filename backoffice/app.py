@@ -31,6 +31,7 @@ from backoffice import (
     signin,
     staff,
     webhooks,
+    webhooks_api,
 )
 from backoffice.guards import requires_permission
 from core.db import Database
@@ -109,6 +110,7 @@ def protected_router() -> Router:
             *clients.CONTROLLERS,
             *crm_work.CONTROLLERS,
             api.router,
+            webhooks_api.router,
         ],
         guards=[requires_permission],
         exception_handlers=SIGN_IN_HANDLERS,

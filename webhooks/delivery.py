@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
@@ -322,15 +322,22 @@ async def delivery_log(
     session: AsyncSession, endpoint_id: int, status: str = "", limit: int = 200
 ) -> Sequence[DeliveryLine]:
     """One endpoint's deliveries, newest first, optionally of one status."""
-    query = (
-        select(Delivery, DomainEvent.uid, DomainEvent.kind, DomainEvent.occurred_at)
-        .join(DomainEvent, DomainEvent.id == Delivery.event_id)
-        .where(Delivery.endpoint_id == endpoint_id)
-    )
+    query = _lines().where(Delivery.endpoint_id == endpoint_id)
     if status:
         query = query.where(Delivery.status == status)
     rows = (await session.execute(query.order_by(Delivery.id.desc()).limit(limit))).all()
     return [DeliveryLine(row[0], row[1], row[2], as_utc(row[3])) for row in rows]
+
+
+async def delivery_line(session: AsyncSession, delivery_id: int) -> DeliveryLine:
+    row = (await session.execute(_lines().where(Delivery.id == delivery_id))).one()
+    return DeliveryLine(row[0], row[1], row[2], as_utc(row[3]))
+
+
+def _lines() -> Select[Delivery, str, str, datetime]:
+    return select(Delivery, DomainEvent.uid, DomainEvent.kind, DomainEvent.occurred_at).join(
+        DomainEvent, DomainEvent.id == Delivery.event_id
+    )
 
 
 async def replay(session: AsyncSession, endpoint_id: int, delivery_id: int, actor: Actor) -> Delivery:

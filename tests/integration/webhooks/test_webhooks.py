@@ -18,7 +18,7 @@ from core.identity.models import User
 from core.secrets_box import SecretsBox
 from core.settings import Settings
 from tests import log_watch
-from tests.helpers import STRONG_PASSWORD, make_staff, staff_sign_in, submit
+from tests.helpers import STRONG_PASSWORD, csrf_from, make_staff, staff_sign_in, submit
 from tests.integration.webhooks.receiver import running_receiver
 from webhooks.delivery import SEND_ACTOR, DeliveryPolicy, deliver_due, send_one
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
@@ -314,3 +314,63 @@ async def test_pages_in_chinese_and_unknown_ids_are_404(
         {},
     )
     assert missing.status_code == 404
+
+
+async def test_the_json_api_lists_endpoints_without_secrets_shows_the_log_and_replays(
+    backoffice_client: AsyncTestClient,
+    portal_client: AsyncTestClient,
+    db: Database,
+    settings: Settings,
+    sent_jobs: list[jobs.Job],
+) -> None:
+    box = SecretsBox.from_settings(settings)
+    await sign_in_admin(backoffice_client, db, settings)
+    with running_receiver(fail_first=True) as receiver:
+        endpoint_id, receiver.secret = await register_endpoint(
+            backoffice_client, receiver.url, ["client.registered"]
+        )
+        await register_client(portal_client)
+        await deliver_due(db, box, POLICY)
+    listed = await backoffice_client.get("/api/v1/webhooks/endpoints")
+    assert listed.status_code == 200
+    [endpoint] = listed.json()
+    assert (endpoint["id"], endpoint["url"], endpoint["kinds"], endpoint["enabled"]) == (
+        endpoint_id,
+        receiver.url,
+        ["client.registered"],
+        True,
+    )
+    assert receiver.secret not in listed.text
+    assert "secret_sealed" not in listed.text
+
+    log = await backoffice_client.get(f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries")
+    assert log.status_code == 200
+    [line] = log.json()
+    assert (line["status"], line["attempts"], line["last_status_code"], line["event_kind"]) == (
+        "pending",
+        1,
+        500,
+        "client.registered",
+    )
+    assert line["event_id"] == receiver.hits[0].event_id
+    assert (
+        await backoffice_client.get(f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries?status=delivered")
+    ).json() == []
+    bad = await backoffice_client.get(f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries?status=lost")
+    assert bad.status_code == 400
+    assert (await backoffice_client.get("/api/v1/webhooks/endpoints/424242/deliveries")).status_code == 404
+
+    token = csrf_from((await backoffice_client.get("/webhooks")).text)
+    sent_jobs.clear()
+    replayed = await backoffice_client.post(
+        f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/{line['id']}/replay",
+        headers={"x-csrftoken": token},
+    )
+    assert replayed.status_code == 202, replayed.text
+    assert (replayed.json()["status"], replayed.json()["event_id"]) == ("pending", line["event_id"])
+    assert sent_jobs == [jobs.Job(SEND_ACTOR, (line["id"],), {})]
+    missing = await backoffice_client.post(
+        f"/api/v1/webhooks/endpoints/{endpoint_id}/deliveries/424242/replay", headers={"x-csrftoken": token}
+    )
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "No such delivery for this endpoint."
