@@ -21,26 +21,28 @@ BATCH = 500
 
 
 async def fan_out_new_events(session: AsyncSession, now: datetime, limit: int = BATCH) -> int:
-    """Make the deliveries of up to ``limit`` undispatched events; returns how many were made."""
-    ids = list(
-        await session.scalars(
-            select(DomainEvent.id)
-            .where(DomainEvent.dispatched_at.is_(None))
-            .order_by(DomainEvent.id)
-            .limit(limit)
-        )
+    """Make the deliveries of up to ``limit`` undispatched events; returns how many were made.
+
+    The statement that takes the events is the transaction's first, and a write: on SQLite a read
+    first would have to upgrade its lock later, which fails at once when another writer got in.
+    """
+    oldest = (
+        select(DomainEvent.id)
+        .where(DomainEvent.dispatched_at.is_(None))
+        .order_by(DomainEvent.id)
+        .limit(limit)
     )
-    if not ids:
-        return 0
     taken = (
         await session.execute(
             update(DomainEvent)
-            .where(DomainEvent.id.in_(ids), DomainEvent.dispatched_at.is_(None))
+            .where(DomainEvent.id.in_(oldest), DomainEvent.dispatched_at.is_(None))
             .values(dispatched_at=now)
             .returning(DomainEvent.id, DomainEvent.kind, DomainEvent.occurred_at)
             .execution_options(synchronize_session=False)
         )
     ).all()
+    if not taken:
+        return 0
     endpoints = list(await session.scalars(select(Endpoint).where(Endpoint.enabled.is_(True))))
     made = 0
     for event in sorted(taken, key=lambda row: row.id):
