@@ -32,7 +32,7 @@ from core.clock import as_utc
 from core.db import Database
 from core.events import DomainEvent
 from core.jobs import enqueue_after_commit
-from core.secrets_box import SecretsBox
+from core.secrets_box import SealedSecretError, SecretsBox
 from webhooks.endpoints import open_secret
 from webhooks.errors import DeliveryNotFoundError
 from webhooks.fan_out import fan_out_new_events
@@ -54,6 +54,9 @@ SEND_ACTOR = "webhooks.send_delivery"
 ERROR_LIMIT = 500
 ANSWER_EXCERPT = 200
 USER_AGENT = "BrokerDesk-Webhooks/1"
+UNREADABLE_KEY_MESSAGE = (
+    "The endpoint's signing key can't be opened (was the storage key changed?): rotate the secret."
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ class ClaimedDelivery:
     attempts: int
     round_attempts: int
     url: str
-    secret: str
+    secret: str | None
+    """``None`` when the sealed secret no longer opens (the storage key changed): the attempt fails
+    with a message saying to rotate it, rather than failing the whole sweep."""
     event_uid: str
     event_kind: str
     body: bytes
@@ -149,12 +154,16 @@ async def claim(
             return None
         event = await session.get_one(DomainEvent, row.event_id)
         endpoint = await session.get_one(Endpoint, row.endpoint_id)
+        try:
+            secret: str | None = open_secret(box, endpoint)
+        except SealedSecretError:
+            secret = None
         return ClaimedDelivery(
             id=delivery_id,
             attempts=row.attempts,
             round_attempts=row.round_attempts,
             url=endpoint.url,
-            secret=open_secret(box, endpoint),
+            secret=secret,
             event_uid=event.uid,
             event_kind=event.kind,
             body=event_body(
@@ -163,21 +172,23 @@ async def claim(
         )
 
 
-def signed_headers(claimed: ClaimedDelivery, timestamp: int) -> dict[str, str]:
+def signed_headers(claimed: ClaimedDelivery, secret: str, timestamp: int) -> dict[str, str]:
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         EVENT_ID_HEADER: claimed.event_uid,
         EVENT_KIND_HEADER: claimed.event_kind,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: signature(claimed.secret, timestamp, claimed.body),
+        SIGNATURE_HEADER: signature(secret, timestamp, claimed.body),
         ATTEMPT_HEADER: str(claimed.attempts),
     }
 
 
 async def send(client: httpx.AsyncClient, claimed: ClaimedDelivery) -> Outcome:
     """One POST; any answer or transport failure becomes an :class:`Outcome`, never an exception."""
-    headers = signed_headers(claimed, int(time.time()))
+    if claimed.secret is None:
+        return Outcome(None, UNREADABLE_KEY_MESSAGE)
+    headers = signed_headers(claimed, claimed.secret, int(time.time()))
     try:
         answer = await client.post(claimed.url, content=claimed.body, headers=headers)
     except httpx.TimeoutException:
