@@ -374,3 +374,21 @@ async def test_the_json_api_lists_endpoints_without_secrets_shows_the_log_and_re
     )
     assert missing.status_code == 404
     assert missing.json()["detail"] == "No such delivery for this endpoint."
+
+
+async def test_a_secret_that_no_longer_opens_fails_its_attempts_with_a_message_not_the_sweep(
+    backoffice_client: AsyncTestClient, portal_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    await sign_in_admin(backoffice_client, db, settings)
+    with running_receiver(fail_first=False) as receiver:
+        endpoint_id, receiver.secret = await register_endpoint(
+            backoffice_client, receiver.url, ["client.registered"]
+        )
+        await register_client(portal_client)
+        other_key = SecretsBox(b"x" * 32)  # as if the storage key had been changed
+        result = await deliver_due(db, other_key, POLICY)
+        assert result.retrying == 1
+        assert receiver.hits == []  # nothing unsigned ever leaves
+    [delivery] = await deliveries(db, endpoint_id)
+    assert (delivery.status, delivery.last_status_code) == ("pending", None)
+    assert "rotate the secret" in delivery.last_error
