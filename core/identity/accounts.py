@@ -103,7 +103,7 @@ async def register_client(
     session.add(user)
     await session.flush()
     await send_verification(session, settings, user)
-    record_event(session, EventKind.CLIENT_REGISTERED, client_id=user.id, language=language)
+    record_event(session, EventKind.CLIENT_REGISTERED, client_id=user.id, language=language, source="portal")
     await record_audit(
         session,
         Actor(user.id, email, CLIENT, actor.ip, actor.user_agent),

@@ -10,17 +10,23 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from backoffice.crm_work import CRM_MAILER
 from cashier import withdrawals
 from cashier.errors import InvalidStateError
 from cashier.gates import Gates
 from cashier.models import DestinationKind
 from cashier.withdrawals import Destination
+from core.audit.service import Actor
 from core.db import Database
 from core.events import DomainEvent, EventKind
+from core.settings import Settings
 from core.storage import EncryptedFileStore
+from crm import leads
+from crm.scope import DataScope, ScopeKind
 from ib import payouts
 from ib.engine import process_deals
 from kyc import review
+from tests.helpers import make_staff
 from tests.integration.cashier.conftest import CLIENT, FINANCE, POLICY, fund_by_wire
 from tests.integration.cashier.test_withdrawals import verified_account
 from tests.integration.ib.test_recompute_and_payouts import two_levels
@@ -127,3 +133,31 @@ async def test_ib_commission_paid_at_once_and_when_a_held_payout_is_released(db:
         world.ids["A"],
         1,
     )
+
+
+async def test_a_lead_converted_into_a_new_client_is_a_registration_too(
+    db: Database, settings: Settings
+) -> None:
+    staff_id, _ = await make_staff(db, settings, "sales@example.test", ["support"])
+    actor = Actor(id=staff_id, email="sales@example.test", kind="staff")
+    scope = DataScope(staff_id, ScopeKind.ALL, "", frozenset())
+    async with db.transaction() as session:
+        lead = await leads.create_lead(
+            session,
+            actor,
+            scope,
+            {"email": "lead.client@example.test", "name": "Lead Client", "language": "zh_Hans"},
+            None,
+        )
+        await leads.change_status(session, actor, scope, lead.id, "contacted")
+        await leads.change_status(session, actor, scope, lead.id, "qualified")
+        conversion = await leads.convert_lead(session, settings, CRM_MAILER, actor, scope, lead.id)
+    assert conversion.created_client
+    assert await events(db, EventKind.CLIENT_REGISTERED) == [
+        {
+            "kind": "client.registered",
+            "client_id": conversion.client_id,
+            "language": "zh_Hans",
+            "source": "lead",
+        }
+    ]

@@ -89,7 +89,7 @@ async def test_a_500_then_a_200_delivers_each_signed_event_once(
             client_id = await session.scalar(select(User.id).where(User.email == CLIENT_EMAIL))
             [event] = list(await session.scalars(select(DomainEvent)))
         assert event.kind == EventKind.CLIENT_REGISTERED
-        assert event.payload == {"client_id": client_id, "language": "en"}
+        assert event.payload == {"client_id": client_id, "language": "en", "source": "portal"}
 
         start = clock.utcnow()
         first = await deliver_due(db, box, POLICY, now=start)
@@ -117,7 +117,7 @@ async def test_a_500_then_a_200_delivers_each_signed_event_once(
             "id": event.uid,
             "kind": "client.registered",
             "occurred_at": body["occurred_at"],
-            "data": {"client_id": client_id, "language": "en"},
+            "data": {"client_id": client_id, "language": "en", "source": "portal"},
         }
 
         log = await backoffice_client.get(f"/webhooks/{endpoint_id}/deliveries")
