@@ -21,7 +21,7 @@ from core.secrets_box import SecretsBox
 from core.web.auth import actor_for, signed_in
 from core.web.forms import form_fields, form_list
 from core.web.state import app_services
-from webhooks import delivery, endpoints
+from webhooks import endpoints, log
 from webhooks.errors import DeliveryNotFoundError, EndpointNotFoundError, InvalidEndpointError
 from webhooks.models import DeliveryStatus, Endpoint
 
@@ -162,7 +162,7 @@ class WebhooksController(Controller):
         if status not in STATUSES:
             status = ""
         async with app_services(request.app).database.session() as session:
-            lines = await delivery.delivery_log(session, endpoint_id, status)
+            lines = await log.delivery_log(session, endpoint_id, status)
         return Template(
             "webhooks/deliveries.html",
             context={"row": row, "lines": lines, "status": status, "statuses": STATUSES},
@@ -174,7 +174,7 @@ class WebhooksController(Controller):
     ) -> Redirect:
         try:
             async with app_services(request.app).database.transaction() as session:
-                await delivery.replay(
+                await log.replay(
                     session, endpoint_id, delivery_id, actor_for(request, signed_in(request).user)
                 )
         except DeliveryNotFoundError:

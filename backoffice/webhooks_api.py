@@ -17,7 +17,7 @@ from backoffice.guards import permission
 from core.clock import as_utc
 from core.web.auth import actor_for, signed_in
 from core.web.state import app_services
-from webhooks import delivery, endpoints
+from webhooks import endpoints, log
 from webhooks.errors import DeliveryNotFoundError, EndpointNotFoundError
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -96,7 +96,7 @@ async def list_deliveries(
             await endpoints.get_endpoint(session, endpoint_id)
         except EndpointNotFoundError:
             raise NotFoundException(detail="No such webhook endpoint.") from None
-        lines = await delivery.delivery_log(session, endpoint_id, "" if status is None else status.value)
+        lines = await log.delivery_log(session, endpoint_id, "" if status is None else status.value)
     return [_delivery(line.delivery, line.event_uid, line.event_kind, line.occurred_at) for line in lines]
 
 
@@ -111,12 +111,12 @@ async def replay_delivery(
 ) -> DeliveryAnswer:
     async with app_services(request.app).database.transaction() as session:
         try:
-            row = await delivery.replay(
+            row = await log.replay(
                 session, endpoint_id, delivery_id, actor_for(request, signed_in(request).user)
             )
         except DeliveryNotFoundError:
             raise NotFoundException(detail="No such delivery for this endpoint.") from None
-        line = await delivery.delivery_line(session, row.id)
+        line = await log.delivery_line(session, row.id)
     return _delivery(line.delivery, line.event_uid, line.event_kind, line.occurred_at)
 
 
