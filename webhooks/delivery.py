@@ -31,7 +31,7 @@ from core.db import Database
 from core.events import DomainEvent
 from core.secrets_box import SealedSecretError, SecretsBox
 from webhooks.endpoints import open_secret
-from webhooks.fan_out import fan_out_new_events
+from webhooks.fan_out import fan_out_new_events, has_new_events
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 from webhooks.signing import (
     ATTEMPT_HEADER,
@@ -278,8 +278,9 @@ async def deliver_due(
     """The schedule's sweep: fan new events out, then attempt every due delivery, a few at a time."""
     now = now or clock.utcnow()
     result = SweepResult()
-    async with db.transaction() as session:
-        result.fanned_out = await fan_out_new_events(session, now)
+    if await has_new_events(db):
+        async with db.transaction() as session:
+            result.fanned_out = await fan_out_new_events(session, now)
     ids = await due_delivery_ids(db, now)
     if not ids:
         return result

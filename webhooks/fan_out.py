@@ -14,10 +14,20 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import as_utc
+from core.db import Database
 from core.events import DomainEvent
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 BATCH = 500
+
+
+async def has_new_events(db: Database) -> bool:
+    """A read alone, so an idle sweep (every few seconds) never takes SQLite's write lock."""
+    async with db.session() as session:
+        found = await session.scalar(
+            select(DomainEvent.id).where(DomainEvent.dispatched_at.is_(None)).limit(1)
+        )
+    return found is not None
 
 
 async def fan_out_new_events(session: AsyncSession, now: datetime, limit: int = BATCH) -> int:
