@@ -33,6 +33,8 @@ from backoffice import (
     settings_mail,
     signin,
     staff,
+    webhooks,
+    webhooks_api,
 )
 from backoffice.guards import requires_permission
 from core.db import Database
@@ -68,6 +70,7 @@ NAVIGATION = (
     NavItem("Campaigns", "/campaigns"),
     NavItem("Help articles", "/knowledge"),
     NavItem("Dead-letter jobs", "/jobs/dead"),
+    NavItem("Webhooks", "/webhooks"),
     NavItem("Staff", "/staff"),
     NavItem("Roles", "/roles"),
     NavItem("Audit log", "/audit"),
@@ -112,9 +115,11 @@ def protected_router() -> Router:
             reports.ReportsController,
             jobs.DeadLetterController,
             knowledge.KnowledgeController,
+            webhooks.WebhooksController,
             *clients.CONTROLLERS,
             *crm_work.CONTROLLERS,
             api.router,
+            webhooks_api.router,
         ],
         guards=[requires_permission],
         exception_handlers=SIGN_IN_HANDLERS,
@@ -135,6 +140,7 @@ def backoffice_spec() -> AppSpec:
             HERE / "locales",
             HERE / "clients_locales",
             HERE / "campaigns_locales",
+            HERE / "webhooks_locales",
             KYC_LOCALES,
             BRIDGE_LOCALES,
             REPORTS_LOCALES,

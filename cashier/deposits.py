@@ -42,6 +42,7 @@ from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
+from core.events import EventKind, record_event
 from core.sniffing import JPEG, PDF, PNG, sniff_content_type
 from core.storage import EncryptedFileStore
 from ledger.chart import Purpose
@@ -357,6 +358,7 @@ async def _apply_to_deposit(
     )
     deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_psp")
     deposit.status, deposit.credited_amount = DepositStatus.CREDITED, deposit.amount
+    _record_completed(session, deposit)
     await record_audit(
         session,
         SYSTEM,
@@ -367,6 +369,19 @@ async def _apply_to_deposit(
         after=_audit_view(deposit),
     )
     return "credited"
+
+
+def _record_completed(session: AsyncSession, deposit: Deposit) -> None:
+    record_event(
+        session,
+        EventKind.DEPOSIT_COMPLETED,
+        deposit_id=deposit.id,
+        client_id=deposit.client_id,
+        method=deposit.method,
+        currency=deposit.currency,
+        amount=deposit.amount,
+        credited_amount=deposit.credited_amount,
+    )
 
 
 def fee_key(deposit_id: int) -> str:
@@ -479,6 +494,7 @@ async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: i
             received_amount,
             actor.id,
         )
+        _record_completed(session, deposit)
         await record_audit(
             session,
             actor,

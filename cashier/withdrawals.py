@@ -51,6 +51,7 @@ from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
+from core.events import EventKind, record_event
 from ledger.chart import Purpose
 from ledger.posting import post_batch
 from ledger.requests import Journal, Refusal, pending, post_pending, posted, void_pending
@@ -383,6 +384,16 @@ async def _settle(session: AsyncSession, withdrawal: Withdrawal, reference: str,
     if not all(result.ok for result in results):
         raise InvalidStateError(f"the ledger refused the payout: {[r.refusal for r in results]}")
     withdrawal.status, withdrawal.payout_reference = WithdrawalStatus.PAID, reference
+    record_event(
+        session,
+        EventKind.WITHDRAWAL_PAID,
+        withdrawal_id=withdrawal.id,
+        client_id=withdrawal.client_id,
+        destination_kind=withdrawal.destination_kind,
+        currency=withdrawal.currency,
+        amount=withdrawal.amount,
+        fee_amount=withdrawal.fee_amount,
+    )
 
 
 async def mark_paid_by_wire(db: Database, withdrawal_id: int, reference: str, actor: Actor) -> Withdrawal:

@@ -24,6 +24,7 @@ from cashier.models import Deposit, DepositStatus
 from core import clock
 from core.audit.models import AuditEvent
 from core.audit.service import Actor, audit_event, record_audit
+from core.events import EventKind, record_event
 from core.i18n.catalogs import LANGUAGES
 from core.identity import tokens
 from core.identity.models import CLIENT, STAFF, User
@@ -437,6 +438,9 @@ async def _create_invited_client(session: AsyncSession, settings: Settings, acto
     )
     session.add(user)
     await session.flush()
+    record_event(
+        session, EventKind.CLIENT_REGISTERED, client_id=user.id, language=user.language, source="lead"
+    )
     await record_audit(
         session,
         actor,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import Database
+from core.events import EventKind, record_event
 from ib import audit
 from ib.errors import PayoutError
 from ib.ledger_accounts import payable_accounts, wallet_account
@@ -144,6 +145,8 @@ async def pay_out(
             )
             session.add(payout)
             await session.flush()
+            if not hold:
+                _record_paid(session, payout, partner.client_id)
             audit.record(
                 session,
                 actor=actor,
@@ -154,6 +157,19 @@ async def pay_out(
             )
             made.append(payout)
     return made
+
+
+def _record_paid(session: AsyncSession, payout: Payout, client_id: int | None) -> None:
+    """An IB's commission reached its wallet: the event integrations (an IB's own CRM) wait for."""
+    record_event(
+        session,
+        EventKind.IB_COMMISSION_PAID,
+        payout_id=payout.id,
+        partner_id=payout.partner_id,
+        client_id=client_id,
+        currency=payout.currency,
+        amount=payout.amount,
+    )
 
 
 async def run_scheduled(db: Database, frequency: str, *, now: datetime | None = None) -> list[Payout]:
@@ -195,6 +211,9 @@ async def decide(
         payout.decided_by = actor
         payout.decided_at = now
         payout.reason = reason
+        if approve:
+            partner = await session.get(Partner, payout.partner_id)
+            _record_paid(session, payout, None if partner is None else partner.client_id)
         audit.record(
             session,
             actor=actor,

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.events import EventKind, record_event
 from kyc.config import load_country_lists
 from kyc.documents import client_documents, identity_documents_complete
 from kyc.errors import ReviewError, SameReviewerError
@@ -199,6 +200,7 @@ async def decide(
         case.decision_reason = reason.strip()
         case.decided_at = now
         _record(session, case, "rejected", reviewer_id, reason=case.decision_reason)
+        record_event(session, EventKind.KYC_REJECTED, client_id=client_id)
         return case
     if not identity_documents_complete(await client_documents(session, client_id), approved_only=True):
         raise ReviewError("Approve an identity document (all sides), a proof of address and a selfie first.")
@@ -220,6 +222,7 @@ async def decide(
     case.decision_reason = reason.strip() if reason else None
     case.decided_at = now
     _record(session, case, "approved", reviewer_id, reason=case.decision_reason)
+    record_event(session, EventKind.KYC_APPROVED, client_id=client_id, level=str(case.level))
     return case
 
 

@@ -27,6 +27,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "crm.work_models",
     "comms.campaign_models",
     "knowledge.models",
+    "core.events",
+    "webhooks.models",
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
+from core.events import EventKind, record_event
 from core.jobs import enqueue_after_commit
 from core.secrets_box import SecretsBox
 from ledger.chart import Purpose, open_owner_account
@@ -284,6 +285,17 @@ async def apply_command_result(
     if command.kind is CommandKind.CREATE_ACCOUNT:
         account.login = int(result["login"])
         account.status = TradingAccountStatus.ACTIVE
+        record_event(
+            session,
+            EventKind.ACCOUNT_OPENED,
+            trading_account_id=account.id,
+            client_id=account.client_id,
+            server_id=account.server_id,
+            login=account.login,
+            account_type_id=account.account_type_id,
+            currency=account.currency,
+            is_demo=account.is_demo,
+        )
         if not account.is_demo:
             account.ledger_account_id = await open_owner_account(
                 session,

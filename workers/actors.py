@@ -25,6 +25,7 @@ from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
 from risk import engine as risk_engine
+from webhooks import delivery as webhook_delivery
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -234,3 +235,24 @@ async def send_due_campaigns() -> None:
     """Start scheduled campaigns that are due and send the next batch of every sending one."""
     for campaign_id in await campaign_sending.start_due_and_fan_out(runtime.database()):
         send_now("comms.send_campaign", campaign_id)
+
+
+@dramatiq.actor(actor_name="webhooks.deliver_due", max_retries=0, time_limit=300_000)
+async def deliver_due_webhooks() -> None:
+    """Fan new domain events out to the endpoints that want them, then attempt every due delivery;
+    each delivery is claimed before it is sent, so overlapping sweeps never send one twice at once."""
+    result = await webhook_delivery.deliver_due(runtime.database(), runtime.secrets_box())
+    if result.statuses or result.fanned_out:
+        logger.info(
+            "webhooks: %d fanned out, %d delivered, %d retrying, %d failed",
+            result.fanned_out,
+            result.delivered,
+            result.retrying,
+            result.failed,
+        )
+
+
+@dramatiq.actor(actor_name=webhook_delivery.SEND_ACTOR, max_retries=0)
+async def send_webhook_delivery(delivery_id: int) -> None:
+    """A replay staff asked for: one attempt now (the sweep retries it if that fails)."""
+    await webhook_delivery.send_one(runtime.database(), runtime.secrets_box(), delivery_id)

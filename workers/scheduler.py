@@ -44,6 +44,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("mt_bridge.reconcile_all_servers", 3600.0),
     Schedule("risk.run_rules", 900.0),
     Schedule("comms.send_due_campaigns", 15.0),
+    Schedule("webhooks.deliver_due", 5.0),
 )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.audit.service import Actor, record_audit
+from core.events import EventKind, record_event
 from core.i18n import gettext as _
 from core.i18n import use_language
 from core.identity import tokens
@@ -102,6 +103,7 @@ async def register_client(
     session.add(user)
     await session.flush()
     await send_verification(session, settings, user)
+    record_event(session, EventKind.CLIENT_REGISTERED, client_id=user.id, language=language, source="portal")
     await record_audit(
         session,
         Actor(user.id, email, CLIENT, actor.ip, actor.user_agent),

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, str] = {
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
     "campaigns.manage": "Write, send or schedule marketing mail to saved segments, and see the results.",
     "knowledge.manage": "Write, preview and publish help-centre articles and their categories.",
+    "webhooks.manage": "Register webhook endpoints, rotate their secrets, see deliveries and replay them.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
