@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, str] = {
     "mail.templates": "Edit, preview and reset the mail templates.",
     "announcements.manage": "Write, schedule and publish announcements to clients.",
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
+    "support.manage": "Work the support queue: read, reply, write internal notes, assign, change status.",
+    "support.settings": "Manage the support canned replies and the SLA targets per priority.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -83,6 +85,8 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "settings.view",
                 "mail.templates",
                 "announcements.manage",
+                "support.manage",
+                "support.settings",
             }
         ),
     ),
