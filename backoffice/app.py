@@ -30,6 +30,7 @@ from backoffice import (
     settings_mail,
     signin,
     staff,
+    support,
 )
 from backoffice.guards import requires_permission
 from core.db import Database
@@ -39,6 +40,7 @@ from core.web.auth import SIGN_IN_HANDLERS
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from reports import REPORTS_LOCALES
+from support.labels import SUPPORT_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -60,6 +62,7 @@ NAVIGATION = (
     NavItem("Reconciliation", "/dealing/reconciliation"),
     NavItem("IB", "/ib/applications"),
     NavItem("Risk alerts", "/risk/alerts"),
+    NavItem("Support", "/support"),
     NavItem("Reports", "/reports"),
     NavItem("Dead-letter jobs", "/jobs/dead"),
     NavItem("Staff", "/staff"),
@@ -101,6 +104,8 @@ def protected_router() -> Router:
             *ib_staff.CONTROLLERS,
             risk.RiskAlertController,
             risk.RiskSettingsController,
+            support.SupportQueueController,
+            support.SupportSettingsController,
             reports.ReportsController,
             jobs.DeadLetterController,
             *clients.CONTROLLERS,
@@ -128,6 +133,7 @@ def backoffice_spec() -> AppSpec:
             KYC_LOCALES,
             BRIDGE_LOCALES,
             REPORTS_LOCALES,
+            SUPPORT_LOCALES,
         ],
         api_description="BrokerDesk back-office API for staff integrations.",
     )

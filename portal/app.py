@@ -25,9 +25,12 @@ from portal import (
     pages,
     psp_webhooks,
     security,
+    support,
+    support_api,
     trading,
 )
 from portal.company_footer import CompanyFooterMiddleware
+from support.labels import SUPPORT_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -38,6 +41,7 @@ NAVIGATION = (
     NavItem("Trading accounts", "/trading"),
     NavItem("Partners", "/ib"),
     NavItem("Announcements", "/announcements"),
+    NavItem("Support", "/support"),
     NavItem("My account", "/account"),
 )
 
@@ -63,8 +67,10 @@ def portal_spec() -> AppSpec:
             funding.FundingController,
             trading.TradingAccountController,
             psp_webhooks.PspWebhookController,
+            support.SupportController,
             api.router,
             funding_api.router,
+            support_api.router,
             *ib_web.ROUTE_HANDLERS,
         ],
         template_dir=HERE / "templates",
@@ -73,7 +79,7 @@ def portal_spec() -> AppSpec:
         nav=NAVIGATION,
         session_cookie="bd_portal_session",
         csrf_cookie="bd_portal_csrf",
-        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES],
+        locale_dirs=[HERE / "locales", KYC_LOCALES, BRIDGE_LOCALES, ib_web.LOCALES, SUPPORT_LOCALES],
         api_description="BrokerDesk client portal API for integrations.",
         form_targets=redirect_targets,
         middleware=[DeviceCookieMiddleware, CompanyFooterMiddleware()],

@@ -24,8 +24,8 @@ async def list_canned(session: AsyncSession, *, active_only: bool) -> list[Canne
 
 
 def _clean(title: str, body: str) -> tuple[str, str]:
-    title = " ".join(title.split())
-    body = body.replace("\r\n", "\n").strip()
+    title = " ".join(title.replace("\x00", "").split())
+    body = body.replace("\x00", "").replace("\r\n", "\n").strip()
     if not title:
         raise InvalidTicketInputError("title", "Enter a title.")
     if len(title) > TITLE_LIMIT:

@@ -87,7 +87,7 @@ async def mail_staff_reply(
         client.language,
         {
             "ticket_id": ticket.id,
-            "subject": ticket.subject,
+            "ticket_subject": ticket.subject,
             "body": body,
             "marker": REPLY_MARKER,
             "link": f"{settings.public_portal_url}/support/{ticket.id}",

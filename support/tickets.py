@@ -41,7 +41,7 @@ def new_reply_token() -> str:
 
 def clean_body(body: str) -> str:
     """The message text, stripped; empty or over :data:`BODY_LIMIT` characters is refused."""
-    text = body.replace("\r\n", "\n").strip()
+    text = body.replace("\x00", "").replace("\r\n", "\n").strip()
     if not text:
         raise InvalidTicketInputError("message", "Write a message.")
     if len(text) > BODY_LIMIT:
@@ -50,7 +50,7 @@ def clean_body(body: str) -> str:
 
 
 def clean_subject(subject: str) -> str:
-    text = " ".join(subject.split())
+    text = " ".join(subject.replace("\x00", "").split())
     if not text:
         raise InvalidTicketInputError("subject", "Enter a subject.")
     if len(text) > SUBJECT_LIMIT:
@@ -114,7 +114,7 @@ async def add_message(
 
 async def open_ticket(
     session: AsyncSession,
-    store: EncryptedFileStore,
+    store: EncryptedFileStore | None,
     *,
     client_id: int,
     category: str,

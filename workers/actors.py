@@ -23,6 +23,7 @@ from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
 from risk import engine as risk_engine
+from support import sla as support_sla
 from workers import runtime
 
 logger = logging.getLogger(__name__)
@@ -213,3 +214,13 @@ async def run_risk_rules() -> None:
     """Run every risk rule from its watermark; alerts are unique, so a redelivery raises nothing new."""
     runs = await risk_engine.run_rules(runtime.database())
     logger.info("risk rules: %s", {run.rule: len(run.raised) for run in runs if run.raised})
+
+
+@dramatiq.actor(actor_name="support.mark_sla_breaches", max_retries=0)
+async def mark_sla_breaches() -> None:
+    """Record each support ticket whose first response or resolution is past its SLA target; a
+    breach is marked once, so a second run marks nothing new."""
+    async with runtime.database().transaction() as session:
+        marked = await support_sla.mark_breaches(session, clock.utcnow())
+    if marked:
+        logger.info("support SLA breaches marked: %d", len(marked))
