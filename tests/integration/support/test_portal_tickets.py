@@ -31,7 +31,8 @@ async def test_a_client_opens_a_ticket_with_an_attachment_and_follows_it(
     alice, alice_id = await client_as("alice@example.test")
     form = await alice.get("/support/new")
     assert form.status_code == 200
-    assert 'hx-get="/help/suggest"' in form.text and 'hx-trigger="keyup changed delay:400ms"' in form.text
+    assert 'hx-get="/help/suggest"' in form.text
+    assert 'hx-trigger="keyup changed delay:400ms"' in form.text
     ticket_id = await open_ticket(alice, files={"attachment": ("statement.pdf", PDF, "application/pdf")})
 
     [ticket] = await tickets(db)
@@ -46,9 +47,11 @@ async def test_a_client_opens_a_ticket_with_an_attachment_and_follows_it(
     page = await alice.get(f"/support/{ticket_id}")
     assert page.status_code == 200
     text = page_text(page.text)
-    assert "My deposit has not arrived" in text and "I sent 500 USD by wire on Monday." in text
+    assert "My deposit has not arrived" in text
+    assert "I sent 500 USD by wire on Monday." in text
     download = await alice.get(f"/support/{ticket_id}/attachments/{attachment.id}")
-    assert download.status_code == 200 and download.content == PDF
+    assert download.status_code == 200
+    assert download.content == PDF
     assert download.headers["content-disposition"].startswith("attachment")
 
     listing = await alice.get("/support")
@@ -66,7 +69,8 @@ async def test_a_client_opens_a_ticket_with_an_attachment_and_follows_it(
     refused = await submit(
         alice, f"/support/{ticket_id}", f"/support/{ticket_id}/reply", {"message": "Hello?"}
     )
-    assert refused.status_code == 409 and "Reopen it to write again" in page_text(refused.text)
+    assert refused.status_code == 409
+    assert "Reopen it to write again" in page_text(refused.text)
     reopened = await submit(alice, f"/support/{ticket_id}", f"/support/{ticket_id}/reopen", {})
     assert reopened.status_code == 303
     assert (await tickets(db))[0].status == TicketStatus.OPEN.value
@@ -111,7 +115,8 @@ async def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_stored(
     answer = await submit(
         alice, f"/support/{ticket_id}", f"/support/{ticket_id}/reply", {"message": "Photo"}, files=big
     )
-    assert answer.status_code == 400 and "larger than 0.0625 MB" in page_text(answer.text)
+    assert answer.status_code == 400
+    assert "larger than 0.0625 MB" in page_text(answer.text)
     assert len(await messages(db, ticket_id)) == 1
     assert stored_files(settings) == []
 
