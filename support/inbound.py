@@ -44,6 +44,14 @@ def ticket_recipient(recipients: list[str], domain: str) -> ReplyAddress | None:
     return None
 
 
+async def addressed_ticket(session: AsyncSession, address: ReplyAddress) -> SupportTicket | None:
+    """The ticket an address names, when its token is that ticket's (compared in constant time)."""
+    ticket = await session.get(SupportTicket, address.ticket_id)
+    if ticket is None or not hmac.compare_digest(ticket.reply_token.encode(), address.token.encode()):
+        return None
+    return ticket
+
+
 def message_id_of(message: EmailMessage, raw: bytes) -> str:
     """The mail's Message-ID, or a digest of its bytes when it has none (still one per mail)."""
     value = str(message.get("Message-ID", "") or "").strip()
@@ -75,8 +83,8 @@ async def receive_reply(
     address = ticket_recipient(recipients, domain)
     if address is None:
         raise InboundMailRefusedError(UNKNOWN_ADDRESS)
-    ticket = await session.get(SupportTicket, address.ticket_id)
-    if ticket is None or not hmac.compare_digest(ticket.reply_token.encode(), address.token.encode()):
+    ticket = await addressed_ticket(session, address)
+    if ticket is None:
         raise InboundMailRefusedError(UNKNOWN_ADDRESS)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     message_id = message_id_of(message, raw)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db import Database
 from core.settings import Settings
 from support.errors import InboundMailRefusedError
-from support.inbound import UNKNOWN_ADDRESS, receive_reply, ticket_recipient
+from support.inbound import UNKNOWN_ADDRESS, addressed_ticket, receive_reply, ticket_recipient
 from support.mailing import reply_domain
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ ENVELOPE_BYTES = 256 * 1024
 
 
 class SupportInboundHandler:
-    """aiosmtpd handler: checks recipients at ``RCPT``, threads the mail at ``DATA``."""
+    """aiosmtpd handler: refuses a recipient that names no ticket (or a wrong token) at ``RCPT``,
+    and threads the mail at ``DATA``."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
@@ -36,8 +37,12 @@ class SupportInboundHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        if ticket_recipient([address], self.domain) is None:
+        parsed = ticket_recipient([address], self.domain)
+        if parsed is None:
             return UNKNOWN_ADDRESS
+        async with self.database.session() as db_session:
+            if await addressed_ticket(db_session, parsed) is None:
+                return UNKNOWN_ADDRESS
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
