@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 
 from core import clock
-from core.web.auth import actor_for, requires_sign_in, signed_in
+from core.web.auth import actor_for, load_signed_in, requires_sign_in, signed_in
 from core.web.state import app_services
 from support import tickets
 from support.errors import InvalidTicketInputError, TicketNotFoundError, TicketStateError
@@ -75,6 +77,20 @@ def _text(data: dict[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+async def requires_own_ticket(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """Another client's ticket is 404 before the body is even read, so a write to it is refused
+    for ownership, never for its shape."""
+    me = await load_signed_in(connection)
+    ticket_id = connection.path_params.get("ticket_id")
+    try:
+        async with app_services(connection.app).database.session() as session:
+            await tickets.owned_ticket(session, int(ticket_id), me.user.id)
+    except (TicketNotFoundError, TypeError, ValueError):
+        raise NotFoundException("No such ticket.") from None
+
+
 @get("/tickets", name="portal.api.support.tickets")
 async def list_tickets(request: Request[Any, Any, Any]) -> list[TicketOut]:
     """The signed-in client's tickets, most recently active first."""
@@ -110,7 +126,7 @@ async def open_ticket(request: Request[Any, Any, Any], data: JSONBody[dict[str, 
     return Response(body, status_code=201)
 
 
-@get("/tickets/{ticket_id:int}", name="portal.api.support.ticket")
+@get("/tickets/{ticket_id:int}", name="portal.api.support.ticket", guards=[requires_own_ticket])
 async def read_ticket(request: Request[Any, Any, Any], ticket_id: FromPath[int]) -> ThreadOut:
     """One ticket with its conversation."""
     try:
@@ -134,7 +150,12 @@ async def read_ticket(request: Request[Any, Any, Any], ticket_id: FromPath[int])
     )
 
 
-@post("/tickets/{ticket_id:int}/replies", name="portal.api.support.reply", status_code=201)
+@post(
+    "/tickets/{ticket_id:int}/replies",
+    name="portal.api.support.reply",
+    status_code=201,
+    guards=[requires_own_ticket],
+)
 async def reply(
     request: Request[Any, Any, Any], ticket_id: FromPath[int], data: JSONBody[dict[str, Any]]
 ) -> Response[Any]:
