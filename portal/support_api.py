@@ -83,7 +83,7 @@ async def requires_own_ticket(
     """Another client's ticket is 404 before the body is even read, so a write to it is refused
     for ownership, never for its shape."""
     me = await load_signed_in(connection)
-    ticket_id = connection.path_params.get("ticket_id")
+    ticket_id = connection.path_params.get("ticket_id", "")
     try:
         async with app_services(connection.app).database.session() as session:
             await tickets.owned_ticket(session, int(ticket_id), me.user.id)

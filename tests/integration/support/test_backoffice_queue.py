@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 
 from core import clock
 from core.db import Database
-from core.settings import Settings
 from core.mail.models import OutboxMail
+from core.settings import Settings
 from support import sla
 from support.models import SupportTicket, TicketStatus
 from tests.helpers import latest_mail, submit
@@ -37,9 +37,11 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
 
     queue = await agent.get("/support")
     assert queue.status_code == 200
-    assert f'data-ticket="{ticket_id}"' in queue.text and "My deposit has not arrived" in queue.text
+    assert f'data-ticket="{ticket_id}"' in queue.text
+    assert "My deposit has not arrived" in queue.text
     high = await agent.get("/support?priority=high&category=funding")
-    assert "My deposit has not arrived" in high.text and "Leverage question" not in high.text
+    assert "My deposit has not arrived" in high.text
+    assert "Leverage question" not in high.text
     assert "Leverage question" not in (await agent.get("/support?category=funding")).text
     assert "My deposit has not arrived" not in (await agent.get("/support?status=closed")).text
 
@@ -48,7 +50,8 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
     )
     assert assigned.status_code == 303
     mine = await agent.get("/support?assignee=me")
-    assert "My deposit has not arrived" in mine.text and "Leverage question" not in mine.text
+    assert "My deposit has not arrived" in mine.text
+    assert "Leverage question" not in mine.text
     assert "Leverage question" in (await agent.get("/support?assignee=none")).text
 
     note = await submit(
@@ -68,7 +71,8 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
 
     [ticket, _other] = await tickets(db)
     assert ticket.status == TicketStatus.WAITING_ON_CLIENT.value
-    assert ticket.first_response_at is not None and ticket.assignee_id is not None
+    assert ticket.first_response_at is not None
+    assert ticket.assignee_id is not None
     mail = await latest_mail(db, "alice@example.test")
     assert mail.template == "support_reply"
     assert f"[Ticket #{ticket_id}]" in mail.subject
@@ -82,7 +86,8 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
     api_thread = (await alice.get(f"/api/v1/support/tickets/{ticket_id}")).json()
     assert [m["author"] for m in api_thread["messages"]] == ["client", "staff"]
     staff_page = page_text((await agent.get(f"/support/{ticket_id}")).text)
-    assert "Wire seen at the bank" in staff_page and "Internal note" in staff_page
+    assert "Wire seen at the bank" in staff_page
+    assert "Internal note" in staff_page
 
     resolved = await submit(
         agent, f"/support/{ticket_id}", f"/support/{ticket_id}/status", {"status": "resolved"}
@@ -96,7 +101,8 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
         "support.status_changed",
     ):
         [event] = await audit_events(db, action)
-        assert event.target_id == str(ticket_id) and event.actor_email == "agent@staff.test"
+        assert event.target_id == str(ticket_id)
+        assert event.actor_email == "agent@staff.test"
 
     # bad input: nothing written, and the page says what is wrong
     count = len(await messages(db, ticket_id))
@@ -123,7 +129,8 @@ async def test_the_client_360_page_lists_the_clients_tickets(
     agent = await staff_as("agent@staff.test", ["support"])
     page = await agent.get(f"/clients/{alice_id}")
     assert page.status_code == 200
-    assert 'id="client-support-tickets"' in page.text and f'data-ticket="{ticket_id}"' in page.text
+    assert 'id="client-support-tickets"' in page.text
+    assert f'data-ticket="{ticket_id}"' in page.text
     dealer = await staff_as("dealer@staff.test", ["dealing"])
     assert 'id="client-support-tickets"' not in (await dealer.get(f"/clients/{alice_id}")).text
     assert (await dealer.get("/support")).status_code == 403
@@ -145,7 +152,8 @@ async def test_canned_replies_are_managed_and_used_in_a_reply(
     again = await submit(
         lead, "/support/settings", "/support/settings/canned", {"title": "Wire timing", "body": "x"}
     )
-    assert again.status_code == 400 and "Another canned reply has this title." in page_text(again.text)
+    assert again.status_code == 400
+    assert "Another canned reply has this title." in page_text(again.text)
     empty = await submit(
         lead, "/support/settings", "/support/settings/canned", {"title": "Empty", "body": " "}
     )
@@ -197,15 +205,18 @@ async def test_sla_targets_flag_breaches_and_the_job_marks_them_once(
     bad = await submit(
         lead, "/support/settings", "/support/settings/sla", {**targets, "urgent_resolution": "10"}
     )
-    assert bad.status_code == 400 and "can't be sooner than the first response" in page_text(bad.text)
+    assert bad.status_code == 400
+    assert "can't be sooner than the first response" in page_text(bad.text)
     bad = await submit(
         lead, "/support/settings", "/support/settings/sla", {**targets, "low_first_response": "soon"}
     )
-    assert bad.status_code == 400 and "Enter whole minutes" in page_text(bad.text)
+    assert bad.status_code == 400
+    assert "Enter whole minutes" in page_text(bad.text)
     saved = await submit(lead, "/support/settings", "/support/settings/sla", targets)
     assert saved.status_code == 303
     [event] = await audit_events(db, "support.sla_changed")
-    assert event.after and event.after["urgent"] == {"first_response_minutes": 30, "resolution_minutes": 120}
+    assert event.after
+    assert event.after["urgent"] == {"first_response_minutes": 30, "resolution_minutes": 120}
 
     alice, _ = await client_as("alice@example.test")
     ticket_id = await open_ticket(alice, priority="urgent")
@@ -227,7 +238,8 @@ async def test_sla_targets_flag_breaches_and_the_job_marks_them_once(
         )
     queue = await lead.get("/support?breached=1")
     assert f'data-ticket="{ticket_id}"' in queue.text
-    assert 'data-breach="first_response"' in queue.text and 'data-breach="resolution"' in queue.text
+    assert 'data-breach="first_response"' in queue.text
+    assert 'data-breach="resolution"' in queue.text
 
     actors = actors_on_a_fresh_broker()
     previous = runtime._runtime
@@ -238,7 +250,8 @@ async def test_sla_targets_flag_breaches_and_the_job_marks_them_once(
     finally:
         runtime._runtime = previous
     [ticket] = await tickets(db)
-    assert ticket.first_response_breached_at is not None and ticket.resolution_breached_at is not None
+    assert ticket.first_response_breached_at is not None
+    assert ticket.resolution_breached_at is not None
     events = await audit_events(db, "support.sla_breached")
     assert sorted(e.after["target"] for e in events if e.after) == ["first_response", "resolution"]
 
