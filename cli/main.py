@@ -10,10 +10,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli.commands import config, create_staff, db, demo, emulator, ib, psp_sandbox, scheduler, serve, worker
+from cli.commands import (
+    config,
+    create_staff,
+    db,
+    demo,
+    emulator,
+    ib,
+    psp_sandbox,
+    scheduler,
+    serve,
+    support_inbound,
+    worker,
+)
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, psp_sandbox, ib, config)
+COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, psp_sandbox, ib, config, support_inbound)
 
 
 def build_parser() -> argparse.ArgumentParser:
