@@ -238,18 +238,7 @@ async def staff_reply(
         raise InvalidTicketInputError("status", "Choose a status.")
     client = await session.get(User, ticket.client_id)
     assert client is not None  # a ticket's client is a foreign key
-    message = await add_message(
-        session,
-        None,
-        ticket,
-        author_id=_staff_id(actor),
-        kind=MessageKind.STAFF,
-        source=MessageSource.BACKOFFICE,
-        body=text,
-        upload=None,
-        max_bytes=0,
-        now=now,
-    )
+    message = await _staff_message(session, ticket, MessageKind.STAFF, text, actor, now)
     before = {"status": ticket.status, "first_response_at": ticket.first_response_at}
     ticket.first_response_at = ticket.first_response_at or now
     _apply_status(ticket, status, now)
@@ -272,18 +261,7 @@ async def add_note(
     """An internal note: staff only, never mailed, and the SLA clock keeps running."""
     ticket = await ticket_for_staff(session, ticket_id)
     text = clean_body(body)
-    message = await add_message(
-        session,
-        None,
-        ticket,
-        author_id=_staff_id(actor),
-        kind=MessageKind.NOTE,
-        source=MessageSource.BACKOFFICE,
-        body=text,
-        upload=None,
-        max_bytes=0,
-        now=now,
-    )
+    message = await _staff_message(session, ticket, MessageKind.NOTE, text, actor, now)
     await record_audit(
         session,
         actor,
@@ -295,10 +273,24 @@ async def add_note(
     return message
 
 
-def _staff_id(actor: Actor) -> int:
+async def _staff_message(
+    session: AsyncSession, ticket: SupportTicket, kind: MessageKind, text: str, actor: Actor, now: datetime
+) -> TicketMessage:
+    """A staff reply or note (staff attach no files)."""
     if actor.id is None:
         raise InvalidTicketInputError("author", "Only a signed-in staff member can write on a ticket.")
-    return actor.id
+    return await add_message(
+        session,
+        None,
+        ticket,
+        author_id=actor.id,
+        kind=kind,
+        source=MessageSource.BACKOFFICE,
+        body=text,
+        upload=None,
+        max_bytes=0,
+        now=now,
+    )
 
 
 async def tickets_of_client(
