@@ -94,7 +94,9 @@ def _filtered(query: Any, filters: QueueFilter, me_id: int, now: datetime) -> An
             or_(
                 SupportTicket.first_response_breached_at.is_not(None),
                 SupportTicket.resolution_breached_at.is_not(None),
-                (SupportTicket.first_response_at.is_(None)) & (SupportTicket.first_response_due_at < now),
+                SupportTicket.first_response_at.is_(None)
+                & SupportTicket.status.in_(open_values)
+                & (SupportTicket.first_response_due_at < now),
                 (SupportTicket.status.in_(open_values)) & (SupportTicket.resolution_due_at < now),
             )
         )

@@ -115,12 +115,14 @@ class SlaState:
 
 
 def sla_state(ticket: SupportTicket, now: datetime) -> SlaState:
-    """Breached when recorded, or when a due time has passed with the answer still missing."""
+    """Breached when recorded, or when a due time has passed with the answer still missing (a ticket
+    the client closed before anyone answered is not late for an answer)."""
     first_due = clock.as_utc(ticket.first_response_due_at)
     resolution_due = clock.as_utc(ticket.resolution_due_at)
     responded = ticket.first_response_at
+    still_open = ticket.status in {status.value for status in OPEN_STATUSES}
     first = ticket.first_response_breached_at is not None or (
-        clock.as_utc(responded) > first_due if responded else now > first_due
+        clock.as_utc(responded) > first_due if responded else still_open and now > first_due
     )
     resolved = ticket.resolved_at or ticket.closed_at
     resolution = ticket.resolution_breached_at is not None or (
@@ -139,7 +141,7 @@ async def mark_breaches(session: AsyncSession, now: datetime) -> list[tuple[int,
             SupportTicket.first_response_breached_at.is_(None),
             SupportTicket.first_response_due_at < now,
             or_(
-                SupportTicket.first_response_at.is_(None),
+                SupportTicket.first_response_at.is_(None) & SupportTicket.status.in_(open_values),
                 SupportTicket.first_response_at > SupportTicket.first_response_due_at,
             ),
         )
