@@ -142,3 +142,20 @@ async def test_quoted_history_is_stripped_in_the_usual_shapes() -> None:
     assert strip_quoted("Fine\nOn Tue, 1 Dec 2026, Support\n<s@b.test> wrote:\n> old") == "Fine"
     assert strip_quoted("Me\n-- \nAlice, sent from my phone") == "Me"
     assert text_of_html("<p>New text</p><blockquote><p>old text</p></blockquote>").strip() == "New text"
+
+
+async def test_the_same_mail_delivered_twice_at_once_threads_once(
+    client_as: ClientFactory, staff_as: StaffFactory, db: Database, inbound_port: int
+) -> None:
+    """Two mail servers hand over the same reply in parallel (real parallel connections on
+    PostgreSQL): both are told 250, and the ticket gets one message."""
+    alice, _ = await client_as("alice@example.test")
+    ticket_id = await open_ticket(alice)
+    await staff_answer(staff_as, ticket_id)
+    address = (await latest_mail(db, "alice@example.test")).reply_to
+    message = mail("alice@example.test", address, "Sent twice by my provider.", "<twice@mail.example.test>")
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(send, inbound_port, message)
+    bodies = [m.body for m in await messages(db, ticket_id)]
+    assert bodies.count("Sent twice by my provider.") == 1
