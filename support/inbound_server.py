@@ -14,6 +14,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.settings import Settings
@@ -52,11 +53,17 @@ class SupportInboundHandler:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw or "").encode()
         try:
-            async with self.database.transaction() as db_session:
-                message = await receive_reply(
-                    db_session, recipients=list(envelope.rcpt_tos), raw=data, domain=self.domain
-                )
-                ticket_id, message_id = message.ticket_id, message.id
+            # a writing transaction from its BEGIN, so parallel deliveries queue on SQLite too
+            async with self.database.write_connection() as connection:
+                db_session = AsyncSession(bind=connection, expire_on_commit=False)
+                try:
+                    message = await receive_reply(
+                        db_session, recipients=list(envelope.rcpt_tos), raw=data, domain=self.domain
+                    )
+                    await db_session.flush()
+                    ticket_id, message_id = message.ticket_id, message.id
+                finally:
+                    await db_session.close()
         except InboundMailRefusedError as exc:
             logger.info("inbound support mail refused: %s", exc.smtp_reply)
             return exc.smtp_reply
