@@ -25,7 +25,19 @@ from cli.commands import (
 )
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, psp_sandbox, ib, config, support_inbound)
+COMMANDS = (
+    demo,
+    db,
+    serve,
+    worker,
+    scheduler,
+    create_staff,
+    emulator,
+    psp_sandbox,
+    ib,
+    config,
+    support_inbound,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

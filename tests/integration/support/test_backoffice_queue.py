@@ -25,6 +25,7 @@ from workers import runtime
 from workers.scheduler import SCHEDULES
 
 pytestmark = pytest.mark.asyncio
+ZH = {"Accept-Language": "zh-CN"}
 
 
 async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
@@ -85,6 +86,9 @@ async def test_staff_work_a_ticket_and_the_client_sees_only_the_reply(
     assert "Wire seen at the bank" not in client_page
     api_thread = (await alice.get(f"/api/v1/support/tickets/{ticket_id}")).json()
     assert [m["author"] for m in api_thread["messages"]] == ["client", "staff"]
+    assert "等待客户" in (await alice.get(f"/support/{ticket_id}", headers=ZH)).text
+    assert "客服工单队列" in (await agent.get("/support", headers=ZH)).text
+    assert "内部备注" in (await agent.get(f"/support/{ticket_id}", headers=ZH)).text
     staff_page = page_text((await agent.get(f"/support/{ticket_id}")).text)
     assert "Wire seen at the bank" in staff_page
     assert "Internal note" in staff_page
