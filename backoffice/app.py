@@ -33,6 +33,7 @@ from backoffice import (
     settings_mail,
     signin,
     staff,
+    support,
     webhooks,
     webhooks_api,
 )
@@ -45,6 +46,7 @@ from knowledge import KNOWLEDGE_LOCALES
 from kyc.notifications import KYC_LOCALES
 from mt_bridge.messages import BRIDGE_LOCALES
 from reports import REPORTS_LOCALES
+from support.labels import SUPPORT_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -66,6 +68,7 @@ NAVIGATION = (
     NavItem("Reconciliation", "/dealing/reconciliation"),
     NavItem("IB", "/ib/applications"),
     NavItem("Risk alerts", "/risk/alerts"),
+    NavItem("Support", "/support"),
     NavItem("Reports", "/reports"),
     NavItem("Campaigns", "/campaigns"),
     NavItem("Help articles", "/knowledge"),
@@ -112,6 +115,8 @@ def protected_router() -> Router:
             *ib_staff.CONTROLLERS,
             risk.RiskAlertController,
             risk.RiskSettingsController,
+            support.SupportQueueController,
+            support.SupportSettingsController,
             reports.ReportsController,
             jobs.DeadLetterController,
             knowledge.KnowledgeController,
@@ -145,6 +150,7 @@ def backoffice_spec() -> AppSpec:
             BRIDGE_LOCALES,
             REPORTS_LOCALES,
             KNOWLEDGE_LOCALES,
+            SUPPORT_LOCALES,
         ],
         api_description="BrokerDesk back-office API for staff integrations.",
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission, staff_permissions
 from backoffice.money import money_formatter
+from core import clock
 from core.audit.service import record_audit
 from core.i18n import current_language
 from core.identity import staff
@@ -51,6 +52,9 @@ from kyc.countries import countries
 from kyc.models import CaseStatus, RiskLevel
 from risk.alerts import alerts_for_client
 from risk.rules import RULE_LABELS
+from support.labels import STATUS_LABELS as TICKET_STATUS_LABELS
+from support.queue import MANAGE_PERMISSION as SUPPORT_QUEUE
+from support.queue import tickets_of_client
 
 READ = "clients.read"
 EDIT = "clients.edit"
@@ -216,6 +220,9 @@ class ClientsController(Controller):
             members = await _active_staff(session)
             held = await staff_permissions(request)
             alerts = await alerts_for_client(session, client_id) if RISK_QUEUE in held else None
+            support_tickets = (
+                await tickets_of_client(session, client_id, clock.utcnow()) if SUPPORT_QUEUE in held else None
+            )
         currencies = {w.currency for w in view.wallets} | {d.currency for d in view.deposits}
         currencies |= {w.currency for w in view.withdrawals} | {t.from_currency for t in view.transfers}
         currencies |= {e.currency for e in timeline.events if e.currency}
@@ -229,6 +236,8 @@ class ClientsController(Controller):
             "money": await money_formatter(services.database, currencies or {"USD"}),
             "risk_alerts": alerts,
             "rule_labels": RULE_LABELS,
+            "support_tickets": support_tickets,
+            "ticket_status_labels": TICKET_STATUS_LABELS,
             **_choices(held),
         }
         return Template("clients/detail.html", context=context)

@@ -20,12 +20,26 @@ from cli.commands import (
     psp_sandbox,
     scheduler,
     serve,
+    support_inbound,
     totp,
     worker,
 )
 from core.errors import BrokerDeskError
 
-COMMANDS = (demo, db, serve, worker, scheduler, create_staff, emulator, psp_sandbox, ib, config, totp)
+COMMANDS = (
+    demo,
+    db,
+    serve,
+    worker,
+    scheduler,
+    create_staff,
+    emulator,
+    psp_sandbox,
+    ib,
+    config,
+    totp,
+    support_inbound,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

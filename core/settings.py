@@ -122,6 +122,18 @@ class Settings:
     )
     """The From address of every mail BrokerDesk sends."""
 
+    support_reply_domain: str = field(default="", metadata={"env": "BROKERDESK_SUPPORT_REPLY_DOMAIN"})
+    """Domain of support tickets' Reply-To addresses (``support+<ticket>.<token>@<domain>``), whose
+    mail your MX relays to the inbound support server. Empty: the domain of ``BROKERDESK_MAIL_FROM``."""
+
+    support_inbound_host: str = field(
+        default="127.0.0.1", metadata={"env": "BROKERDESK_SUPPORT_INBOUND_HOST"}
+    )
+    """Address the inbound support mail server (``brokerdesk support-inbound``) listens on."""
+
+    support_inbound_port: int = field(default=8025, metadata={"env": "BROKERDESK_SUPPORT_INBOUND_PORT"})
+    """Port of the inbound support mail server, where clients' mailed replies thread into tickets."""
+
     session_idle_minutes: int = field(default=30, metadata={"env": "BROKERDESK_SESSION_IDLE_MINUTES"})
     """A signed-in session ends after this long without a request."""
 

@@ -29,6 +29,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "knowledge.models",
     "core.events",
     "webhooks.models",
+    "support.models",
 )
 
 

@@ -29,9 +29,12 @@ from portal import (
     pages,
     psp_webhooks,
     security,
+    support,
+    support_api,
     trading,
 )
 from portal.company_footer import CompanyFooterMiddleware
+from support.labels import SUPPORT_LOCALES
 
 HERE = Path(__file__).parent
 
@@ -43,6 +46,7 @@ NAVIGATION = (
     NavItem("Partners", "/ib"),
     NavItem("Announcements", "/announcements"),
     NavItem("Help", "/help"),
+    NavItem("Support", "/support"),
     NavItem("My account", "/account"),
 )
 
@@ -70,9 +74,11 @@ def portal_spec() -> AppSpec:
             funding.FundingController,
             trading.TradingAccountController,
             psp_webhooks.PspWebhookController,
+            support.SupportController,
             api.router,
             funding_api.router,
             help_api.router,
+            support_api.router,
             *ib_web.ROUTE_HANDLERS,
         ],
         template_dir=HERE / "templates",
@@ -88,6 +94,7 @@ def portal_spec() -> AppSpec:
             BRIDGE_LOCALES,
             ib_web.LOCALES,
             KNOWLEDGE_LOCALES,
+            SUPPORT_LOCALES,
         ],
         api_description="BrokerDesk client portal API for integrations.",
         form_targets=redirect_targets,

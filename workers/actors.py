@@ -25,6 +25,7 @@ from ib import bridge_feed, engine, payouts, recompute
 from kyc import expiry
 from mt_bridge import command_worker, reconciliation, sync
 from risk import engine as risk_engine
+from support import sla as support_sla
 from webhooks import delivery as webhook_delivery
 from workers import runtime
 
@@ -256,3 +257,13 @@ async def deliver_due_webhooks() -> None:
 async def send_webhook_delivery(delivery_id: int) -> None:
     """A replay staff asked for: one attempt now (the sweep retries it if that fails)."""
     await webhook_delivery.send_one(runtime.database(), runtime.secrets_box(), delivery_id)
+
+
+@dramatiq.actor(actor_name="support.mark_sla_breaches", max_retries=0)
+async def mark_sla_breaches() -> None:
+    """Record each support ticket whose first response or resolution is past its SLA target; a
+    breach is marked once, so a second run marks nothing new."""
+    async with runtime.database().transaction() as session:
+        marked = await support_sla.mark_breaches(session, clock.utcnow())
+    if marked:
+        logger.info("support SLA breaches marked: %d", len(marked))

@@ -45,6 +45,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("risk.run_rules", 900.0),
     Schedule("comms.send_due_campaigns", 15.0),
     Schedule("webhooks.deliver_due", 5.0),
+    Schedule("support.mark_sla_breaches", 300.0),
 )
 
 

@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, str] = {
     "campaigns.manage": "Write, send or schedule marketing mail to saved segments, and see the results.",
     "knowledge.manage": "Write, preview and publish help-centre articles and their categories.",
     "webhooks.manage": "Register webhook endpoints, rotate their secrets, see deliveries and replay them.",
+    "support.manage": "Work the support queue: read, reply, write internal notes, assign, change status.",
+    "support.settings": "Manage the support canned replies and the SLA targets per priority.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -88,6 +90,8 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "announcements.manage",
                 "campaigns.manage",
                 "knowledge.manage",
+                "support.manage",
+                "support.settings",
             }
         ),
     ),

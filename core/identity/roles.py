@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.service import Actor, record_audit
 from core.identity.errors import UnknownPermissionError
-from core.identity.models import Role, RolePermission, StaffRole
+from core.identity.models import STAFF, Role, RolePermission, StaffRole, User
 from core.identity.permissions import ALL_PERMISSIONS, SEEDED_ROLES
 
 
@@ -24,6 +24,20 @@ async def permissions_of(session: AsyncSession, user_id: int) -> frozenset[str]:
         .where(StaffRole.user_id == user_id)
     )
     return frozenset(rows)
+
+
+async def staff_holding(session: AsyncSession, permission: str) -> list[tuple[int, str]]:
+    """Active staff who hold ``permission`` through a role, as (id, email) by email: whom a queue's
+    work may be assigned to."""
+    rows = await session.execute(
+        select(User.id, User.email)
+        .join(StaffRole, StaffRole.user_id == User.id)
+        .join(RolePermission, RolePermission.role_id == StaffRole.role_id)
+        .where(User.kind == STAFF, User.is_active.is_(True), RolePermission.permission == permission)
+        .distinct()
+        .order_by(User.email)
+    )
+    return [(int(user_id), email) for user_id, email in rows]
 
 
 async def role_names_of(session: AsyncSession, user_id: int) -> list[str]:

@@ -32,6 +32,8 @@ def build_message(mail: OutboxMail, sender: str) -> EmailMessage:
     message["To"] = mail.to_address
     message["Subject"] = mail.subject
     message["Message-ID"] = make_msgid(idstring=f"outbox-{mail.id}", domain="brokerdesk")
+    if mail.reply_to:
+        message["Reply-To"] = mail.reply_to
     message.set_content(mail.text_body)
     message.add_alternative(mail.html_body, subtype="html")
     return message

@@ -38,6 +38,8 @@ class OutboxMail(Base):
     holds_secret: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The body carries a one-time secret (a new trading password): once the SMTP server has
     taken it, the stored bodies are blanked, so the secret can't be read back from the outbox."""
+    reply_to: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    """Where the recipient's answer goes (a support ticket's threading address); empty: no header."""
 
 
 class MailTemplateOverride(Base):

@@ -28,9 +28,11 @@ async def queue_mail(
     context: dict[str, Any],
     *,
     holds_secret: bool = False,
+    reply_to: str = "",
 ) -> OutboxMail:
     """Add a rendered mail to the outbox; the ``core.send_mail`` job leaves only on commit.
     ``holds_secret``: blank the stored bodies once the mail is sent (see :class:`OutboxMail`).
+    ``reply_to``: the Reply-To address (a support ticket's threading address), if any.
 
     Staff's override of the template in that language is preferred over the file; every mail
     also carries the company details (``company``) for its footer."""
@@ -45,6 +47,7 @@ async def queue_mail(
         status=QUEUED,
         created_at=clock.utcnow(),
         holds_secret=holds_secret,
+        reply_to=reply_to,
     )
     session.add(mail)
     await session.flush()

@@ -27,6 +27,13 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "reset_password": {"link": "https://portal.example.com/reset-password/sample-token", "minutes": 60},
     "security_notice": {"event": "Two-factor authentication was switched on."},
+    "support_reply": {
+        "ticket_id": 1042,
+        "ticket_subject": "My deposit has not arrived",
+        "body": "Thank you for waiting. Your deposit was credited a moment ago.",
+        "marker": "-- Reply above this line --",
+        "link": "https://portal.example.com/support/1042",
+    },
     "trading_account_opened": {
         "email": "client@example.com",
         "account_type": "Standard",

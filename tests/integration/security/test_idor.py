@@ -27,7 +27,7 @@ from cashier.config import withdrawal_policy
 from cashier.gates import Gates
 from cashier.models import DestinationKind
 from cashier.withdrawals import Destination
-from core import jobs
+from core import clock, jobs
 from core.db import Database
 from core.secrets_box import SecretsBox
 from core.settings import Settings
@@ -41,6 +41,9 @@ from mt_bridge.models import (
     TradingAccount,
     TradingAccountStatus,
 )
+from support.attachments import Upload
+from support.models import MessageSource, TicketAttachment
+from support.tickets import open_ticket
 from tests.helpers import client_sign_in, csrf_from
 from tests.integration.cashier.conftest import CLIENT, FINANCE, fund_by_wire
 from tests.integration.cashier.web import grant_kyc
@@ -59,6 +62,8 @@ KIND_BY_PARAM = {
     "line_id": "commission_line",
     "link_id": "referral_link",
     "payout_id": "payout",
+    "ticket_id": "support_ticket",
+    "attachment_id": "support_attachment",
 }
 KIND_BY_ROUTE = {
     ("/funding/bank-accounts/", "account_id"): "bank_account",
@@ -189,6 +194,23 @@ async def victim_objects(db: Database, settings: Settings, world: PortalWorld) -
         link = await attribution.create_link(
             session, world.partner("A"), campaign="alice", actor=STAFF, now=world.today
         )
+        ticket = await open_ticket(
+            session,
+            store,
+            client_id=alice,
+            category="funding",
+            priority="normal",
+            subject="Alice's ticket",
+            body="Where is my deposit?",
+            upload=Upload("receipt.pdf", b"%PDF-1.4\n" + b"alice receipt " * 40),
+            max_bytes=settings.max_upload_bytes,
+            source=MessageSource.PORTAL,
+            actor=CLIENT,
+            now=clock.utcnow(),
+        )
+        attachment = await session.scalar(
+            select(TicketAttachment.id).where(TicketAttachment.ticket_id == ticket.id)
+        )
     await pay_out(db, world.partner("A"))
     async with db.session() as session:
         payout = await session.scalar(select(Payout.id).where(Payout.partner_id == world.partner("A")))
@@ -203,6 +225,8 @@ async def victim_objects(db: Database, settings: Settings, world: PortalWorld) -
         "commission_line": (await world.line_ids("A"))[0],
         "referral_link": link.id,
         "payout": payout,
+        "support_ticket": ticket.id,
+        "support_attachment": attachment,
     }
 
 
