@@ -49,7 +49,9 @@ class Ports:
         return f"http://127.0.0.1:{getattr(self, name)}"
 
 
-def server_environment(database_url: str, redis_url: str, prefix: str, ports: Ports, files: str) -> dict[str, str]:
+def server_environment(
+    database_url: str, redis_url: str, prefix: str, ports: Ports, files: str
+) -> dict[str, str]:
     """The environment a production deployment sets, pointed at this run's database and ports."""
     return {
         **os.environ,
@@ -154,18 +156,23 @@ def started(environment: dict[str, str], ports: Ports, workers: int, log_dir: Pa
     try:
         for name, command in commands(ports, workers).items():
             log = (log_dir / f"{name}.log").open("wb")
-            processes.running[name] = subprocess.Popen(  # noqa: S603 - our own commands
-                command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            processes.running[name] = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         yield processes
     finally:
         processes.stop()
 
 
-async def until_ready(processes: Processes, ports: Ports, timeout: float = 60.0) -> None:
+async def until_ready(processes: Processes, ports: Ports, limit_seconds: float = 60.0) -> None:
     """Wait until each web server answers; a server that exits says so with its log's tail."""
     probes = {"portal": "/healthz", "backoffice": "/healthz", "bare": "/ping", "psp": "/v1/payments/none"}
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_seconds
     for name, path in probes.items():
         connection = Connection(ports.url(name))
         while True:
@@ -179,6 +186,6 @@ async def until_ready(processes: Processes, ports: Ports, timeout: float = 60.0)
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} did not answer within {timeout:.0f} s")
+                raise TimeoutError(f"{name} did not answer within {limit_seconds:.0f} s")
             await asyncio.sleep(0.2)
         await connection.close()

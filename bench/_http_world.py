@@ -45,7 +45,9 @@ def client_email(client_id: int) -> str:
     return f"client{client_id}@bench.example"
 
 
-async def seed(db: Database, settings: Settings, clients: int, staff: int) -> tuple[list[Person], list[Person]]:
+async def seed(
+    db: Database, settings: Settings, clients: int, staff: int
+) -> tuple[list[Person], list[Person]]:
     """``clients`` clients and ``staff`` admin staff members; answers both, with their logins."""
     now = datetime.now(UTC)
     hashed = await hash_password(settings, PASSWORD)  # one hash for all: sign-in is not measured
@@ -253,15 +255,14 @@ async def money_invariants(db: Database, used_keys: set[tuple[int, str]], paid: 
                 )
             )
         ).scalar_one()
-        rows = set(
-            (await session.execute(select(Deposit.client_id, Deposit.idempotency_key))).tuples().all()
-        )
+        rows = set((await session.execute(select(Deposit.client_id, Deposit.idempotency_key))).tuples().all())
         missing = len(used_keys - rows)
         checks.append(
             Check(
                 "one deposit per idempotency key",
                 duplicates == 0 and missing == 0 and len(rows) == len(used_keys),
-                f"{len(used_keys)} keys sent, {len(rows)} deposit rows, {duplicates} keys twice, {missing} missing",
+                f"{len(used_keys)} keys sent, {len(rows)} deposit rows, {duplicates} keys twice,"
+                f" {missing} missing",
             )
         )
         credited_ids = list(

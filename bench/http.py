@@ -37,8 +37,8 @@ from pathlib import Path
 
 # This file is named like the standard library's ``http`` package: drop its folder from the path
 # before anything imports ``http.client`` or ``http.cookies``, and put the repository there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
@@ -246,9 +246,7 @@ def _rotation(user: User) -> list[SignedIn]:
     return user.people[start:] + user.people[:start]
 
 
-async def run_phase(
-    phase: Phase, users: list[User], step: Step, sizes: Sizes, processes: Processes
-) -> Phase:
+async def run_phase(phase: Phase, users: list[User], step: Step, sizes: Sizes, processes: Processes) -> Phase:
     """Every user runs ``step`` in a loop for the warm-up, then for the measured seconds."""
     loop = asyncio.get_running_loop()
     measure_from = loop.time() + sizes.warmup
@@ -308,7 +306,9 @@ async def pay(psp_url: str, payments: list[str], at_once: int = 8) -> int:
         async with gate:
             try:
                 answer = await connection.request(
-                    "POST", f"/v1/payments/{payment}/decision", json_body=json.dumps({"decision": "approve"}).encode()
+                    "POST",
+                    f"/v1/payments/{payment}/decision",
+                    json_body=json.dumps({"decision": "approve"}).encode(),
                 )
             finally:
                 await connection.close()
@@ -319,10 +319,10 @@ async def pay(psp_url: str, payments: list[str], at_once: int = 8) -> int:
     return approved
 
 
-async def until_credited(db: Database, client_ids: list[int], paid: int, timeout: float) -> float:
+async def until_credited(db: Database, client_ids: list[int], paid: int, limit_seconds: float) -> float:
     started_at = time.perf_counter()
     while await credited_count(db, client_ids) < paid:
-        if time.perf_counter() - started_at > timeout:
+        if time.perf_counter() - started_at > limit_seconds:
             break
         await asyncio.sleep(0.25)
     return time.perf_counter() - started_at
@@ -367,8 +367,13 @@ async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outco
             plan: list[tuple[Phase, str, list[SignedIn], Step]] = [
                 (Phase("bare", "bare"), ports.url("bare"), signed_clients, ping),
                 (Phase("dashboard", "portal"), portal, signed_clients, expect_page("/", b"Sign out")),
-                (Phase("accounts", "portal"), portal, signed_clients, expect_page("/trading", b"5000")),
-                (Phase("client_list", "backoffice"), backoffice, signed_staff, expect_page("/clients", b"client")),
+                (Phase("accounts", "portal"), portal, signed_clients, expect_page("/trading", b"trading-account")),
+                (
+                    Phase("client_list", "backoffice"),
+                    backoffice,
+                    signed_staff,
+                    expect_page("/clients", b"@bench.example"),
+                ),
                 (Phase("deposit", "portal"), portal, signed_clients, deposits.step),
             ]
             phases = []
@@ -382,10 +387,12 @@ async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outco
             distinct = list(dict.fromkeys(deposits.payments.values()))
             paid = await pay(psp, distinct[: sizes.paid])
             ids = [person.id for person in clients]
-            credit_seconds = await until_credited(db, ids, paid, timeout=60.0)
+            credit_seconds = await until_credited(db, ids, paid, limit_seconds=60.0)
             await asyncio.sleep(4.0)  # the sandbox's late and duplicate webhooks still arriving
             checks = await money_invariants(db, set(deposits.payments), paid)
-        return Outcome(phases, checks, len(deposits.payments), paid, credit_seconds, load_before, load_after, workers)
+        return Outcome(
+            phases, checks, len(deposits.payments), paid, credit_seconds, load_before, load_after, workers
+        )
     finally:
         await db.dispose()
         await forget_redis_keys(redis_url, prefix)
@@ -450,14 +457,17 @@ def report(outcome: Outcome, sizes: Sizes) -> bool:
         f" turns), {sizes.staff} signed-in staff; {outcome.workers} uvicorn workers per app; PostgreSQL,"
         f" Redis; {sizes.warmup:g} s warm-up + {sizes.seconds:g} s per endpoint"
     )
-    print(f"load average before {outcome.load_before}, after {outcome.load_after} (2 cores; other work moves every figure)")
+    print(
+        f"load average before {outcome.load_before}, after {outcome.load_after}"
+        " (2 cores; other work moves every figure)"
+    )
     print(
         f"{'endpoint':<13}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}"
         f"{'loadgen CPU':>13}{'server CPU':>12}  errors"
     )
     for phase in outcome.phases:
         share = phase.rps / bare.rps if bare.rps else 0.0
-        errors = ", ".join(f"{count} × {what}" for what, count in phase.errors.items()) or "none"
+        errors = ", ".join(f"{count} x {what}" for what, count in phase.errors.items()) or "none"
         print(
             f"{phase.name:<13}{len(phase.taken_ms):>9,}{phase.rps:>9,.0f}{phase.p50:>9.1f}{phase.p99:>9.1f}"
             f"{share:>9.0%}{phase.loadgen_cpu:>12.0f}%{phase.server_cpu:>11.0f}%  {errors}"
@@ -478,10 +488,14 @@ def report(outcome: Outcome, sizes: Sizes) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer clients, 3 s per endpoint; under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer clients, 3 s per endpoint; under a minute"
+    )
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), help="a Redis database"
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="a Redis database",
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes per app")
     parser.add_argument("--seconds", type=float, help="measured seconds per endpoint")
