@@ -255,7 +255,7 @@ async def money_invariants(db: Database, used_keys: set[tuple[int, str]], paid: 
                 )
             )
         ).scalar_one()
-        rows = set((await session.execute(select(Deposit.client_id, Deposit.idempotency_key))).tuples().all())
+        rows = set((await session.execute(select(Deposit.client_id, Deposit.idempotency_key))).all())
         missing = len(used_keys - rows)
         checks.append(
             Check(

@@ -367,7 +367,12 @@ async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outco
             plan: list[tuple[Phase, str, list[SignedIn], Step]] = [
                 (Phase("bare", "bare"), ports.url("bare"), signed_clients, ping),
                 (Phase("dashboard", "portal"), portal, signed_clients, expect_page("/", b"Sign out")),
-                (Phase("accounts", "portal"), portal, signed_clients, expect_page("/trading", b"trading-account")),
+                (
+                    Phase("accounts", "portal"),
+                    portal,
+                    signed_clients,
+                    expect_page("/trading", b"trading-account"),
+                ),
                 (
                     Phase("client_list", "backoffice"),
                     backoffice,
