@@ -97,7 +97,7 @@ def commands(ports: Ports, workers: int) -> dict[str, list[str]]:
         "--proxy-headers",
         "--no-server-header",
         "--log-level",
-        "warning",
+        "info",  # an access line per request, as the portal and the back office write
     ]
     return {
         "portal": [*_brokerdesk(), "serve", "portal", "--workers", str(workers)],
@@ -169,7 +169,7 @@ def started(environment: dict[str, str], ports: Ports, workers: int, log_dir: Pa
         processes.stop()
 
 
-async def until_ready(processes: Processes, ports: Ports, limit_seconds: float = 60.0) -> None:
+async def until_ready(processes: Processes, ports: Ports, workers: int, limit_seconds: float = 120.0) -> None:
     """Wait until each web server answers; a server that exits says so with its log's tail."""
     probes = {"portal": "/healthz", "backoffice": "/healthz", "bare": "/ping", "psp": "/v1/payments/none"}
     deadline = time.monotonic() + limit_seconds
@@ -189,3 +189,15 @@ async def until_ready(processes: Processes, ports: Ports, limit_seconds: float =
                 raise TimeoutError(f"{name} did not answer within {limit_seconds:.0f} s")
             await asyncio.sleep(0.2)
         await connection.close()
+    await _every_worker_started(processes, workers, deadline)
+
+
+async def _every_worker_started(processes: Processes, workers: int, deadline: float) -> None:
+    """The first worker answers while the others may still import the app: wait for them all, so
+    no measured phase shares the CPU with a worker starting up."""
+    for name in ("portal", "backoffice", "bare"):
+        log = processes.log_dir / f"{name}.log"
+        while log.read_text(errors="replace").count("Application startup complete") < workers:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name}: not every worker process started")
+            await asyncio.sleep(0.2)

@@ -67,6 +67,8 @@ THROUGHPUT_TARGET_RATIO = 0.30
 DEPOSITS_PER_CLIENT = 8
 """Below the portal's money-action limit (10 a minute per client), so no deposit meets a 429."""
 DOUBLE_SUBMIT_EVERY = 10
+LATE_WEBHOOK_SECONDS = 3.5
+"""The PSP sandbox sends some webhooks 3 s late: wait that long once every payment is credited."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,7 @@ class Outcome:
     load_before: str
     load_after: str
     workers: int
+    stages: dict[str, float]
 
 
 async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outcome:
@@ -354,14 +357,25 @@ async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outco
     db = Database.from_url(url)
     prefix = f"bd-bench-http-{os.getpid()}:"
     ports = Ports()
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        stages[name] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
     try:
         clients, staff = await seed(db, settings, sizes.clients, sizes.staff)
+        stage("seed")
         environment = server_environment(url, redis_url, prefix, ports, files)
         with started(environment, ports, workers, Path(files)) as processes:
-            await until_ready(processes, ports)
+            await until_ready(processes, ports, workers)
+            stage("start")
             portal, backoffice, psp = ports.url("portal"), ports.url("backoffice"), ports.url("psp")
             signed_clients = await all_signed_in(sign_in_client, portal, clients, sizes.users)
             signed_staff = await all_signed_in(sign_in_staff, backoffice, staff, sizes.users)
+            stage("sign-in")
             load_before = load_average()
             deposits = Deposits(psp)
             plan: list[tuple[Phase, str, list[SignedIn], Step]] = [
@@ -389,14 +403,25 @@ async def measure(url: str, redis_url: str, sizes: Sizes, workers: int) -> Outco
                 finally:
                     await close_all(users)
             load_after = load_average()
+            stage("load")
             distinct = list(dict.fromkeys(deposits.payments.values()))
             paid = await pay(psp, distinct[: sizes.paid])
             ids = [person.id for person in clients]
             credit_seconds = await until_credited(db, ids, paid, limit_seconds=60.0)
-            await asyncio.sleep(4.0)  # the sandbox's late and duplicate webhooks still arriving
+            await asyncio.sleep(LATE_WEBHOOK_SECONDS)  # the sandbox's late and duplicate webhooks
+            stage("pay")
             checks = await money_invariants(db, set(deposits.payments), paid)
+            stage("check")
         return Outcome(
-            phases, checks, len(deposits.payments), paid, credit_seconds, load_before, load_after, workers
+            phases,
+            checks,
+            len(deposits.payments),
+            paid,
+            credit_seconds,
+            load_before,
+            load_after,
+            workers,
+            stages,
         )
     finally:
         await db.dispose()
@@ -481,6 +506,7 @@ def report(outcome: Outcome, sizes: Sizes) -> bool:
         f"\n{outcome.deposits:,} deposit requests (idempotency keys); {outcome.paid} paid at the PSP sandbox,"
         f" credited by its webhooks within {outcome.credit_seconds:.1f} s"
     )
+    print("time taken: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in outcome.stages.items()))
     everything = [*targets(outcome), *outcome.checks]
     for check in everything:
         print(f"  {'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
