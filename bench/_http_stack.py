@@ -169,7 +169,7 @@ def started(environment: dict[str, str], ports: Ports, workers: int, log_dir: Pa
         processes.stop()
 
 
-async def until_ready(processes: Processes, ports: Ports, workers: int, limit_seconds: float = 120.0) -> None:
+async def until_ready(processes: Processes, ports: Ports, workers: int, limit_seconds: float = 300.0) -> None:
     """Wait until each web server answers; a server that exits says so with its log's tail."""
     probes = {"portal": "/healthz", "backoffice": "/healthz", "bare": "/ping", "psp": "/v1/payments/none"}
     deadline = time.monotonic() + limit_seconds
