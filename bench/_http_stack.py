@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._http_client import Connection
+from cli.commands.serve import WORKER_HEALTHCHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF_ARGON2 = {"BROKERDESK_ARGON2_TIME_COST": "1", "BROKERDESK_ARGON2_MEMORY_KIB": "1024"}
@@ -96,6 +97,8 @@ def commands(ports: Ports, workers: int) -> dict[str, list[str]]:
         str(workers),
         "--proxy-headers",
         "--no-server-header",
+        "--timeout-worker-healthcheck",
+        str(WORKER_HEALTHCHECK_SECONDS),
         "--log-level",
         "info",  # an access line per request, as the portal and the back office write
     ]
