@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import String, case, cast, func, select
 
-from bench._common import bulk
+from bench._common import bulk, trading_product
 from cashier.deposits import credit_key
 from cashier.models import Deposit, DepositStatus
 from core.audit.service import SYSTEM
@@ -27,7 +27,7 @@ from kyc.models import KycCase
 from ledger.chart import Purpose
 from ledger.models import Account, Entry, Transfer
 from ledger.reading import trial_balance
-from mt_bridge.models import AccountType, TradingAccount, TradingGroup, TradingServer
+from mt_bridge.models import TradingAccount
 
 PASSWORD = "Bench-Harbour-73!"  # noqa: S105 (throwaway people of a throwaway database)
 FIRST_CLIENT_ID = 1_000
@@ -78,31 +78,9 @@ async def seed(
         ],
     )
     async with db.transaction() as session:
-        server = TradingServer(
-            name="bench-live",
-            platform="mt5",
-            address="127.0.0.1:1",
-            manager_login=1,
-            manager_password_sealed=b"x",
-            login_range_start=5_000_000,
+        server_id, type_id = await trading_product(
+            session, server="bench-live", group="real\\bench", first_login=5_000_000, leverages=[100, 200]
         )
-        session.add(server)
-        await session.flush()
-        group = TradingGroup(server_id=server.id, name="real\\bench", currency="USD")
-        session.add(group)
-        await session.flush()
-        kind = AccountType(
-            code="std",
-            name="Standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100, 200],
-            auto_leverage_max=200,
-        )
-        session.add(kind)
-        await session.flush()
-        server_id, type_id = server.id, kind.id
     await bulk(
         db,
         TradingAccount,
