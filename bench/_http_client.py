@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+REPLY_TIMEOUT_SECONDS = 60.0
+"""No answer in this time is an error, so a stuck server cannot keep the benchmark running."""
 CSRF_FIELD = re.compile(rb'name="_csrf_token" value="([^"]+)"')
 
 
@@ -106,7 +108,7 @@ class Connection:
                 self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
             try:
                 self._writer.write(raw)
-                reply = await self._read()
+                reply = await asyncio.wait_for(self._read(), REPLY_TIMEOUT_SECONDS)
                 break
             except (ConnectionError, asyncio.IncompleteReadError):
                 await self.close()  # the server closed an idle keep-alive connection: once more

@@ -262,6 +262,9 @@ async def run_phase(phase: Phase, users: list[User], step: Step, sizes: Sizes, p
                 problem = await step(user)
             except _UserDone:
                 return
+            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                problem = f"no answer ({type(exc).__name__})"
+                await user.connection.close()
             ended = loop.time()
             if started_at < measure_from:
                 continue
