@@ -2,7 +2,7 @@
 
 In one run, on a database it creates, migrates and drops:
 
-* a broker of 1,000 verified clients (``--quick``: 250) with full KYC and two live trading
+* a broker of 1,000 verified clients (``--quick``: 150) with full KYC and two live trading
   accounts each, and 50 admin staff members with TOTP enrolled;
 * the portal and the back office under ``brokerdesk serve <app> --workers 2`` (uvicorn worker
   processes, ``BROKERDESK_ENV=production``, PostgreSQL, Redis sessions and rate limits), the PSP
@@ -82,7 +82,7 @@ class Sizes:
 
 
 FULL = Sizes(clients=1_000, staff=50, users=50, seconds=15.0, warmup=2.0, paid=400)
-QUICK = Sizes(clients=250, staff=50, users=50, seconds=3.0, warmup=0.5, paid=100)
+QUICK = Sizes(clients=150, staff=50, users=50, seconds=2.5, warmup=0.5, paid=60)
 
 
 @dataclass
@@ -523,7 +523,7 @@ def report(outcome: Outcome, sizes: Sizes) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--quick", action="store_true", help="fewer clients, 3 s per endpoint; under a minute"
+        "--quick", action="store_true", help="fewer clients, 2.5 s per endpoint; under a minute"
     )
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN_URL))
     parser.add_argument(
