@@ -16,8 +16,10 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
+from mt_bridge.models import AccountType, TradingGroup, TradingServer
 
 DEFAULT_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 
@@ -66,6 +68,38 @@ async def bulk(db: Database, model: Any, rows: list[dict[str, Any]], batch: int 
     for start in range(0, len(rows), batch):
         async with db.transaction() as session:
             await session.execute(insert(model), rows[start : start + batch])
+
+
+async def trading_product(
+    session: AsyncSession, *, server: str, group: str, first_login: int, leverages: list[int]
+) -> tuple[int, int]:
+    """One MT5 server (never dialled: the benchmarks read accounts from the database), a USD group
+    on it and a "Standard" account type in that group; answers the server's and the type's ids."""
+    found = TradingServer(
+        name=server,
+        platform="mt5",
+        address="127.0.0.1:1",
+        manager_login=1,
+        manager_password_sealed=b"x",
+        login_range_start=first_login,
+    )
+    session.add(found)
+    await session.flush()
+    trading_group = TradingGroup(server_id=found.id, name=group, currency="USD")
+    session.add(trading_group)
+    await session.flush()
+    kind = AccountType(
+        code="std",
+        name="Standard",
+        server_id=found.id,
+        group_id=trading_group.id,
+        currency="USD",
+        leverage_options=leverages,
+        auto_leverage_max=max(leverages),
+    )
+    session.add(kind)
+    await session.flush()
+    return found.id, kind.id
 
 
 def print_json_lines(bench: str, figures: list[Figure], *, value_digits: int, ratio_digits: int) -> None:

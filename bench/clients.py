@@ -40,7 +40,15 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import DEFAULT_ADMIN_URL, Figure, bulk, load_average, print_json_lines, scratch_database
+from bench._common import (
+    DEFAULT_ADMIN_URL,
+    Figure,
+    bulk,
+    load_average,
+    print_json_lines,
+    scratch_database,
+    trading_product,
+)
 from cashier.models import Deposit
 from core.db import Database, migrate
 from core.identity.models import CLIENT, STAFF, User
@@ -49,7 +57,7 @@ from crm.models import ClientOwner, ClientTag, StaffScope, Tag
 from crm.scope import data_scope_of
 from ib.models import ClientLink, Partner, ReferralLink
 from kyc.models import KycCase, KycProfileVersion
-from mt_bridge.models import AccountType, TradingAccount, TradingGroup, TradingServer
+from mt_bridge.models import TradingAccount
 
 BENCH = "clients"
 FIRST = (
@@ -218,31 +226,9 @@ async def seed(db: Database, sizes: Sizes) -> dict[str, Any]:
         await connection.exec_driver_sql(f"SELECT setval('users_id_seq', {n + sizes.staff + 1})")
         await connection.commit()
     async with db.transaction() as session:
-        server = TradingServer(
-            name="live",
-            platform="mt5",
-            address="127.0.0.1:1",
-            manager_login=1,
-            manager_password_sealed=b"x",
-            login_range_start=1_000_000,
+        server_id, type_id = await trading_product(
+            session, server="live", group="real", first_login=1_000_000, leverages=[100]
         )
-        session.add(server)
-        await session.flush()
-        group = TradingGroup(server_id=server.id, name="real", currency="USD")
-        session.add(group)
-        await session.flush()
-        kind = AccountType(
-            code="std",
-            name="Standard",
-            server_id=server.id,
-            group_id=group.id,
-            currency="USD",
-            leverage_options=[100],
-            auto_leverage_max=100,
-        )
-        session.add(kind)
-        await session.flush()
-        server_id, type_id = server.id, kind.id
         session.add_all(Tag(id=t, name=f"tag {t}", colour="#000000") for t in range(1, 11))
         session.add(StaffScope(user_id=n + 1, kind="own", team=""))
     for account in accounts:

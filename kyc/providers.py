@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.outbound_tls import provider_tls
 from kyc.errors import ProviderUnavailableError, WebhookRejectedError
 from kyc.models import KycProviderEvent
 
@@ -115,7 +116,7 @@ async def open_sandbox_applicant(base_url: str, client_id: int, callback_url: st
     No database transaction is open while this waits on the network."""
     base = base_url.rstrip("/")
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, verify=provider_tls()) as client:
             response = await client.post(
                 f"{base}/v1/applicants", json={"client_id": client_id, "callback_url": callback_url}
             )

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from core.outbound_tls import provider_tls
 from kyc.providers import SIGNATURE_HEADER, sign
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class KycSandbox:
     async def deliver(self, applicant: Applicant) -> None:
         """Send until the receiver answers 2xx, with growing delays: at least once, maybe more."""
         headers, body = self.webhook(applicant)
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, verify=provider_tls()) as client:
             for delay in (0.0, *self.retry_delays):
                 await asyncio.sleep(delay)
                 applicant.deliveries += 1

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -169,6 +169,12 @@ async def _require_currency(connection: AsyncConnection, currency: str) -> None:
 
 
 async def _open(connection: AsyncConnection, role: Role, owner_id: str, currency: str) -> int:
+    """The account's id, inserting it first only when it is missing: accounts are opened once and
+    looked up on every request after, and an ``INSERT … ON CONFLICT DO NOTHING`` of a row that
+    exists still costs a round trip and a sequence number."""
+    found = await _find(connection, role, owner_id, currency)
+    if found is not None:
+        return found
     values = {
         "currency": currency,
         "owner_kind": str(role.owner_kind),
@@ -204,11 +210,36 @@ async def ensure_system_accounts(
     """Create (or find) every house account of ``currency`` and a clearing account per PSP."""
     conn = await connection_of(connection)
     await _require_currency(conn, currency)
-    house = {
-        purpose: await _open(conn, CHART[purpose], HOUSE_OWNER_ID, currency) for purpose in HOUSE_PURPOSES
-    }
-    clearing = {psp: await _open(conn, CHART[Purpose.PSP_CLEARING], psp, currency) for psp in psps}
+    existing = await _existing_system_accounts(conn, currency, psps)
+
+    async def account(purpose: Purpose, owner_id: str) -> int:
+        found = existing.get((str(purpose), owner_id))
+        return found if found is not None else await _open(conn, CHART[purpose], owner_id, currency)
+
+    house = {purpose: await account(purpose, HOUSE_OWNER_ID) for purpose in HOUSE_PURPOSES}
+    clearing = {psp: await account(Purpose.PSP_CLEARING, psp) for psp in psps}
     return SystemAccounts(currency, house, clearing)
+
+
+async def _existing_system_accounts(
+    connection: AsyncConnection, currency: str, psps: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    """The house and PSP clearing accounts of ``currency`` that exist, by (purpose, owner id), in
+    one query: every deposit and payout asks for them."""
+    table = accounts_table
+    clearing = str(CHART[Purpose.PSP_CLEARING].owner_kind)
+    rows = await connection.execute(
+        select(table.c.purpose, table.c.owner_id, table.c.id).where(
+            table.c.currency == currency,
+            or_(
+                (table.c.owner_kind == str(OwnerKind.HOUSE)) & (table.c.owner_id == HOUSE_OWNER_ID),
+                (table.c.owner_kind == clearing)
+                & (table.c.purpose == str(Purpose.PSP_CLEARING))
+                & table.c.owner_id.in_(list(psps)),
+            ),
+        )
+    )
+    return {(row.purpose, row.owner_id): row.id for row in rows}
 
 
 async def open_owner_account(

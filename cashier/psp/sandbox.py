@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from cashier.psp.signing import SIGNATURE_HEADER, sign
+from core.outbound_tls import provider_tls
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class PspSandbox:
 
     async def deliver(self, payment: SandboxPayment, event_type: str, first_delay: float = 0.0) -> None:
         """Send until the receiver answers 2xx, with growing delays: at least once."""
-        async with httpx.AsyncClient(timeout=5) as client:
+        async with httpx.AsyncClient(timeout=5, verify=provider_tls()) as client:
             for delay in (first_delay, *self.retry_delays):
                 await asyncio.sleep(delay)
                 headers, body = self.webhook(payment, event_type)

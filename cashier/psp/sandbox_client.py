@@ -11,6 +11,7 @@ import httpx
 from cashier.errors import PaymentProviderError, WebhookRejectedError
 from cashier.psp.base import CreatedPayment, EventType, PaymentEvent, PaymentState, PaymentStatus, Payout
 from cashier.psp.signing import SIGNATURE_HEADER, verify
+from core.outbound_tls import provider_tls
 
 SANDBOX_PSP = "sandbox"
 TIMEOUT_SECONDS = 10.0
@@ -43,7 +44,9 @@ class SandboxPsp:
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         try:
-            async with httpx.AsyncClient(base_url=self.base_url, timeout=TIMEOUT_SECONDS) as client:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, timeout=TIMEOUT_SECONDS, verify=provider_tls()
+            ) as client:
                 response = await client.request(method, path, json=payload)
         except httpx.HTTPError as exc:
             raise PaymentProviderError(

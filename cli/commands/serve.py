@@ -10,6 +10,12 @@ import uvicorn
 from core.settings import load_settings
 
 FACTORIES = {"portal": "portal.app:create_app", "backoffice": "backoffice.app:create_app"}
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker process to answer its health check before it
+kills it as hung. A spawned worker answers only once it has imported the whole command line and
+the app, which takes well over uvicorn's default of 5 s on a busy machine: with that default the
+supervisor killed and respawned every worker forever and the server never answered (found by
+bench/http.py on a loaded 2-core box)."""
 
 
 def register(subcommands: Any) -> None:
@@ -31,6 +37,7 @@ def serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         workers=args.workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         proxy_headers=True,
         server_header=False,
         log_config=None,

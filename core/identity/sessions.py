@@ -62,10 +62,18 @@ async def active_login(
     session: AsyncSession, settings: Settings, login_session_id: str, app: str
 ) -> tuple[LoginSession, User] | None:
     """The session row and its user when the session is still valid; touches ``last_seen_at``."""
-    row = await session.get(LoginSession, login_session_id)
-    if row is None or row.app != app or row.revoked_at is not None:
+    found = (
+        await session.execute(
+            select(LoginSession, User)
+            .outerjoin(User, User.id == LoginSession.user_id)
+            .where(LoginSession.id == login_session_id)
+        )
+    ).first()  # one round trip for both rows: every signed-in request asks
+    if found is None:
         return None
-    user = await session.get(User, row.user_id)
+    row, user = found
+    if row.app != app or row.revoked_at is not None:
+        return None
     if user is None or not user.is_active:
         return None
     if is_expired(settings, row):
