@@ -23,6 +23,7 @@ from backoffice import (
     reports,
     risk,
     roles,
+    settings_analytics,
     settings_announcements,
     settings_cashier,
     settings_company,
@@ -89,6 +90,7 @@ def protected_router() -> Router:
             settings_cashier.FeesController,
             settings_mail.MailTemplatesController,
             settings_announcements.AnnouncementsController,
+            settings_analytics.AnalyticsSettingsController,
             finance.DepositQueueController,
             finance.WithdrawalQueueController,
             finance.BankAccountQueueController,
@@ -125,6 +127,7 @@ def backoffice_spec() -> AppSpec:
         locale_dirs=[
             HERE / "locales",
             HERE / "clients_locales",
+            HERE / "analytics_locales",
             KYC_LOCALES,
             BRIDGE_LOCALES,
             REPORTS_LOCALES,

@@ -25,6 +25,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.config_store",
     "comms.models",
     "crm.work_models",
+    "analytics.models",
 )
 
 

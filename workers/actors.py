@@ -11,6 +11,7 @@ from datetime import datetime
 
 import dramatiq
 
+from analytics import recompute as analytics_recompute
 from cashier import sweeps as cashier_sweeps
 from core import clock
 from core.audit.service import SYSTEM
@@ -213,3 +214,10 @@ async def run_risk_rules() -> None:
     """Run every risk rule from its watermark; alerts are unique, so a redelivery raises nothing new."""
     runs = await risk_engine.run_rules(runtime.database())
     logger.info("risk rules: %s", {run.rule: len(run.raised) for run in runs if run.raised})
+
+
+@dramatiq.actor(actor_name="analytics.recompute_client_metrics", max_retries=3, min_backoff=60_000, time_limit=900_000)
+async def recompute_client_metrics() -> None:
+    """Replace every client's figures; a redelivery writes the same rows again."""
+    result = await analytics_recompute.recompute_client_metrics(runtime.database())
+    logger.info("analytics: figures of %d clients recomputed", result.clients)

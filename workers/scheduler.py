@@ -43,6 +43,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("mt_bridge.rescan_all_servers", 3600.0),
     Schedule("mt_bridge.reconcile_all_servers", 3600.0),
     Schedule("risk.run_rules", 900.0),
+    Schedule("analytics.recompute_client_metrics", 3600.0),
 )
 
 

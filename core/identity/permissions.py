@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "mail.templates": "Edit, preview and reset the mail templates.",
     "announcements.manage": "Write, schedule and publish announcements to clients.",
     "jobs.manage": "See background jobs that failed for good (dead letters), retry or discard them.",
+    "settings.analytics": "Change the churn-risk and value-tier thresholds of the client figures.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -83,6 +84,7 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "settings.view",
                 "mail.templates",
                 "announcements.manage",
+                "settings.analytics",
             }
         ),
     ),
