@@ -13,6 +13,7 @@ scale, as :mod:`cashier.usd` does; a code missing from the currency table is tak
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -73,9 +74,7 @@ async def conversion_to(
         try:
             major = Fraction((await latest_rate(session, code, target, at=at)).rate)
         except RateNotFoundError:
-            try:
+            with suppress(RateNotFoundError):
                 major = 1 / Fraction((await latest_rate(session, target, code, at=at)).rate)
-            except RateNotFoundError:
-                pass
         factors[code] = (major * shift).limit_denominator(MAX_DENOMINATOR)
     return Conversion(target, factors)

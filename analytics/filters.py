@@ -57,7 +57,9 @@ def _amount(name: str, raw: str, label: str) -> str:
 
 
 def parse_metric_filter(raw: Mapping[str, str]) -> MetricFilter:
-    """The figures' filters from (already trimmed) query values; :class:`InvalidMetricFilterError` names the bad one."""
+    """The figures' filters from (already trimmed) query values.
+
+    Raises :class:`InvalidMetricFilterError` naming the bad one."""
     churn = (raw.get("churn") or "").lower()
     if churn not in {"", "yes", "no"}:
         raise InvalidMetricFilterError("churn", "churn risk is yes or no")
@@ -72,7 +74,9 @@ def parse_metric_filter(raw: Mapping[str, str]) -> MetricFilter:
     inactive = None
     if inactive_raw:
         if not inactive_raw.isdigit() or len(inactive_raw) > 5 or int(inactive_raw) > MAX_INACTIVE_DAYS:
-            raise InvalidMetricFilterError("inactive", f"inactive days is a whole number up to {MAX_INACTIVE_DAYS}")
+            raise InvalidMetricFilterError(
+                "inactive", f"inactive days is a whole number up to {MAX_INACTIVE_DAYS}"
+            )
         inactive = int(inactive_raw)
     return MetricFilter(churn=churn, tier=tier, net_min=net_min, net_max=net_max, inactive=inactive)
 

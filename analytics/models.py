@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base
 
 LOTS_SCALE = 8
-"""``lots_e8`` holds lots × 10⁸."""
+"""``lots_e8`` holds lots times 10⁸."""
 
 
 class ClientMetrics(Base):

@@ -69,9 +69,7 @@ class RecomputeResult:
     computed_at: datetime
 
 
-def _converted(
-    conversion: Conversion, source: Select[Any], label: str
-) -> Any:
+def _converted(conversion: Conversion, source: Select[Any], label: str) -> Any:
     """``source`` yields (client_id, currency, amount); the result, one converted total per client."""
     per_currency = source.subquery()
     return (
@@ -119,13 +117,17 @@ def _deals() -> Any:
         select(
             TradingAccount.client_id.label("client_id"),
             func.count(case((closing, 1))).label("closing_deals"),
-            func.coalesce(func.sum(case((closing, _lots_e8(MirroredDeal.volume)), else_=0)), 0).label("lots_e8"),
+            func.coalesce(func.sum(case((closing, _lots_e8(MirroredDeal.volume)), else_=0)), 0).label(
+                "lots_e8"
+            ),
             func.max(MirroredDeal.time).label("last_trade_at"),
         )
         .select_from(MirroredDeal)
         .join(
             TradingAccount,
-            and_(TradingAccount.server_id == MirroredDeal.server_id, TradingAccount.login == MirroredDeal.login),
+            and_(
+                TradingAccount.server_id == MirroredDeal.server_id, TradingAccount.login == MirroredDeal.login
+            ),
         )
         .where(
             MirroredDeal.action.in_(TRADES),
@@ -161,7 +163,10 @@ def metrics_select(
     withdrawn = _converted(
         conversion,
         _by_currency(
-            Withdrawal.client_id, Withdrawal.currency, Withdrawal.amount, Withdrawal.status == WithdrawalStatus.PAID
+            Withdrawal.client_id,
+            Withdrawal.currency,
+            Withdrawal.amount,
+            Withdrawal.status == WithdrawalStatus.PAID,
         ),
         "withdrawn",
     )
@@ -285,4 +290,3 @@ async def recompute_client_metrics(db: Database) -> RecomputeResult:
     """The scheduled job's work: every client's figures as of now, in one transaction."""
     async with db.transaction() as session:
         return await recompute_in(session, clock.utcnow())
-

@@ -68,7 +68,9 @@ class AnalyticsSettings:
             "churn_min_balance": format_amount(self.churn_min_balance, REPORT_SCALE).replace(",", ""),
         }
         for tier in self.tiers:
-            values[f"{tier.code}_net_deposits"] = format_amount(tier.min_net_deposits, REPORT_SCALE).replace(",", "")
+            values[f"{tier.code}_net_deposits"] = format_amount(tier.min_net_deposits, REPORT_SCALE).replace(
+                ",", ""
+            )
             values[f"{tier.code}_lots"] = str(tier.min_lots)
         return values
 
@@ -130,7 +132,9 @@ def parse_settings(form: Mapping[str, str]) -> AnalyticsSettings:
         net = _amount(form, f"{code}_net_deposits", f"{code}: net deposits")
         lots = _whole(form, f"{code}_lots", f"{code}: lots", low=1, high=MAX_LOTS)
         if net == 0:
-            raise InvalidAnalyticsSettingError(f"{code}_net_deposits", f"{code}: net deposits must be more than zero.")
+            raise InvalidAnalyticsSettingError(
+                f"{code}_net_deposits", f"{code}: net deposits must be more than zero."
+            )
         if tiers and (net < tiers[-1].min_net_deposits or lots < tiers[-1].min_lots):
             field = f"{code}_net_deposits" if net < tiers[-1].min_net_deposits else f"{code}_lots"
             raise InvalidAnalyticsSettingError(

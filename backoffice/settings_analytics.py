@@ -79,5 +79,9 @@ class AnalyticsSettingsController(Controller):
             )
         except StaleConfigError as exc:
             return await self._page(request, error=error_text(exc), status_code=409)
-        flash(request, "The client figure settings have been saved; the figures are being recomputed.", "success")
+        flash(
+            request,
+            "The client figure settings have been saved; the figures are being recomputed.",
+            "success",
+        )
         return Redirect("/settings/analytics", status_code=303)

@@ -216,7 +216,9 @@ async def run_risk_rules() -> None:
     logger.info("risk rules: %s", {run.rule: len(run.raised) for run in runs if run.raised})
 
 
-@dramatiq.actor(actor_name="analytics.recompute_client_metrics", max_retries=3, min_backoff=60_000, time_limit=900_000)
+@dramatiq.actor(
+    actor_name="analytics.recompute_client_metrics", max_retries=3, min_backoff=60_000, time_limit=900_000
+)
 async def recompute_client_metrics() -> None:
     """Replace every client's figures; a redelivery writes the same rows again."""
     result = await analytics_recompute.recompute_client_metrics(runtime.database())

@@ -97,7 +97,9 @@ def _deposit(client_id: int, currency: str, amount: int, status: str, key: str) 
     )
 
 
-def _withdrawal(client_id: int, currency: str, amount: int, status: str, key: str, now: datetime) -> Withdrawal:
+def _withdrawal(
+    client_id: int, currency: str, amount: int, status: str, key: str, now: datetime
+) -> Withdrawal:
     return Withdrawal(
         client_id=client_id,
         currency=currency,
@@ -109,7 +111,9 @@ def _withdrawal(client_id: int, currency: str, amount: int, status: str, key: st
     )
 
 
-def _mirrored(server_id: int, ticket: int, login: int, lots: str, entry: int, at: datetime, **extra: object) -> MirroredDeal:
+def _mirrored(
+    server_id: int, ticket: int, login: int, lots: str, entry: int, at: datetime, **extra: object
+) -> MirroredDeal:
     return MirroredDeal(
         server_id=server_id,
         ticket=ticket,
@@ -143,12 +147,22 @@ async def build(db: Database, settings: Settings, tmp_path: Path, frozen: Clock)
     anna, bob, dan = ids["anna"], ids["bob"], ids["dan"]
     async with db.transaction() as session:
         await record_rate(
-            session, base="EUR", quote="USD", rate=Decimal("1.10"), spread=Decimal("0"),
-            source="test", observed_at=frozen.ago(days=1),
+            session,
+            base="EUR",
+            quote="USD",
+            rate=Decimal("1.10"),
+            spread=Decimal("0"),
+            source="test",
+            observed_at=frozen.ago(days=1),
         )
         await record_rate(
-            session, base="USD", quote="JPY", rate=Decimal("150"), spread=Decimal("0"),
-            source="test", observed_at=frozen.ago(days=1),
+            session,
+            base="USD",
+            quote="JPY",
+            rate=Decimal("150"),
+            spread=Decimal("0"),
+            source="test",
+            observed_at=frozen.ago(days=1),
         )
         session.add_all(
             [
