@@ -274,3 +274,46 @@ async def test_the_actor_is_scheduled_hourly_and_a_redelivery_writes_the_same_ro
         runtime._runtime = previous
     [schedule] = [s for s in SCHEDULES if s.actor_name == "analytics.recompute_client_metrics"]
     assert schedule.every_seconds == 3600
+
+
+async def test_the_figures_speak_chinese(
+    db: Database, world: FiguresWorld, staff: AsyncTestClient[Any]
+) -> None:
+    await recompute_client_metrics(db)
+    page = await staff.get(f"/clients/{world.ids['anna']}")
+    switched = await staff.post(
+        "/language",
+        data={"_csrf_token": csrf_from(page.text), "language": "zh_Hans", "next": "/clients"},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    detail = html.unescape((await staff.get(f"/clients/{world.ids['anna']}")).text)
+    assert "客户价值与活跃度" in detail
+    assert "累计净入金" in detail
+    assert "白银" in detail
+    listing = html.unescape((await staff.get("/clients/")).text)
+    assert "流失风险" in listing
+    assert "价值等级" in listing
+    screen = html.unescape((await staff.get("/settings/analytics")).text)
+    assert "保存客户数据设置" in screen
+    assert "客户数据" in html.unescape((await staff.get("/settings")).text)
+
+
+async def test_every_text_of_the_figure_pages_has_a_chinese_translation() -> None:
+    from babel.messages.pofile import read_po
+
+    from backoffice.app import backoffice_spec
+
+    spec = backoffice_spec()
+    catalogue: set[str] = set()
+    for directory in spec.locale_dirs:
+        po = Path(directory) / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            with po.open("rb") as handle:
+                catalogue |= {str(m.id) for m in read_po(handle) if m.id and m.string}
+    templates = Path(spec.template_dir)
+    wanted: set[str] = set()
+    for name in ("clients/_figures.html", "clients/_figure_filters.html", "settings/analytics.html"):
+        wanted |= set(re.findall(r"_\('([^']+)'", (templates / name).read_text(encoding="utf-8")))
+    assert wanted
+    assert wanted - catalogue == set()
