@@ -317,3 +317,49 @@ async def test_every_text_of_the_figure_pages_has_a_chinese_translation() -> Non
         wanted |= set(re.findall(r"_\('([^']+)'", (templates / name).read_text(encoding="utf-8")))
     assert wanted
     assert wanted - catalogue == set()
+
+
+async def test_the_api_answers_one_clients_figures(
+    db: Database, settings: Settings, world: FiguresWorld, staff: AsyncTestClient[Any]
+) -> None:
+    anna = world.ids["anna"]
+    early = await staff.get(f"/api/v1/clients/{anna}/figures")
+    assert early.status_code == 404
+    assert "not computed yet" in early.json()["detail"]
+    await recompute_client_metrics(db)
+    answer = await staff.get(f"/api/v1/clients/{anna}/figures")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["net_deposits"] == 1_240_00
+    assert body["currency"] == "USD"
+    assert body["lots"] == "1.5"
+    assert body["commissions"] == 14_00
+    assert body["days_since_trade"] == 35
+    assert body["days_since_login"] == 33
+    assert body["churn_risk"] is True
+    assert body["value_tier"] == "silver"
+    for missing in (999_999, 2**70):
+        gone = await staff.get(f"/api/v1/clients/{missing}/figures")
+        assert gone.status_code == 404
+        assert gone.json()["detail"]
+    schema = (await staff.get("/api/schema/openapi.json")).json()
+    assert "/api/v1/clients/{client_id}/figures" in schema["paths"]
+
+
+async def test_the_api_keeps_to_the_data_scope(db: Database, settings: Settings, world: FiguresWorld) -> None:
+    from backoffice.app import create_app
+    from core.audit.service import SYSTEM
+    from crm.assignment import set_data_scope
+
+    await recompute_client_metrics(db)
+    limited, secret = await make_staff(db, settings, "own@figures.test", ["support"])
+    assert secret
+    async with db.transaction() as session:
+        await set_data_scope(session, SYSTEM, limited, "own", "")
+    async with AsyncTestClient(app=create_app(settings, database=db)) as browser:
+        await staff_sign_in(browser, "own@figures.test", secret)
+        answer = await browser.get(f"/api/v1/clients/{world.ids['anna']}/figures")
+        assert answer.status_code == 404
+        assert "not computed" not in answer.json()["detail"]
+        listed = await browser.get("/clients/?churn=yes")
+        assert _listed(listed.text) == set()
