@@ -36,7 +36,8 @@ class ClientFigures:
     net_deposits: int
     balance: int
     closing_deals: int
-    lots: Decimal
+    lots: str
+    """Closed volume in lots as decimal text (``"1.5"``), exact."""
     commissions: int
     last_trade_at: datetime | None
     last_login_at: datetime | None
@@ -49,6 +50,11 @@ class ClientFigures:
     computed_at: datetime
 
 
+def _lots(lots_e8: int) -> str:
+    text = f"{Decimal(lots_e8).scaleb(-LOTS_SCALE):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _figures(row: ClientMetrics, now: datetime) -> ClientFigures:
     return ClientFigures(
         client_id=row.client_id,
@@ -58,7 +64,7 @@ def _figures(row: ClientMetrics, now: datetime) -> ClientFigures:
         net_deposits=row.net_deposits,
         balance=row.balance,
         closing_deals=row.closing_deals,
-        lots=Decimal(row.lots_e8).scaleb(-LOTS_SCALE).normalize() if row.lots_e8 else Decimal(0),
+        lots=_lots(row.lots_e8),
         commissions=row.commissions,
         last_trade_at=clock.as_utc(row.last_trade_at) if row.last_trade_at else None,
         last_login_at=clock.as_utc(row.last_login_at) if row.last_login_at else None,

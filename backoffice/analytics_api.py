@@ -7,15 +7,13 @@ not computed yet all answer 404, each with a detail that says which.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from litestar import Request, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from analytics.reading import client_figures
+from analytics.reading import ClientFigures, client_figures
 from backoffice.guards import permission
 from core.web.auth import signed_in
 from core.web.state import app_services
@@ -26,37 +24,13 @@ from crm.scope import data_scope_of
 BIGINT_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class FiguresAnswer:
-    """Amounts in minor units of ``currency``; ``lots`` as a decimal string (``"1.5"``)."""
-
-    client_id: int
-    currency: str
-    deposited: int
-    withdrawn: int
-    net_deposits: int
-    balance: int
-    closing_deals: int
-    lots: str
-    commissions: int
-    last_trade_at: datetime | None
-    last_login_at: datetime | None
-    days_since_trade: int | None
-    days_since_login: int | None
-    inactive_days: int
-    funded: bool
-    churn_risk: bool
-    value_tier: str
-    computed_at: datetime
-
-
 @get(
     "/clients/{client_id:int}/figures",
     name="backoffice.api.client_figures",
     summary="One client's net deposits, volume, commissions, activity, churn risk and value tier",
     opt=permission("clients.read"),
 )
-async def get_client_figures(request: Request[Any, Any, Any], client_id: FromPath[int]) -> FiguresAnswer:
+async def get_client_figures(request: Request[Any, Any, Any], client_id: FromPath[int]) -> ClientFigures:
     if not 0 < client_id <= BIGINT_MAX:
         raise NotFoundException(f"no client has id {client_id}")
     async with app_services(request.app).database.session() as session:
@@ -67,23 +41,4 @@ async def get_client_figures(request: Request[Any, Any, Any], client_id: FromPat
         figures = await client_figures(session, client_id)
     if figures is None:
         raise NotFoundException(f"the figures of client {client_id} are not computed yet")
-    return FiguresAnswer(
-        client_id=figures.client_id,
-        currency=figures.currency,
-        deposited=figures.deposited,
-        withdrawn=figures.withdrawn,
-        net_deposits=figures.net_deposits,
-        balance=figures.balance,
-        closing_deals=figures.closing_deals,
-        lots=str(figures.lots),
-        commissions=figures.commissions,
-        last_trade_at=figures.last_trade_at,
-        last_login_at=figures.last_login_at,
-        days_since_trade=figures.days_since_trade,
-        days_since_login=figures.days_since_login,
-        inactive_days=figures.inactive_days,
-        funded=figures.funded,
-        churn_risk=figures.churn_risk,
-        value_tier=figures.value_tier,
-        computed_at=figures.computed_at,
-    )
+    return figures
