@@ -51,6 +51,7 @@ from core import clock
 from core.db import Database
 from core.identity.models import CLIENT, User
 from ib.models import CommissionLine
+from ib.sessions import posting_session
 from ledger.chart import Purpose
 from ledger.models import Account, Currency
 from mt_bridge.models import MirroredDeal, TradingAccount
@@ -287,6 +288,9 @@ async def recompute_in(session: AsyncSession, now: datetime) -> RecomputeResult:
 
 
 async def recompute_client_metrics(db: Database) -> RecomputeResult:
-    """The scheduled job's work: every client's figures as of now, in one transaction."""
-    async with db.transaction() as session:
+    """The scheduled job's work: every client's figures as of now, in one transaction.
+
+    It reads (settings, rates) before it writes, so on SQLite it takes the write lock at ``BEGIN``
+    (:func:`ib.sessions.posting_session`) and queues behind other writers instead of failing."""
+    async with posting_session(db) as session:
         return await recompute_in(session, clock.utcnow())
