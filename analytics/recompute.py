@@ -54,6 +54,7 @@ from ib.models import CommissionLine
 from ib.sessions import posting_session
 from ledger.chart import Purpose
 from ledger.models import Account, Currency
+from ledger.reading import credit_normal_posted_balance
 from mt_bridge.models import MirroredDeal, TradingAccount
 from mt_bridge.records import DealAction, DealEntry
 
@@ -96,7 +97,7 @@ def _balances() -> Select[Any]:
     wallets = select(
         cast(Account.owner_id, BigInteger).label("client_id"),
         Account.currency.label("currency"),
-        (Account.credits_posted - Account.debits_posted).label("amount"),
+        credit_normal_posted_balance().label("amount"),
     ).where(Account.owner_kind == "client", Account.purpose == str(Purpose.CLIENT_WALLET))
     trading = select(
         TradingAccount.client_id.label("client_id"),
