@@ -17,6 +17,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.settings import ALL_TIERS
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission, staff_permissions
 from backoffice.money import money_formatter
@@ -121,6 +122,7 @@ def _choices(held: frozenset[str]) -> dict[str, Any]:
     return {
         "kyc_statuses": ["none", *(s.value for s in CaseStatus)],
         "risks": [r.value for r in RiskLevel],
+        "value_tiers": ALL_TIERS,
         "countries": countries(current_language()),
         "can_edit": EDIT in held,
         "can_assign": ASSIGN in held,
@@ -226,6 +228,7 @@ class ClientsController(Controller):
         currencies = {w.currency for w in view.wallets} | {d.currency for d in view.deposits}
         currencies |= {w.currency for w in view.withdrawals} | {t.from_currency for t in view.transfers}
         currencies |= {e.currency for e in timeline.events if e.currency}
+        currencies |= {view.figures.currency} if view.figures else set()
         context = {
             "view": view,
             "client": view.user,

@@ -58,6 +58,12 @@ SCREENS: tuple[Screen, ...] = (
         "announcements.manage",
         "Messages to clients in the portal, by audience and schedule.",
     ),
+    Screen(
+        "Client figures",
+        "/settings/analytics",
+        "settings.analytics",
+        "Churn-risk inactivity and balance, and the value tiers' thresholds.",
+    ),
 )
 
 

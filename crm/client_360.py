@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.reading import ClientFigures, client_figures
 from cashier.models import (
     OPEN_DEPOSIT_STATUSES,
     OPEN_WITHDRAWAL_STATUSES,
@@ -104,6 +105,8 @@ class Client360:
     ib: IbLink | None
     referrals: Referrals | None
     pending: list[PendingAction] = field(default_factory=list)
+    figures: ClientFigures | None = None
+    """The analytics figures as of their last recompute; ``None`` until the job has run."""
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,7 @@ async def load_client_360(db: Database, scope: DataScope, client_id: int) -> Cli
             tags=(await tags_of(session, [client_id])).get(client_id, []),
             ib=await _ib_link(session, client_id),
             referrals=await _referrals(session, client_id),
+            figures=await client_figures(session, client_id),
         )
     view.wallets = await client_wallets(db, client_id)
     view.pending = _pending(view)

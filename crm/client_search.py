@@ -25,8 +25,12 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import GenerativeSelect
 
+from analytics.errors import InvalidMetricFilterError
+from analytics.filters import FIELDS as FIGURE_FIELDS
+from analytics.filters import MetricFilter, metric_condition, parse_metric_filter
 from cashier.history import rows_csv
 from cashier.models import Deposit, DepositStatus
+from core import clock
 from core.identity.models import CLIENT, User
 from crm.errors import InvalidFilterError
 from crm.models import ClientOwner, ClientTag, Tag
@@ -74,6 +78,13 @@ class ClientFilter:
     tag: int | None = None
     owner: str = ""
     """A staff id, or ``none`` for unassigned clients."""
+    churn: str = ""
+    """The figures (:mod:`analytics.filters`): churn risk ``yes``/``no``, value tier, net deposits
+    between ``net_min`` and ``net_max`` (report currency), at least ``inactive`` days inactive."""
+    tier: str = ""
+    net_min: str = ""
+    net_max: str = ""
+    inactive: int | None = None
     sort: Sort = Sort.NEWEST
 
     def to_query(self) -> str:
@@ -89,6 +100,10 @@ class ClientFilter:
     @property
     def active(self) -> bool:
         return bool(self.to_query())
+
+    @property
+    def figures(self) -> MetricFilter:
+        return MetricFilter(self.churn, self.tier, self.net_min, self.net_max, self.inactive)
 
 
 FILTER_FIELDS = tuple(spec.name for spec in fields(ClientFilter))
@@ -129,6 +144,10 @@ def parse_filter(params: Mapping[str, str]) -> ClientFilter:
     sort = raw("sort").lower() or Sort.NEWEST.value
     if sort not in {s.value for s in Sort}:
         raise InvalidFilterError("sort", "sort is newest or oldest")
+    try:
+        figures = parse_metric_filter({name: raw(name) for name in FIGURE_FIELDS})
+    except InvalidMetricFilterError as exc:
+        raise InvalidFilterError(exc.field, str(exc)) from None
     return ClientFilter(
         q=q,
         kyc=kyc,
@@ -138,6 +157,11 @@ def parse_filter(params: Mapping[str, str]) -> ClientFilter:
         ib=_int_field("ib", raw("ib"), "IB number"),
         tag=_int_field("tag", raw("tag"), "tag"),
         owner=owner,
+        churn=figures.churn,
+        tier=figures.tier,
+        net_min=figures.net_min,
+        net_max=figures.net_max,
+        inactive=figures.inactive,
         sort=Sort(sort),
     )
 
@@ -288,6 +312,9 @@ def conditions(scope: DataScope, filters: ClientFilter) -> list[ColumnElement[bo
                 )
             )
         )
+    figures = metric_condition(User.id, filters.figures, clock.utcnow())
+    if figures is not None:
+        where.append(figures)
     return where
 
 

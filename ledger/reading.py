@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.errors import AccountNotFoundError
@@ -43,6 +43,14 @@ class Balance:
     @property
     def available(self) -> int:
         return self.posted - self.pending_out
+
+
+def credit_normal_posted_balance() -> ColumnElement[int]:
+    """SQL for a credit-normal account's posted balance (a client wallet's), over ``accounts``, for
+    set-based readers outside the ledger (the analytics recompute), which never name the counters."""
+    a = accounts_table.c
+    result: ColumnElement[int] = a.credits_posted - a.debits_posted
+    return result
 
 
 def _balance_from_row(row: object) -> Balance:

@@ -30,6 +30,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "core.events",
     "webhooks.models",
     "support.models",
+    "analytics.models",
 )
 
 

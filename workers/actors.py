@@ -11,6 +11,7 @@ from datetime import datetime
 
 import dramatiq
 
+from analytics import recompute as analytics_recompute
 from cashier import sweeps as cashier_sweeps
 from comms import campaign_sending
 from core import clock
@@ -267,3 +268,12 @@ async def mark_sla_breaches() -> None:
         marked = await support_sla.mark_breaches(session, clock.utcnow())
     if marked:
         logger.info("support SLA breaches marked: %d", len(marked))
+
+
+@dramatiq.actor(
+    actor_name="analytics.recompute_client_metrics", max_retries=3, min_backoff=60_000, time_limit=900_000
+)
+async def recompute_client_metrics() -> None:
+    """Replace every client's figures; a redelivery writes the same rows again."""
+    result = await analytics_recompute.recompute_client_metrics(runtime.database())
+    logger.info("analytics: figures of %d clients recomputed", result.clients)

@@ -46,6 +46,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("comms.send_due_campaigns", 15.0),
     Schedule("webhooks.deliver_due", 5.0),
     Schedule("support.mark_sla_breaches", 300.0),
+    Schedule("analytics.recompute_client_metrics", 3600.0),
 )
 
 

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, str] = {
     "webhooks.manage": "Register webhook endpoints, rotate their secrets, see deliveries and replay them.",
     "support.manage": "Work the support queue: read, reply, write internal notes, assign, change status.",
     "support.settings": "Manage the support canned replies and the SLA targets per priority.",
+    "settings.analytics": "Change the churn-risk and value-tier thresholds of the client figures.",
 }
 
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
@@ -92,6 +93,7 @@ SEEDED_ROLES: dict[str, tuple[str, frozenset[str]]] = {
                 "knowledge.manage",
                 "support.manage",
                 "support.settings",
+                "settings.analytics",
             }
         ),
     ),
