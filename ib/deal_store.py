@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +20,6 @@ from ib.models import StoredDeal
 from ib.snapshot import chunked
 
 DEAL_COLUMNS = tuple(column.name for column in StoredDeal.__table__.columns)
-UNIQUE_VIOLATION = "23505"
-"""PostgreSQL's SQLSTATE for a unique violation."""
 
 
 async def insert_deals(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -50,7 +49,5 @@ async def insert_deals(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
         await driver.copy_records_to_table(
             "ib_deal", records=[[row[name] for name in DEAL_COLUMNS] for row in rows], columns=DEAL_COLUMNS
         )
-    except Exception as exc:
-        if getattr(exc, "sqlstate", None) == UNIQUE_VIOLATION:
-            raise IntegrityError("COPY ib_deal", None, exc) from exc
-        raise
+    except asyncpg.UniqueViolationError as exc:
+        raise IntegrityError("COPY ib_deal", None, exc) from exc
