@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from cashier.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
@@ -112,6 +113,10 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+@pytest.mark.skipif(
+    os.environ.get("BROKERDESK_TEST_DATABASE", "sqlite") != "sqlite",
+    reason="the demo always runs on its own SQLite file, whichever leg; the SQLite leg of make test runs it",
+)
 def test_demo_serves_both_apps_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     portal_port, backoffice_port, psp_port = _free_port(), _free_port(), _free_port()
     environment = _environment(
