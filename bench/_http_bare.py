@@ -1,4 +1,4 @@
-"""The bare Litestar handler bench/http.py measures beside the product, served the same way (uvicorn
+"""The bare Litestar handler bench/http_load.py measures beside the product, served the same way (uvicorn
 with the same worker processes): what one request costs with no session, database or template."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 client on raw asyncio streams, for the HTTP load benchmark (bench/http.py).
+"""A small HTTP/1.1 client on raw asyncio streams, for the HTTP load benchmark (bench/http_load.py).
 
 Why not httpx: on a 2-core machine the load generator shares the CPU with the servers it measures,
 and httpx spends several times more CPU per request than the server's bare handler does, so it

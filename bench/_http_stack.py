@@ -1,4 +1,4 @@
-"""The servers bench/http.py measures, each its own process group as production runs them:
+"""The servers bench/http_load.py measures, each its own process group as production runs them:
 
 * the portal and the back office through ``brokerdesk serve <app> --workers N`` (uvicorn with worker
   processes), configured by environment variables as in production (``BROKERDESK_ENV=production``,

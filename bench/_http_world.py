@@ -1,4 +1,4 @@
-"""The broker bench/http.py loads, and the money checks it runs afterwards.
+"""The broker bench/http_load.py loads, and the money checks it runs afterwards.
 
 Seeded straight into a scratch PostgreSQL database: verified clients with full KYC and two live
 trading accounts each on one MT5 server, and staff members with the admin role and TOTP enrolled.

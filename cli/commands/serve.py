@@ -15,7 +15,7 @@ WORKER_HEALTHCHECK_SECONDS = 60
 kills it as hung. A spawned worker answers only once it has imported the whole command line and
 the app, which takes well over uvicorn's default of 5 s on a busy machine: with that default the
 supervisor killed and respawned every worker forever and the server never answered (found by
-bench/http.py on a loaded 2-core box)."""
+bench/http_load.py on a loaded 2-core box)."""
 
 
 def register(subcommands: Any) -> None:

@@ -26,7 +26,7 @@ Targets (issue 11): dashboard p99 under 100 ms and at least 30 % of the bare han
 
 Prints a table, then one JSON object per figure per line. ``--quick`` finishes in under a minute.
 
-    python bench/http.py [--quick] [--admin-url postgresql://127.0.0.1:5432/test]
+    python bench/http_load.py [--quick] [--admin-url postgresql://127.0.0.1:5432/test]
                          [--redis-url redis://127.0.0.1:6379/0] [--workers 2] [--seconds 15]
 """
 
@@ -35,9 +35,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is named like the standard library's ``http`` package: drop its folder from the path
-# before anything imports ``http.client`` or ``http.cookies``, and put the repository there instead.
-sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
