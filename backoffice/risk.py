@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
@@ -17,6 +16,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
+from backoffice.paging import page_links
 from core import clock
 from core.audit.service import record_audit
 from core.web.auth import actor_for, signed_in
@@ -90,11 +90,7 @@ class RiskAlertController(Controller):
                 (row, age_text((now - clock.as_utc(row.alert.raised_at)).total_seconds())) for row in rows
             ],
             "filters": filters,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
-            "previous_query": urlencode({**base, "page": page - 1}) if page > 1 else "",
-            "next_query": urlencode({**base, "page": page + 1}) if page * PAGE_SIZE < total else "",
+            **page_links(base, page, total, PAGE_SIZE),
             "rules": RULE_LABELS,
             "statuses": STATUS_LABELS,
             "resolutions": RESOLUTION_LABELS,

@@ -8,7 +8,6 @@ transaction; bad input re-renders the page with the error and status 400, and no
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -17,6 +16,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from backoffice.guards import permission
+from backoffice.paging import page_links
 from core import clock
 from core.identity.models import User
 from core.mail.outbox import queue_mail
@@ -76,11 +76,7 @@ class SupportQueueController(Controller):
         context = {
             "rows": rows,
             "filters": filters,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
-            "previous_query": urlencode({**base, "page": page - 1}) if page > 1 else "",
-            "next_query": urlencode({**base, "page": page + 1}) if page * PAGE_SIZE < total else "",
+            **page_links(base, page, total, PAGE_SIZE),
             "statuses": STATUS_LABELS,
             "priorities": PRIORITY_LABELS,
             "categories": CATEGORY_LABELS,
