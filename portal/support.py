@@ -19,7 +19,14 @@ from litestar.response import Redirect, Template
 
 from core import clock
 from core.storage import EncryptedFileStore
-from core.web.auth import SIGN_IN_HANDLERS, actor_for, requires_sign_in, signed_in
+from core.web.auth import (
+    SIGN_IN_HANDLERS,
+    TOO_MANY,
+    actor_for,
+    over_action_limit,
+    requires_sign_in,
+    signed_in,
+)
 from core.web.state import app_services
 from core.web.stored_files import stored_file_response
 from support import tickets
@@ -119,6 +126,8 @@ class SupportController(Controller):
             name: await text_field(request, name, None if name == "message" else FIELD_LIMIT)
             for name in ("category", "priority", "subject", "message")
         }
+        if await over_action_limit(request, "support:open_ticket"):
+            return self._new_page(request, values, error=TOO_MANY, field="", status_code=429)
         services = app_services(request.app)
         me = signed_in(request)
         try:

@@ -70,13 +70,18 @@ MONEY_ACTIONS_PER_MINUTE = 10
 TOO_MANY = "Too many requests. Please wait a minute and try again."
 
 
-async def over_money_limit(connection: ASGIConnection[Any, Any, Any, Any], action: str) -> bool:
+async def over_action_limit(connection: ASGIConnection[Any, Any, Any, Any], action: str) -> bool:
     """Whether the signed-in person has made more than ``MONEY_ACTIONS_PER_MINUTE`` requests of
-    ``action`` (a deposit, a payout release …) this minute: money actions are rate-limited."""
+    ``action`` this minute: money actions and other actions that write for someone else to read
+    (opening a support ticket) are rate-limited per person."""
     me = await load_signed_in(connection)
-    key = f"cashier:{action}:{me.user.id}"
-    window = await app_services(connection.app).rate_limiter.hit(key, 60)
+    window = await app_services(connection.app).rate_limiter.hit(f"{action}:{me.user.id}", 60)
     return window.count > MONEY_ACTIONS_PER_MINUTE
+
+
+async def over_money_limit(connection: ASGIConnection[Any, Any, Any, Any], action: str) -> bool:
+    """:func:`over_action_limit` for a money action (a deposit, a payout release …)."""
+    return await over_action_limit(connection, f"cashier:{action}")
 
 
 def new_idempotency_key() -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from core.db import Database
 from core.settings import Settings
+from core.web.auth import MONEY_ACTIONS_PER_MINUTE
 from support.models import MessageKind, TicketStatus
 from tests.helpers import submit
 from tests.integration.settings.conftest import ClientFactory, audit_events, page_text
@@ -138,3 +139,17 @@ async def test_another_clients_ticket_and_attachment_are_not_found(
     # Alice's own attachment id under another ticket of hers is not found either
     other = await open_ticket(alice, subject="Second")
     assert (await alice.get(f"/support/{other}/attachments/{attachment.id}")).status_code == 404
+
+
+async def test_opening_tickets_is_rate_limited_per_client(client_as: ClientFactory, db: Database) -> None:
+    alice, _ = await client_as("alice@example.test")
+    bob, _ = await client_as("bob@example.test")
+    for _ in range(MONEY_ACTIONS_PER_MINUTE):
+        await open_ticket(alice)
+    form = {"category": "funding", "priority": "normal", "subject": "Again", "message": "And again."}
+    refused = await submit(alice, "/support/new", "/support/new", form)
+    assert refused.status_code == 429
+    assert "Too many requests" in page_text(refused.text)
+    assert len(await tickets(db)) == MONEY_ACTIONS_PER_MINUTE
+    await open_ticket(bob)  # the limit is per person
+    assert len(await tickets(db)) == MONEY_ACTIONS_PER_MINUTE + 1
