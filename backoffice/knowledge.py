@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from backoffice.guards import permission
+from backoffice.publishing import Publishing
 from backoffice.settings_common import long_form
 from core.config_store import history
 from core.web.auth import actor_for, signed_in
@@ -25,6 +26,15 @@ from knowledge.markdown import render_markdown
 from knowledge.models import Article, ArticleStatus
 
 BASE = "/knowledge"
+PUBLISHING = Publishing(
+    set_status=articles.set_status,
+    not_found=ArticleNotFoundError,
+    published=ArticleStatus.PUBLISHED,
+    draft=ArticleStatus.DRAFT,
+    published_message="The article is published.",
+    draft_message="The article is back to draft.",
+    page=BASE + "/articles/{}",
+)
 
 
 def previews(values: dict[str, str]) -> list[dict[str, Any]]:
@@ -185,26 +195,8 @@ class KnowledgeController(Controller):
 
     @post("/articles/{article_id:int}/publish", name="backoffice.knowledge.publish")
     async def publish(self, request: Request[Any, Any, Any], article_id: FromPath[int]) -> Redirect:
-        return await self._status(request, article_id, ArticleStatus.PUBLISHED)
+        return await PUBLISHING.publish(request, article_id)
 
     @post("/articles/{article_id:int}/unpublish", name="backoffice.knowledge.unpublish")
     async def unpublish(self, request: Request[Any, Any, Any], article_id: FromPath[int]) -> Redirect:
-        return await self._status(request, article_id, ArticleStatus.DRAFT)
-
-    async def _status(
-        self, request: Request[Any, Any, Any], article_id: int, status: ArticleStatus
-    ) -> Redirect:
-        me = signed_in(request)
-        try:
-            async with app_services(request.app).database.transaction() as session:
-                await articles.set_status(session, article_id, status, actor_for(request, me.user))
-        except ArticleNotFoundError:
-            raise NotFoundException() from None
-        flash(
-            request,
-            "The article is published."
-            if status is ArticleStatus.PUBLISHED
-            else "The article is back to draft.",
-            category="success",
-        )
-        return Redirect(f"{BASE}/articles/{article_id}", status_code=303)
+        return await PUBLISHING.unpublish(request, article_id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backoffice.guards import permission
+from backoffice.publishing import Publishing
 from backoffice.settings_common import long_form
 from comms import announcements
 from comms.errors import AnnouncementNotFoundError, InvalidAnnouncementError
@@ -24,6 +25,16 @@ from core.web.auth import actor_for, signed_in
 from core.web.forms import form_list
 from core.web.state import app_services
 from mt_bridge.models import AccountType
+
+PUBLISHING = Publishing(
+    set_status=announcements.set_status,
+    not_found=AnnouncementNotFoundError,
+    published=AnnouncementStatus.PUBLISHED,
+    draft=AnnouncementStatus.DRAFT,
+    published_message="The announcement is published.",
+    draft_message="The announcement is back to draft.",
+    page="/settings/announcements/{}",
+)
 
 
 def _local(moment: datetime | None) -> str:
@@ -162,26 +173,8 @@ class AnnouncementsController(Controller):
 
     @post("/{announcement_id:int}/publish", name="backoffice.announcements.publish")
     async def publish(self, request: Request[Any, Any, Any], announcement_id: FromPath[int]) -> Redirect:
-        return await self._status(request, announcement_id, AnnouncementStatus.PUBLISHED)
+        return await PUBLISHING.publish(request, announcement_id)
 
     @post("/{announcement_id:int}/unpublish", name="backoffice.announcements.unpublish")
     async def unpublish(self, request: Request[Any, Any, Any], announcement_id: FromPath[int]) -> Redirect:
-        return await self._status(request, announcement_id, AnnouncementStatus.DRAFT)
-
-    async def _status(
-        self, request: Request[Any, Any, Any], announcement_id: int, status: AnnouncementStatus
-    ) -> Redirect:
-        me = signed_in(request)
-        try:
-            async with app_services(request.app).database.transaction() as session:
-                await announcements.set_status(session, announcement_id, status, actor_for(request, me.user))
-        except AnnouncementNotFoundError:
-            raise NotFoundException() from None
-        flash(
-            request,
-            "The announcement is published."
-            if status is AnnouncementStatus.PUBLISHED
-            else "The announcement is back to draft.",
-            category="success",
-        )
-        return Redirect(f"/settings/announcements/{announcement_id}", status_code=303)
+        return await PUBLISHING.unpublish(request, announcement_id)
