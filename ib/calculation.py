@@ -23,13 +23,17 @@ from typing import Any
 
 from core.gc_tuning import collector_paused
 from ib.network import Network, Route
+from ib.rounding import round_commission_down
 from ib.rules import DEAL_CALCULATORS, OVERRIDING, PLANNED_RULES, overriding
 from ib.rules.base import (
     EXPLANATIONS_REMEMBERED,
+    Amount,
     ClientHistory,
     DealFacts,
+    Deferred,
     Draft,
     Explain,
+    Explained,
     Line,
     Member,
     RuleContext,
@@ -121,9 +125,10 @@ def _cap(
     return amount, note
 
 
-_new_line = tuple.__new__
-"""Builds a :class:`Line` from a tuple of its fields, without the named tuple's own ``__new__``
-(which only repacks the arguments): a batch makes one per line."""
+_new = tuple.__new__
+"""Builds a named tuple (a :class:`Line`, its :class:`Deferred` provenance) from a tuple of its
+fields, without the named tuple's own ``__new__`` (which only repacks the arguments): a batch
+makes one of each per line."""
 
 
 def _finish(
@@ -154,10 +159,38 @@ def _finish(
             formula += note
         if amount <= 0:
             continue
-        lines.append(
-            _new_line(Line, (*head, partner_id, member.level, member.rank, *of_rule, amount, inputs, formula))
-        )
+        why = _new(Explained, (inputs, formula))
+        lines.append(_new(Line, (*head, partner_id, member.level, member.rank, *of_rule, amount, why)))
     return lines
+
+
+def _overriding(
+    rule: RuleSpec,
+    version: VersionSnapshot,
+    deal: DealFacts,
+    upline: tuple[Member, ...],
+    lines: list[Line],
+    state: CalculationState,
+) -> list[Line]:
+    """An overriding rule's lines for ``deal``, from the deal's other ``lines``: explained only when
+    asked (:class:`Deferred`), unless the rule is capped (its cap notes join the formula)."""
+    conditions = rule.conditions
+    if conditions.cap_per_day is not None or conditions.cap_per_month is not None:
+        return _finish(rule, version, deal, overriding.calculate(rule, upline, lines), state)
+    percent = rule.decimal("percent")
+    head = (deal.server, deal.ticket, deal.client_id, deal.time)
+    of_rule = (rule.id, rule.code, rule.kind, version.id, version.currency)
+    out: list[Line] = []
+    for member, earned, downline in overriding.terms(upline, lines):
+        if member.own and not conditions.include_own_trades:
+            continue
+        amount = round_commission_down(overriding.exact(earned, percent))
+        if amount > 0:
+            why = _new(Deferred, (overriding.explain, deal, (earned, downline, percent)))
+            out.append(
+                _new(Line, (*head, member.partner_id, member.level, member.rank, *of_rule, amount, why))
+            )
+    return out
 
 
 _rounded = lru_cache(maxsize=EXPLANATIONS_REMEMBERED)(rounded_explanation)
@@ -183,9 +216,9 @@ PLANS_REMEMBERED = 65_536
 """How many plans one network keeps: a route and target each, so a batch or a period needs far fewer;
 the bound only keeps a pathological period's memory flat."""
 
-Template = tuple[tuple[int, int, str | None, int, str, str, int, str], Explain, tuple[Any, ...]]
+Template = tuple[tuple[int, int, str | None, int, str, str, int, str], Amount, Explain, tuple[Any, ...]]
 """One line a plan pays per deal: the line's fields from beneficiary to currency, the rule's
-``explain`` and the arguments it takes after the deal."""
+``amount`` and ``explain`` and the arguments they take after the deal."""
 
 Step = tuple[RuleSpec, list[Template] | None]
 """One rule of a plan: its templates when the rule is planned and uncapped, else ``None``
@@ -223,7 +256,7 @@ def _compile(
         if lot_rule is None or conditions.cap_per_day is not None or conditions.cap_per_month is not None:
             steps.append((rule, None))
             continue
-        terms, explain = lot_rule
+        terms, amount, explain = lot_rule
         of_rule = (rule.id, rule.code, rule.kind, version.id, version.currency)
         templates: list[Template] = []
         seen: set[int] = set()
@@ -233,7 +266,8 @@ def _compile(
             seen.add(member.partner_id)
             if member.own and not conditions.include_own_trades:
                 continue
-            templates.append(((member.partner_id, member.level, member.rank, *of_rule), explain, arguments))
+            fields = (member.partner_id, member.level, member.rank, *of_rule)
+            templates.append((fields, amount, explain, arguments))
         steps.append((rule, templates))
     return Plan(tuple(steps), tuple(rule for rule in rules if rule.kind == OVERRIDING))
 
@@ -280,10 +314,11 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
         history: ClientHistory | None = None
         for rule, templates in plan.steps:
             if templates is not None:
-                for fields, explain, arguments in templates:
-                    amount, inputs, formula = explain(deal, *arguments)
+                for fields, amount_of, explain, arguments in templates:
+                    amount = amount_of(deal, *arguments)
                     if amount > 0:
-                        lines.append(_new_line(Line, (*head, *fields, amount, inputs, formula)))
+                        why = _new(Deferred, (explain, deal, arguments))
+                        lines.append(_new(Line, (*head, *fields, amount, why)))
                 continue
             if history is None:
                 deposit = state.first_deposits.get(deal.client_id)
@@ -307,7 +342,7 @@ def calculate_deal(deal: DealFacts, network: Network, state: CalculationState) -
                 state.cpa_paid.add((deal.client_id, rule.code))
             lines.extend(finished)
         for rule in plan.overriding:
-            lines.extend(_finish(rule, version, deal, overriding.calculate(rule, upline, lines), state))
+            lines.extend(_overriding(rule, version, deal, upline, lines, state))
     state.client_lots[deal.client_id] = state.client_lots.get(deal.client_id, Decimal(0)) + deal.lots
     state.client_last_trade[deal.client_id] = deal.time
     return lines

@@ -136,13 +136,14 @@ def iter_diff(
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield deal_id, line
         elif found[1] != line.amount:
+            inputs, formula = line.why.render()
             diff.updates.append(
                 {
                     "id": found[0],
                     "revision": found[3] + 1,
                     "amount": line.amount,
-                    "inputs": dict(line.inputs),
-                    "formula": line.formula,
+                    "inputs": dict(inputs),
+                    "formula": formula,
                     "level": line.level,
                     "rank_code": line.rank,
                     "scheme_version_id": line.scheme_version_id,
@@ -182,14 +183,14 @@ def _copy_records(inserts: Iterable[tuple[int, Line]], now: datetime) -> Iterato
     """
     encoded: dict[int, str] = {}
     for deal_id, line in inserts:
-        inputs = line.inputs
+        inputs, formula = line.why.render()
         text = encoded.get(id(inputs))
         if text is None:
             text = encoded[id(inputs)] = inputs_json(inputs)
         yield (
             deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
             line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
-            line.amount, text, line.formula, 1, now,
+            line.amount, text, formula, 1, now,
         )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from ib.rules import (
     rank_differential,
     spread_share,
 )
-from ib.rules.base import Calculator, Explain, PlanTerms, RuleContext
+from ib.rules.base import Amount, Calculator, Explain, PlanTerms, RuleContext
 
 DEAL_CALCULATORS: Mapping[str, Calculator] = {
     fixed.KIND: fixed.calculate,
@@ -27,17 +27,22 @@ DEAL_CALCULATORS: Mapping[str, Calculator] = {
 }
 """Rules computed from the deal itself."""
 
-PLANNED_RULES: Mapping[str, tuple[Callable[[RuleContext], PlanTerms], Explain]] = {
-    fixed.KIND: (fixed.terms, fixed.explain),
-    per_level.KIND: (per_level.terms, per_level.explain),
-    rank_differential.KIND: (rank_differential.terms, rank_differential.explain),
-    spread_share.KIND: (spread_share.terms, spread_share.explain),
-    platform_commission.KIND: (platform_commission.terms, platform_commission.explain),
-    profit_share.KIND: (profit_share.terms, profit_share.explain),
+PLANNED_RULES: Mapping[str, tuple[Callable[[RuleContext], PlanTerms], Amount, Explain]] = {
+    fixed.KIND: (fixed.terms, fixed.amount, fixed.explain),
+    per_level.KIND: (per_level.terms, per_level.amount, per_level.explain),
+    rank_differential.KIND: (rank_differential.terms, rank_differential.amount, rank_differential.explain),
+    spread_share.KIND: (spread_share.terms, spread_share.amount, spread_share.explain),
+    platform_commission.KIND: (
+        platform_commission.terms,
+        platform_commission.amount,
+        platform_commission.explain,
+    ),
+    profit_share.KIND: (profit_share.terms, profit_share.amount, profit_share.explain),
 }
 """Rules whose lines depend on the route and target and on the deal's own figures (lots, symbol,
 platform commission, profit), never on the trader's history: ``terms`` runs once per route and
-target, ``explain`` once per line (see :mod:`ib.calculation`)."""
+target, ``amount`` once per line, and ``explain`` only when the line's provenance is asked for
+(see :mod:`ib.calculation` and :class:`ib.rules.base.Deferred`)."""
 
 OVERRIDING = overriding.KIND
 """Computed last, from the other rules' lines."""

@@ -189,9 +189,45 @@ class Line(NamedTuple):
     scheme_version_id: int
     currency: str
     amount: int
+    why: Explained | Deferred
+    """The line's provenance, worked out already or only when asked for (:attr:`inputs`, :attr:`formula`)."""
+
+    @property
+    def inputs(self) -> Inputs:
+        """(name, value) pairs, the exact amount last; :func:`inputs_json` is how they are stored."""
+        return self.why.render()[0]
+
+    @property
+    def formula(self) -> str:
+        return self.why.render()[1]
+
+
+class Explained(NamedTuple):
+    """Provenance worked out with the amount: the lines of rules computed per deal (CPA, capped rules)."""
+
     inputs: Inputs
-    """(name, value) pairs, the exact amount last; :func:`inputs_json` is how they are stored."""
     formula: str
+
+    def render(self) -> tuple[Inputs, str]:
+        return self.inputs, self.formula
+
+
+class Deferred(NamedTuple):
+    """Provenance worked out only when something asks for it: a planned rule's (or overriding's)
+    finished ``explain`` and its arguments, for a line whose amount came from the rule's ``amount``.
+
+    The two compute the same exact amount (each rule module shares one function between them), so
+    the explanation always matches the amount. A dry-run recompute compares amounts only and never
+    renders; the engine renders a line when it stores it, the simulator when it prints it.
+    """
+
+    explain: Explain
+    deal: DealFacts
+    arguments: tuple[Any, ...]
+
+    def render(self) -> tuple[Inputs, str]:
+        _amount, inputs, formula = self.explain(self.deal, *self.arguments)
+        return inputs, formula
 
 
 class AllocationLookup(Protocol):
@@ -232,6 +268,9 @@ Explain = Callable[..., tuple[int, "Inputs", str]]
 """``explain(deal, *arguments)``: one member's line for one deal, finished by
 :func:`rounded_explanation` (amount, inputs, formula)."""
 
+Amount = Callable[..., int]
+"""``amount(deal, *arguments)``: the finished amount ``explain`` gives, without the explanation."""
+
 
 def rounded_explanation(exact: Decimal, inputs: Inputs, formula: str) -> tuple[int, Inputs, str]:
     """A draft's amount rounded down, its inputs with the exact amount last, and its formula with
@@ -265,6 +304,23 @@ def planned_drafts(
         for member, arguments in terms(context)
         if (found := exact(deal, *arguments)) is not None
     ]
+
+
+def per_lot_exact(lots: Decimal, per_lot: int) -> Decimal:
+    """``lots * per_lot``: the exact amount of every per-lot rule (fixed, per level, rank differential)."""
+    return lots * Decimal(per_lot)
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def per_lot_amount(lots: Decimal, per_lot: int) -> int:
+    """:func:`per_lot_exact` rounded down; remembered, because lots and rates repeat across deals."""
+    return round_commission_down(per_lot_exact(lots, per_lot))
+
+
+def percent_exact(base: int, percent: Decimal) -> Decimal:
+    """``base * percent / 100``: the exact amount of every share of money (platform commission,
+    profit, overriding)."""
+    return Decimal(base) * percent / 100
 
 
 def text(value: Decimal | int) -> str:

@@ -19,6 +19,8 @@ from ib.rules.base import (
     Inputs,
     PlanTerms,
     RuleContext,
+    per_lot_amount,
+    per_lot_exact,
     planned_drafts,
     rounded_explanation,
     text,
@@ -72,6 +74,11 @@ def terms(context: RuleContext) -> PlanTerms:
     return out
 
 
+def amount(deal: DealFacts, rate: int, own: int, given: int, sub_ib: int | None) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    return per_lot_amount(deal.lots, own - given)
+
+
 def explain(deal: DealFacts, rate: int, own: int, given: int, sub_ib: int | None) -> tuple[int, Inputs, str]:
     """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, rate, own, given, sub_ib)
@@ -101,4 +108,4 @@ def _explain(
         ("own_rate", str(own)),
         ("allocated_down", str(given)),
     )
-    return lots * Decimal(keep), inputs, formula
+    return per_lot_exact(lots, keep), inputs, formula

@@ -10,13 +10,27 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 
-from ib.rules.base import EXPLANATIONS_REMEMBERED, Draft, Inputs, Line, Member, RuleSpec, text
+from ib.rules.base import (
+    EXPLANATIONS_REMEMBERED,
+    DealFacts,
+    Draft,
+    Inputs,
+    Line,
+    Member,
+    RuleSpec,
+    percent_exact,
+    rounded_explanation,
+    text,
+)
 
 KIND = "overriding"
 
+Earned = tuple[tuple[int, str], ...]
+"""What one sub-IB earned on the deal: (amount, rule code) per line."""
 
-def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -> list[Draft]:
-    percent = rule.decimal("percent")
+
+def terms(upline: Sequence[Member], lines: Sequence[Line]) -> list[tuple[Member, Earned, int]]:
+    """Each overriding member, what its direct sub-IB earned on the deal, and that sub-IB."""
     by_level = {member.level: member for member in upline}
     earned: dict[int, list[tuple[int, str]]] = {}
     downline: dict[int, int] = {}
@@ -31,19 +45,37 @@ def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -
                 downline[level] = line.beneficiary_id
             else:
                 found.append((line.amount, line.rule_code))
+    return [(by_level[level], tuple(earned[level]), downline[level]) for level in sorted(earned)]
+
+
+def exact(earned: Earned, percent: Decimal) -> Decimal:
+    return percent_exact(sum(amount for amount, _code in earned), percent)
+
+
+def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -> list[Draft]:
+    """The drafts, explained (for a capped rule, whose cap notes join the formula)."""
+    percent = rule.decimal("percent")
     return [
-        Draft(by_level[level], *_explain(tuple(earned[level]), downline[level], percent))
-        for level in sorted(earned)
+        Draft(member, *_explain(earned, downline, percent))
+        for member, earned, downline in terms(upline, lines)
     ]
 
 
+def explain(_deal: DealFacts, earned: Earned, downline: int, percent: Decimal) -> tuple[int, Inputs, str]:
+    """One member's finished line (see :class:`ib.rules.base.Deferred`); the deal is not needed."""
+    return _finished(earned, downline, percent)
+
+
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
-def _explain(
-    earned: tuple[tuple[int, str], ...], downline: int, percent: Decimal
-) -> tuple[Decimal, Inputs, str]:
+def _finished(earned: Earned, downline: int, percent: Decimal) -> tuple[int, Inputs, str]:
+    return rounded_explanation(*_explain(earned, downline, percent))
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _explain(earned: Earned, downline: int, percent: Decimal) -> tuple[Decimal, Inputs, str]:
     """The exact amount and its provenance; remembered, because a sub-IB's earnings repeat."""
     base = sum(amount for amount, _code in earned)
-    exact = Decimal(base) * percent / 100
+    value = exact(earned, percent)
     listing = " + ".join(f"{amount} ({code})" for amount, code in earned)
     inputs = (("downline_partner", str(downline)), ("downline_earned", str(base)), ("percent", text(percent)))
-    return exact, inputs, f"sub-IB {downline} earned {listing} = {base}; * {text(percent)}% = {text(exact)}"
+    return value, inputs, f"sub-IB {downline} earned {listing} = {base}; * {text(percent)}% = {text(value)}"

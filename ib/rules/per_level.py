@@ -14,6 +14,8 @@ from ib.rules.base import (
     Inputs,
     PlanTerms,
     RuleContext,
+    per_lot_amount,
+    per_lot_exact,
     planned_drafts,
     rounded_explanation,
     text,
@@ -46,6 +48,11 @@ def terms(context: RuleContext) -> PlanTerms:
     return out
 
 
+def amount(deal: DealFacts, level: int, rate: int) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    return per_lot_amount(deal.lots, rate)
+
+
 def explain(deal: DealFacts, level: int, rate: int) -> tuple[int, Inputs, str]:
     """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, level, rate)
@@ -59,6 +66,6 @@ def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(lots: Decimal, level: int, rate: int) -> tuple[Decimal, Inputs, str]:
     """The exact amount and its provenance; remembered, because lots and rates repeat across deals."""
-    exact = lots * Decimal(rate)
+    exact = per_lot_exact(lots, rate)
     inputs = (("lots", text(lots)), ("level", str(level)), ("amount_per_lot", str(rate)))
     return exact, inputs, f"level {level}: {text(lots)} lots * {rate} per lot = {text(exact)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ib.rounding import round_commission_down
 from ib.rules.base import (
     DealFacts,
     Draft,
@@ -12,6 +13,7 @@ from ib.rules.base import (
     RuleContext,
     finished,
     money_in_scheme_currency,
+    percent_exact,
     planned_drafts,
     text,
 )
@@ -30,6 +32,12 @@ def terms(context: RuleContext) -> PlanTerms:
     return [(context.upline[0], (context.rule.decimal("percent"),))]
 
 
+def amount(deal: DealFacts, percent: Decimal) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    charged = -deal.platform_commission
+    return round_commission_down(percent_exact(charged, percent)) if charged > 0 else 0
+
+
 def explain(deal: DealFacts, percent: Decimal) -> tuple[int, Inputs, str]:
     """The trader's IB's finished line for ``deal``; an amount of 0 when nothing was charged."""
     return finished(_exact(deal, percent))
@@ -39,7 +47,7 @@ def _exact(deal: DealFacts, percent: Decimal) -> tuple[Decimal, Inputs, str] | N
     charged = -deal.platform_commission
     if charged <= 0:
         return None
-    exact = Decimal(charged) * percent / 100
+    exact = percent_exact(charged, percent)
     return (
         exact,
         (("platform_commission", str(charged)), ("percent", text(percent))),

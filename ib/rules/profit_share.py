@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ib.rounding import round_commission_down
 from ib.rules.base import (
     DealFacts,
     Draft,
@@ -12,6 +13,7 @@ from ib.rules.base import (
     RuleContext,
     finished,
     money_in_scheme_currency,
+    percent_exact,
     planned_drafts,
     text,
 )
@@ -33,6 +35,12 @@ def terms(context: RuleContext) -> PlanTerms:
     return [(context.upline[0], (basis, context.rule.decimal("percent")))]
 
 
+def amount(deal: DealFacts, basis: str, percent: Decimal) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    base = deal.profit if basis == "profit" else -deal.profit
+    return round_commission_down(percent_exact(base, percent)) if base > 0 else 0
+
+
 def explain(deal: DealFacts, basis: str, percent: Decimal) -> tuple[int, Inputs, str]:
     """The trader's IB's finished line for ``deal``; an amount of 0 when there is no such profit (loss)."""
     return finished(_exact(deal, basis, percent))
@@ -42,7 +50,7 @@ def _exact(deal: DealFacts, basis: str, percent: Decimal) -> tuple[Decimal, Inpu
     base = deal.profit if basis == "profit" else -deal.profit
     if base <= 0:
         return None
-    exact = Decimal(base) * percent / 100
+    exact = percent_exact(base, percent)
     return (
         exact,
         ((basis, str(base)), ("percent", text(percent))),

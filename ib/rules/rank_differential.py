@@ -21,6 +21,8 @@ from ib.rules.base import (
     Member,
     PlanTerms,
     RuleContext,
+    per_lot_amount,
+    per_lot_exact,
     planned_drafts,
     rounded_explanation,
     text,
@@ -64,6 +66,11 @@ def terms(context: RuleContext) -> PlanTerms:
     ]
 
 
+def amount(deal: DealFacts, rank: str, parts: tuple[tuple[str, int], ...]) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    return per_lot_amount(deal.lots, sum(amount for _rank, amount in parts))
+
+
 def explain(deal: DealFacts, rank: str, parts: tuple[tuple[str, int], ...]) -> tuple[int, Inputs, str]:
     """One member's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     return _finished(deal.lots, rank, parts)
@@ -84,5 +91,5 @@ def _explain(lots: Decimal, rank: str, parts: tuple[tuple[str, int], ...]) -> tu
         ("rank", rank),
         ("increments", ", ".join(f"{code}={amount}" for code, amount in parts)),
     )
-    exact = lots * Decimal(per_lot)
-    return exact, inputs, f"{text(lots)} lots * ({listing}) per lot = {text(lots * per_lot)}"
+    exact = per_lot_exact(lots, per_lot)
+    return exact, inputs, f"{text(lots)} lots * ({listing}) per lot = {text(exact)}"

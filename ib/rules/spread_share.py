@@ -12,6 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from ib.rounding import round_commission_down
 from ib.rules.base import (
     EXPLANATIONS_REMEMBERED,
     DealFacts,
@@ -44,6 +45,16 @@ def terms(context: RuleContext) -> PlanTerms:
     return [(context.upline[0], (points, percent, rate))]
 
 
+def amount(deal: DealFacts, points: Decimal, percent: Decimal, rate: Decimal) -> int:
+    """What :func:`explain` pays, without the explanation (see :class:`ib.rules.base.Deferred`)."""
+    assert deal.symbol_digits is not None  # terms() pays nothing without them
+    return round_commission_down(
+        _spread_exact(
+            points, percent, rate, deal.symbol_digits, deal.contract_size, deal.lots, deal.currency_digits
+        )[2]
+    )
+
+
 def explain(deal: DealFacts, points: Decimal, percent: Decimal, rate: Decimal) -> tuple[int, Inputs, str]:
     """The trader's IB's finished line for ``deal`` (see :data:`ib.rules.PLANNED_RULES`)."""
     assert deal.symbol_digits is not None  # terms() pays nothing without them
@@ -65,6 +76,24 @@ def _finished(*arguments: Any) -> tuple[int, Inputs, str]:
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
+def _spread_exact(
+    points: Decimal,
+    percent: Decimal,
+    rate: Decimal,
+    digits: int,
+    contract_size: Decimal,
+    lots: Decimal,
+    currency_digits: int,
+) -> tuple[Decimal, Decimal, Decimal]:
+    """The point's size, the spread's value in minor units and the exact share of it; remembered,
+    because lots and symbols repeat across deals."""
+    point = Decimal(1).scaleb(-digits)
+    spread_value = points * point * contract_size * lots * rate
+    spread_minor = spread_value.scaleb(currency_digits)
+    return point, spread_minor, spread_minor * percent / 100
+
+
+@lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
 def _explain(
     points: Decimal,
     percent: Decimal,
@@ -75,10 +104,9 @@ def _explain(
     currency_digits: int,
 ) -> tuple[Decimal, Inputs, str]:
     """The exact amount and its provenance; remembered, because lots and symbols repeat across deals."""
-    point = Decimal(1).scaleb(-digits)
-    spread_value = points * point * contract_size * lots * rate
-    spread_minor = spread_value.scaleb(currency_digits)
-    exact = spread_minor * percent / 100
+    point, spread_minor, exact = _spread_exact(
+        points, percent, rate, digits, contract_size, lots, currency_digits
+    )
     inputs = (
         ("lots", text(lots)),
         ("spread_points", text(points)),
