@@ -20,7 +20,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.errors import IbError
-from ib.models import CommissionLine, Scheme, SchemeVersion, StoredDeal
+from ib.line_basis import render
+from ib.models import CommissionLine, LineBasis, Scheme, SchemeVersion, StoredDeal
 from ib.query_common import AnySelect, Grain, Page, Window, day_start, month_start, page_bounds, period_key
 from ib.rounding import units_to_lots
 from ib.timeutil import aware
@@ -98,12 +99,13 @@ class Statistics:
     by_level: list[Total]
 
 
-def _lines(partner_id: int, where: LineFilter) -> Select[CommissionLine, StoredDeal, int, str]:
+def _lines(partner_id: int, where: LineFilter) -> Select[CommissionLine, StoredDeal, int, str, LineBasis]:
     statement = (
-        select(CommissionLine, StoredDeal, SchemeVersion.version, Scheme.name)
+        select(CommissionLine, StoredDeal, SchemeVersion.version, Scheme.name, LineBasis)
         .join(StoredDeal, StoredDeal.id == CommissionLine.deal_id)
         .join(SchemeVersion, SchemeVersion.id == CommissionLine.scheme_version_id)
         .join(Scheme, Scheme.id == SchemeVersion.scheme_id)
+        .outerjoin(LineBasis, LineBasis.id == CommissionLine.basis_id)
         .where(CommissionLine.beneficiary_id == partner_id)
     )
     return _filtered(statement, where)
@@ -120,7 +122,14 @@ def _filtered(statement: AnySelect, where: LineFilter) -> AnySelect:
     return statement
 
 
-def _view(line: CommissionLine, deal: StoredDeal, version: int, scheme: str) -> LineView:
+def _view(
+    line: CommissionLine, deal: StoredDeal, version: int, scheme: str, basis: LineBasis | None
+) -> LineView:
+    inputs, formula = line.inputs, line.formula
+    if basis is not None and (inputs is None or formula is None):
+        rendered_inputs, rendered_formula = render(basis, deal)
+        inputs = dict(rendered_inputs) if inputs is None else inputs
+        formula = rendered_formula if formula is None else formula
     return LineView(
         id=line.id,
         deal_time=aware(line.deal_time),
@@ -137,8 +146,8 @@ def _view(line: CommissionLine, deal: StoredDeal, version: int, scheme: str) -> 
         kind=line.kind,
         level=line.level,
         rank=line.rank_code,
-        inputs=dict(line.inputs),
-        formula=line.formula,
+        inputs=dict(inputs or {}),
+        formula=formula or "",
         amount=line.amount,
         currency=line.currency,
         revision=line.revision,

@@ -2,13 +2,16 @@
 difference.
 
 A line is unique on (deal, beneficiary, rule). A line that no longer applies goes to zero rather
-than away, so its provenance stays; every change bumps the line's revision.
+than away, so its provenance stays; every change bumps the line's revision. A planned rule's line
+names its plan's basis (:mod:`ib.line_basis`) instead of storing its inputs and formula; the
+bases a write names are saved in the same transaction.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,8 +19,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ib.line_basis import BasisNamer, save_bases
 from ib.models import CommissionLine
-from ib.rules.base import Line, inputs_json
+from ib.rules.base import Deferred, Line, inputs_json
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -32,6 +36,8 @@ class LineDiff:
     """(deal id, line) of each new line."""
     updates: list[dict[str, Any]] = field(default_factory=list)
     deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    bases: BasisNamer = field(default_factory=BasisNamer)
+    """The bases the inserted and updated lines name."""
 
     @property
     def empty(self) -> bool:
@@ -43,14 +49,17 @@ async def stored_lines(
 ) -> dict[LineKey, tuple[int, int, str, int]]:
     """(deal, beneficiary, rule) -> (line id, amount, currency, revision) of the deals' lines.
 
-    ``between`` (the first and last of the deals' times, both included) reads them with one range
-    scan instead of lists of ids: a recompute's page holds every deal of its time range.
+    ``between`` (the first and last of the deals' times, both included) lets SQLite read them with
+    one range scan of its deal-time index instead of lists of ids: a recompute's page holds every
+    deal of its time range. PostgreSQL's deal-time index is a BRIN index, whose newest block
+    ranges stay unsummarised (so scanned whole) until autovacuum gets to them; there the lines are
+    read by deal id from the unique index, whose order is the deal's.
     """
     c = CommissionLine.__table__.c
     columns = select(c.deal_id, c.beneficiary_id, c.rule_id, c.id, c.amount, c.currency, c.revision)
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        return await _stored_lines_postgresql(connection, deal_ids, between)
+        return await _stored_lines_postgresql(connection, deal_ids)
     if between is not None:
         statements = [columns.where(c.deal_time >= between[0], c.deal_time <= between[1])]
     else:
@@ -68,27 +77,22 @@ async def stored_lines(
 
 STORED_LINES_SQL = (
     "SELECT deal_id, beneficiary_id, rule_id, id, amount, currency, revision FROM ib_commission_line"
+    " WHERE deal_id = ANY($1::bigint[])"
 )
 
 
 async def _stored_lines_postgresql(
-    connection: AsyncConnection, deal_ids: Sequence[int], between: tuple[datetime, datetime] | None
+    connection: AsyncConnection, deal_ids: Sequence[int]
 ) -> dict[LineKey, tuple[int, int, str, int]]:
     """:func:`stored_lines` on the transaction's own driver connection: a recompute reads every line
     of its period, and the driver's records cost a fraction of SQLAlchemy rows."""
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    if between is not None:
-        rows = await driver.fetch(STORED_LINES_SQL + " WHERE deal_time >= $1 AND deal_time <= $2", *between)
-        wanted: Set[int] | None = set(deal_ids)
-    else:
-        rows = await driver.fetch(STORED_LINES_SQL + " WHERE deal_id = ANY($1::bigint[])", list(deal_ids))
-        wanted = None
-    out: dict[LineKey, tuple[int, int, str, int]] = {}
-    for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in rows:
-        if wanted is None or deal_id in wanted:
-            out[(deal_id, beneficiary, rule_id)] = (line_id, amount, currency, revision)
-    return out
+    rows = await driver.fetch(STORED_LINES_SQL, list(deal_ids))
+    return {
+        (deal_id, beneficiary, rule_id): (line_id, amount, currency, revision)
+        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in rows
+    }
 
 
 def diff_lines(
@@ -136,13 +140,14 @@ def iter_diff(
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield deal_id, line
         elif found[1] != line.amount:
-            inputs, formula = line.why.render()
+            basis_id, inputs, formula = _provenance(line, diff.bases)
             diff.updates.append(
                 {
                     "id": found[0],
                     "revision": found[3] + 1,
                     "amount": line.amount,
-                    "inputs": dict(inputs),
+                    "basis_id": basis_id,
+                    "inputs": None if inputs is None else dict(inputs),
                     "formula": formula,
                     "level": line.level,
                     "rank_code": line.rank,
@@ -168,14 +173,28 @@ def iter_diff(
     diff.deltas = {key: value for key, value in deltas.items() if value != 0}
 
 
+def _provenance(line: Line, bases: BasisNamer) -> tuple[int | None, Any, str | None]:
+    """(basis id, inputs, formula) as a line stores them: a basis, or its own explanation."""
+    why = line.why
+    if type(why) is Deferred:
+        basis_id = bases.basis_id(why)
+        if basis_id is not None:
+            return basis_id, None, None
+    inputs, formula = why.render()
+    return None, inputs, formula
+
+
 LINE_COPY_COLUMNS = (
     "deal_id", "beneficiary_id", "rule_id", "scheme_version_id", "rule_code", "kind", "level", "rank_code",
-    "trader_client_id", "deal_time", "currency", "amount", "inputs", "formula", "revision", "computed_at",
+    "trader_client_id", "deal_time", "currency", "amount", "basis_id", "inputs", "formula", "revision",
+    "computed_at",
 )  # fmt: skip
 
 
-def _copy_records(inserts: Iterable[tuple[int, Line]], now: datetime) -> Iterator[tuple[Any, ...]]:
-    """New lines as rows of :data:`LINE_COPY_COLUMNS`, their inputs encoded as JSON text.
+def _copy_records(
+    inserts: Iterable[tuple[int, Line]], now: datetime, bases: BasisNamer
+) -> Iterator[tuple[Any, ...]]:
+    """New lines as rows of :data:`LINE_COPY_COLUMNS`: a basis id, or their inputs encoded as JSON text.
 
     Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
     objects, so each is encoded once per batch, looked up by identity: every line written keeps
@@ -183,14 +202,17 @@ def _copy_records(inserts: Iterable[tuple[int, Line]], now: datetime) -> Iterato
     """
     encoded: dict[int, str] = {}
     for deal_id, line in inserts:
-        inputs, formula = line.why.render()
-        text = encoded.get(id(inputs))
-        if text is None:
-            text = encoded[id(inputs)] = inputs_json(inputs)
+        basis_id, inputs, formula = _provenance(line, bases)
+        if inputs is None:
+            text = None
+        else:
+            text = encoded.get(id(inputs))
+            if text is None:
+                text = encoded[id(inputs)] = inputs_json(inputs)
         yield (
             deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
             line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
-            line.amount, text, formula, 1, now,
+            line.amount, basis_id, text, formula, 1, now,
         )  # fmt: skip
 
 
@@ -202,26 +224,32 @@ async def _copy_lines(connection: AsyncConnection, records: Iterable[tuple[Any, 
     await driver.copy_records_to_table("ib_commission_line", records=records, columns=LINE_COPY_COLUMNS)
 
 
-async def _insert_lines(session: AsyncSession, inserts: Sequence[tuple[int, Line]], now: datetime) -> None:
+async def _insert_lines(
+    session: AsyncSession, inserts: Sequence[tuple[int, Line]], now: datetime, bases: BasisNamer
+) -> None:
     """New lines by INSERT (SQLite): the ORM's JSON column takes the inputs as a mapping."""
-    rows = [
-        {**dict(zip(LINE_COPY_COLUMNS, record, strict=True)), "inputs": dict(line.inputs)}
-        for record, (_deal_id, line) in zip(_copy_records(inserts, now), inserts, strict=True)
-    ]
+    rows = []
+    for record in _copy_records(inserts, now, bases):
+        row = dict(zip(LINE_COPY_COLUMNS, record, strict=True))
+        if row["inputs"] is not None:
+            row["inputs"] = json.loads(row["inputs"])
+        rows.append(row)
     for chunk in chunked(rows, 2000):
         await session.execute(insert(CommissionLine), list(chunk))
 
 
 async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> None:
-    """Insert new lines and update changed ones (on PostgreSQL new lines go in by COPY)."""
+    """Insert new lines and update changed ones (on PostgreSQL new lines go in by COPY), and save
+    the bases they name."""
     if diff.inserts:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
-            await _copy_lines(connection, _copy_records(diff.inserts, now))
+            await _copy_lines(connection, _copy_records(diff.inserts, now, diff.bases))
         else:
-            await _insert_lines(session, diff.inserts, now)
+            await _insert_lines(session, diff.inserts, now, diff.bases)
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
+    await save_bases(session, diff.bases.bases)
 
 
 async def write_diff(
@@ -243,7 +271,9 @@ async def write_diff(
         await write_lines(session, diff, now)
         return diff
     diff = LineDiff()
-    await _copy_lines(connection, _copy_records(iter_diff(diff, lines, deal_ids_by_ticket, stored, now), now))
+    new_lines = iter_diff(diff, lines, deal_ids_by_ticket, stored, now)
+    await _copy_lines(connection, _copy_records(new_lines, now, diff.bases))
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
+    await save_bases(session, diff.bases.bases)
     return diff

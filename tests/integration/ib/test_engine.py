@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Database
+from ib.commission_queries import get_line
 from ib.engine import process_deals
 from ib.models import CommissionLine
 from ledger.models import Transfer
@@ -56,9 +57,15 @@ async def test_lines_carry_their_provenance(db: Database) -> None:
     assert first.scheme_version_id == world.version_id
     # 0.35 x 700 = 245 exactly
     assert first.amount == 245
-    assert first.inputs["lots"] == "0.35"
-    assert first.inputs["own_rate"] == "700"
-    assert "0.35 lots * 700 per lot = 245" in first.formula
+    # A planned rule's line names its plan's basis; its provenance is read through the IB's view.
+    assert first.basis_id is not None
+    assert first.inputs is None
+    assert first.formula is None
+    async with db.session() as session:
+        view = await get_line(session, world.ids["C"], first.id)
+    assert view.inputs["lots"] == "0.35"
+    assert view.inputs["own_rate"] == "700"
+    assert "0.35 lots * 700 per lot = 245" in view.formula
     # level 3: 0.35 x 100 = 35; level 2: 0.35 x 200 = 70
     assert [(line.level, line.amount) for line in lines[1:]] == [(2, 70), (3, 35)]
 

@@ -1,0 +1,173 @@
+"""Line bases: the provenance that the lines of one plan share, stored once instead of per line.
+
+A planned rule's line (:data:`ib.rules.PLANNED_RULES`) is explained by the rule's ``explain``
+given two things: the deal, which ``ib_deal`` holds, and the arguments the plan worked out for
+the beneficiary (rates, allocations, ranks, percentages), which every deal of that route and target
+shares. So the engine stores those arguments once, as a *basis*, and each such line names its basis
+instead of carrying its own inputs and formula text: a batch writes some sixteen lines per deal,
+and the text was most of each row. Reading a line renders its explanation from the basis and the
+deal with the very ``explain`` the calculation uses, so it reads exactly as an explanation stored
+with the line would (``tests/integration/ib/test_line_basis.py`` checks this for every rule kind).
+
+A basis's id is a hash of its content, so the engine names bases while it streams lines, without a
+round trip per plan. The content is stored beside the id and compared when a batch saves its bases:
+two different bases with one id (a 63-bit hash collision) fail the batch instead of mixing up two
+explanations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ib.errors import IbError
+from ib.models import LineBasis
+from ib.rounding import units_to_lots
+from ib.rules import PLANNED_RULES
+from ib.rules.base import DealFacts, Deferred, Explain, Inputs
+from ib.snapshot import chunked
+from ib.timeutil import aware
+
+EXPLAINED_BY: Mapping[Explain, str] = {
+    explain: kind for kind, (_terms, _amount, explain) in PLANNED_RULES.items()
+}
+"""Which rule kind's ``explain`` a deferred line names: only planned rules' lines have a basis
+(overriding's arguments hold what the sub-IB earned on the very deal, so they are not shared)."""
+
+
+class BasisCollisionError(IbError):
+    """Raised when two different bases hash to one id; the batch is refused, nothing is mixed up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    id: int
+    kind: str
+    arguments: str
+    symbol_digits: int | None
+
+
+def _encoded(value: Any) -> Any:
+    """An argument as JSON: decimals and tuples tagged, so decoding gives back equal, hashable values."""
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, tuple):
+        return {"t": [_encoded(item) for item in value]}
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"a line basis cannot hold {type(value).__name__}")
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "d" in value:
+            return Decimal(value["d"])
+        return tuple(_decoded(item) for item in value["t"])
+    return value
+
+
+def decode_arguments(text: str) -> tuple[Any, ...]:
+    return tuple(_decoded(item) for item in json.loads(text))
+
+
+def basis_of(kind: str, arguments: tuple[Any, ...], symbol_digits: int | None) -> Basis:
+    """The basis of a plan's line: its rule kind, its arguments and the symbol's digits (which
+    ``explain`` reads from the deal facts but ``ib_deal`` does not keep)."""
+    encoded = json.dumps([_encoded(item) for item in arguments], separators=(",", ":"))
+    content = f"{kind}|{encoded}|{symbol_digits}".encode()
+    digest = int.from_bytes(hashlib.blake2b(content, digest_size=8).digest(), "big") >> 1
+    return Basis(digest, kind, encoded, symbol_digits)
+
+
+class BasisNamer:
+    """Names the bases of one batch's deferred lines, and remembers them for :func:`save_bases`.
+
+    Looked up by the identity of the plan's arguments tuple (the same object for every deal of a
+    plan), so a basis is encoded and hashed once per plan, not per line; the bases it holds keep
+    those tuples alive, so no identity is reused while it lives.
+    """
+
+    def __init__(self) -> None:
+        self.bases: dict[int, Basis] = {}
+        self._named: dict[tuple[int, int | None], tuple[int, tuple[Any, ...]]] = {}
+
+    def basis_id(self, why: Deferred) -> int | None:
+        """The basis id of a deferred line, or ``None`` when its provenance must be stored with it."""
+        kind = EXPLAINED_BY.get(why.explain)
+        if kind is None:
+            return None
+        arguments = why.arguments
+        digits = why.deal.symbol_digits
+        found = self._named.get((id(arguments), digits))
+        if found is not None:
+            return found[0]
+        basis = basis_of(kind, arguments, digits)
+        self.bases.setdefault(basis.id, basis)
+        self._named[(id(arguments), digits)] = (basis.id, arguments)
+        return basis.id
+
+
+async def save_bases(session: AsyncSession, bases: Mapping[int, Basis]) -> None:
+    """Store the bases a batch's lines name (those already stored are left alone), in the lines'
+    transaction, and refuse the batch if an id already names different content."""
+    if not bases:
+        return
+    connection = await session.connection()
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    rows = [
+        {"id": b.id, "kind": b.kind, "arguments": b.arguments, "symbol_digits": b.symbol_digits}
+        for b in bases.values()
+    ]
+    for chunk in chunked(rows, 1000):
+        await session.execute(
+            dialect_insert(LineBasis).on_conflict_do_nothing(index_elements=["id"]), list(chunk)
+        )
+    for ids in chunked(sorted(bases), 1000):
+        stored = await session.execute(
+            select(LineBasis.id, LineBasis.kind, LineBasis.arguments, LineBasis.symbol_digits).where(
+                LineBasis.id.in_(ids)
+            )
+        )
+        for basis_id, kind, arguments, digits in stored:
+            if bases[basis_id] != Basis(basis_id, kind, arguments, digits):
+                raise BasisCollisionError(f"line basis {basis_id} already names other content")
+
+
+def stored_deal_facts(deal: Any, symbol_digits: int | None) -> DealFacts:
+    """The facts ``explain`` reads, from an ``ib_deal`` row (account type and currency, which no
+    ``explain`` reads, are left empty)."""
+    return DealFacts(
+        server=deal.server,
+        ticket=deal.ticket,
+        client_id=deal.client_id,
+        account_type="",
+        account_currency="",
+        symbol=deal.symbol,
+        symbol_group=None,
+        symbol_digits=symbol_digits,
+        lots=units_to_lots(deal.volume_closed),
+        contract_size=Decimal(deal.contract_size),
+        profit=deal.profit,
+        platform_commission=deal.commission,
+        currency_digits=deal.currency_digits,
+        time=aware(deal.time),
+        opened_at=None,
+    )
+
+
+def render(basis: LineBasis, deal: Any) -> tuple[Inputs, str]:
+    """A basis line's inputs and formula, from its basis and its deal's ``ib_deal`` row."""
+    explain = PLANNED_RULES[basis.kind][2]
+    _amount, inputs, formula = explain(
+        stored_deal_facts(deal, basis.symbol_digits), *decode_arguments(basis.arguments)
+    )
+    return inputs, formula
