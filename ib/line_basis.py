@@ -98,21 +98,22 @@ class BasisNamer:
 
     def __init__(self) -> None:
         self.bases: dict[int, Basis] = {}
-        self._named: dict[tuple[int, int | None], tuple[int, tuple[Any, ...]]] = {}
+        self._named: dict[int, tuple[int, int | None, tuple[Any, ...]]] = {}
+        """id(arguments) -> (basis id, symbol digits, the arguments themselves, kept alive)."""
 
     def basis_id(self, why: Deferred) -> int | None:
         """The basis id of a deferred line, or ``None`` when its provenance must be stored with it."""
+        arguments = why.arguments
+        digits = why.deal.symbol_digits
+        found = self._named.get(id(arguments))
+        if found is not None and found[1] == digits:
+            return found[0]
         kind = EXPLAINED_BY.get(why.explain)
         if kind is None:
             return None
-        arguments = why.arguments
-        digits = why.deal.symbol_digits
-        found = self._named.get((id(arguments), digits))
-        if found is not None:
-            return found[0]
         basis = basis_of(kind, arguments, digits)
         self.bases.setdefault(basis.id, basis)
-        self._named[(id(arguments), digits)] = (basis.id, arguments)
+        self._named[id(arguments)] = (basis.id, digits, arguments)
         return basis.id
 
 

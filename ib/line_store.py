@@ -121,12 +121,19 @@ def iter_diff(
     """
     deltas = diff.deltas
     if not stored:
-        # New deals only (the engine's usual batch): every line is an insert.
+        # New deals only (the engine's usual batch): every line is an insert. A deal's lines come
+        # one after another, so its id is looked up once per deal, not per line.
+        inserts = diff.inserts
+        ticket: tuple[str, int] | None = None
+        deal_id = 0
         for line in lines:
-            deal_id = deal_ids_by_ticket[(line.server, line.ticket)]
-            diff.inserts.append((deal_id, line))
+            if ticket is None or line.ticket != ticket[1] or line.server != ticket[0]:
+                ticket = (line.server, line.ticket)
+                deal_id = deal_ids_by_ticket[ticket]
+            pair = (deal_id, line)
+            inserts.append(pair)
             deltas[(line.beneficiary_id, line.currency)] += line.amount
-            yield deal_id, line
+            yield pair
         diff.deltas = {key: value for key, value in deltas.items() if value != 0}
         return
     seen: set[LineKey] = set()
