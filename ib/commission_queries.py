@@ -20,10 +20,11 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ib.errors import IbError
-from ib.line_basis import render
+from ib.line_basis import Earned, downline_of, render
 from ib.models import CommissionLine, LineBasis, Scheme, SchemeVersion, StoredDeal
 from ib.query_common import AnySelect, Grain, Page, Window, day_start, month_start, page_bounds, period_key
 from ib.rounding import units_to_lots
+from ib.rules import OVERRIDING
 from ib.timeutil import aware
 
 CSV_ROW_LIMIT = 100_000
@@ -122,12 +123,54 @@ def _filtered(statement: AnySelect, where: LineFilter) -> AnySelect:
     return statement
 
 
+async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[LineView]:
+    """The rows' views, with what each overriding line's sub-IB earned on its deal read in one query."""
+    rows = [tuple(row) for row in rows]
+    wanted: set[tuple[int, int]] = set()
+    for line, _deal, _version, _scheme, basis in rows:
+        downline = None if basis is None else downline_of(basis)
+        if downline is not None:
+            wanted.add((line.deal_id, downline))
+    earned = await _earned(session, wanted)
+    views = []
+    for line, deal, version, scheme, basis in rows:
+        downline = None if basis is None else downline_of(basis)
+        views.append(_view(line, deal, version, scheme, basis, earned.get((line.deal_id, downline or 0), ())))
+    return views
+
+
+async def _earned(session: AsyncSession, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], Earned]:
+    """(deal, sub-IB) -> the sub-IB's paid, non-overriding lines of the deal as (amount, rule code),
+    in rule-code order: what the calculation's overriding saw (:func:`ib.rules.overriding.terms`)."""
+    if not wanted:
+        return {}
+    c = CommissionLine
+    found: dict[tuple[int, int], list[tuple[str, int]]] = {}
+    rows = await session.execute(
+        select(c.deal_id, c.beneficiary_id, c.rule_code, c.amount).where(
+            c.deal_id.in_(sorted({deal for deal, _ in wanted})),
+            c.beneficiary_id.in_(sorted({downline for _, downline in wanted})),
+            c.kind != OVERRIDING,
+            c.amount > 0,
+        )
+    )
+    for deal_id, beneficiary_id, rule_code, amount in rows:
+        if (deal_id, beneficiary_id) in wanted:
+            found.setdefault((deal_id, beneficiary_id), []).append((rule_code, amount))
+    return {key: tuple((amount, code) for code, amount in sorted(parts)) for key, parts in found.items()}
+
+
 def _view(
-    line: CommissionLine, deal: StoredDeal, version: int, scheme: str, basis: LineBasis | None
+    line: CommissionLine,
+    deal: StoredDeal,
+    version: int,
+    scheme: str,
+    basis: LineBasis | None,
+    earned: Earned = (),
 ) -> LineView:
     inputs, formula = line.inputs, line.formula
     if basis is not None and (inputs is None or formula is None):
-        rendered_inputs, rendered_formula = render(basis, deal)
+        rendered_inputs, rendered_formula = render(basis, deal, earned)
         inputs = dict(rendered_inputs) if inputs is None else inputs
         formula = rendered_formula if formula is None else formula
     return LineView(
@@ -172,7 +215,7 @@ async def line_page(
     rows = await session.execute(
         base.order_by(CommissionLine.deal_time.desc(), CommissionLine.id.desc()).offset(offset).limit(limit)
     )
-    return Page([_view(*row) for row in rows], offset // limit + 1, limit, total)
+    return Page(await _views(session, rows.all()), offset // limit + 1, limit, total)
 
 
 async def line_totals(session: AsyncSession, partner_id: int, where: LineFilter) -> list[Total]:
@@ -186,7 +229,7 @@ async def get_line(session: AsyncSession, partner_id: int, line_id: int) -> Line
     ).first()
     if row is None:
         raise LineNotFoundError(f"no commission line {line_id} for IB {partner_id}")
-    return _view(*row)
+    return (await _views(session, [row]))[0]
 
 
 SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -228,8 +271,7 @@ async def lines_csv(session: AsyncSession, partner_id: int, where: LineFilter) -
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    for row in rows:
-        view = _view(*row)
+    for view in await _views(session, rows.all()):
         writer.writerow(
             (
                 view.id,

@@ -3,11 +3,14 @@
 A planned rule's line (:data:`ib.rules.PLANNED_RULES`) is explained by the rule's ``explain``
 given two things: the deal, which ``ib_deal`` holds, and the arguments the plan worked out for
 the beneficiary (rates, allocations, ranks, percentages), which every deal of that route and target
-shares. So the engine stores those arguments once, as a *basis*, and each such line names its basis
-instead of carrying its own inputs and formula text: a batch writes some sixteen lines per deal,
+shares. An overriding line is explained by its sub-IB and percentage, shared the same way, and by
+what the sub-IB earned on the deal, which the sub-IB's own stored lines hold. So the engine
+stores those arguments once, as a *basis*, and each such line names its basis instead of carrying
+its own inputs and formula text: a batch writes some sixteen lines per deal,
 and the text was most of each row. Reading a line renders its explanation from the basis and the
 deal with the very ``explain`` the calculation uses, so it reads exactly as an explanation stored
 with the line would (``tests/integration/ib/test_line_basis.py`` checks this for every rule kind).
+CPA and capped rules' lines, computed per deal, keep their own text.
 
 A basis's id is a hash of its content, so the engine names bases while it streams lines, without a
 round trip per plan. The content is stored beside the id and compared when a batch saves its bases:
@@ -32,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ib.errors import IbError
 from ib.models import LineBasis
 from ib.rounding import units_to_lots
-from ib.rules import PLANNED_RULES
+from ib.rules import PLANNED_RULES, overriding
 from ib.rules.base import DealFacts, Deferred, Explain, Inputs
 from ib.snapshot import chunked
 from ib.timeutil import aware
@@ -40,8 +43,9 @@ from ib.timeutil import aware
 EXPLAINED_BY: Mapping[Explain, str] = {
     explain: kind for kind, (_terms, _amount, explain) in PLANNED_RULES.items()
 }
-"""Which rule kind's ``explain`` a deferred line names: only planned rules' lines have a basis
-(overriding's arguments hold what the sub-IB earned on the very deal, so they are not shared)."""
+"""Which rule kind's ``explain`` a deferred line names (overriding apart, see :meth:`BasisNamer.basis_id`)."""
+
+Earned = overriding.Earned
 
 
 class BasisCollisionError(IbError):
@@ -100,9 +104,23 @@ class BasisNamer:
         self.bases: dict[int, Basis] = {}
         self._named: dict[int, tuple[int, int | None, tuple[Any, ...]]] = {}
         """id(arguments) -> (basis id, symbol digits, the arguments themselves, kept alive)."""
+        self._overriding: dict[tuple[int, Decimal], int] = {}
 
     def basis_id(self, why: Deferred) -> int | None:
-        """The basis id of a deferred line, or ``None`` when its provenance must be stored with it."""
+        """The basis id of a deferred line, or ``None`` when its provenance must be stored with it.
+
+        An overriding line's arguments are what its sub-IB earned on the deal, the sub-IB and the
+        percentage; its basis holds the last two, and the first is read back from the sub-IB's
+        own lines of the deal when the line is shown (:func:`render`).
+        """
+        if why.explain is overriding.explain:
+            _earned, downline, percent = why.arguments
+            found_id = self._overriding.get((downline, percent))
+            if found_id is None:
+                basis = basis_of(overriding.KIND, (downline, percent), None)
+                self.bases.setdefault(basis.id, basis)
+                found_id = self._overriding[(downline, percent)] = basis.id
+            return found_id
         arguments = why.arguments
         digits = why.deal.symbol_digits
         found = self._named.get(id(arguments))
@@ -165,10 +183,19 @@ def stored_deal_facts(deal: Any, symbol_digits: int | None) -> DealFacts:
     )
 
 
-def render(basis: LineBasis, deal: Any) -> tuple[Inputs, str]:
-    """A basis line's inputs and formula, from its basis and its deal's ``ib_deal`` row."""
+def downline_of(basis: LineBasis) -> int | None:
+    """The sub-IB an overriding basis names, whose lines of the deal :func:`render` needs."""
+    return int(decode_arguments(basis.arguments)[0]) if basis.kind == overriding.KIND else None
+
+
+def render(basis: LineBasis, deal: Any, earned: Earned = ()) -> tuple[Inputs, str]:
+    """A basis line's inputs and formula, from its basis and its deal's ``ib_deal`` row; an
+    overriding line also needs what its sub-IB earned on the deal: (amount, rule code) of each of
+    the sub-IB's paid, non-overriding lines of the deal, in rule-code order (the calculation's)."""
+    arguments = decode_arguments(basis.arguments)
+    if basis.kind == overriding.KIND:
+        _amount, inputs, formula = overriding.explain(None, earned, *arguments)
+        return inputs, formula
     explain = PLANNED_RULES[basis.kind][2]
-    _amount, inputs, formula = explain(
-        stored_deal_facts(deal, basis.symbol_digits), *decode_arguments(basis.arguments)
-    )
+    _amount, inputs, formula = explain(stored_deal_facts(deal, basis.symbol_digits), *arguments)
     return inputs, formula

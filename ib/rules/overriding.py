@@ -61,7 +61,9 @@ def calculate(rule: RuleSpec, upline: Sequence[Member], lines: Sequence[Line]) -
     ]
 
 
-def explain(_deal: DealFacts, earned: Earned, downline: int, percent: Decimal) -> tuple[int, Inputs, str]:
+def explain(
+    _deal: DealFacts | None, earned: Earned, downline: int, percent: Decimal
+) -> tuple[int, Inputs, str]:
     """One member's finished line (see :class:`ib.rules.base.Deferred`); the deal is not needed."""
     return _finished(earned, downline, percent)
 

@@ -8,8 +8,10 @@ Create Date: 2026-12-01 17:30:00
 Why. The engine writes about sixteen lines per closing deal. Every line of a plan (one route and
 target) is explained by the same rule arguments plus its own deal, so those arguments are now
 stored once per plan in ``ib_line_basis`` (see ``ib/line_basis.py``) and the line names them:
-``inputs`` and ``formula`` become optional, kept for the lines computed per deal (CPA, capped
-rules, overriding) and for a line that no longer applies, and a check keeps every line explained.
+an overriding line's basis names its sub-IB and percentage (what the sub-IB earned is its own
+lines of the deal). ``inputs`` and ``formula`` become optional, kept for the lines computed per
+deal (CPA, capped rules) and for a line that no longer applies, and a check keeps every line
+explained.
 Measured on the commission benchmark's lines, the text was about half of each row.
 
 Lines are written in deal-time order, so the index that finds a period's lines (recompute, reports)

@@ -1,4 +1,4 @@
-"""Line bases: a planned rule's stored line reads exactly as the calculation explained it.
+"""Line bases: a stored line reads exactly as the calculation explained it.
 
 The engine stores a plan's rule arguments once (``ib_line_basis``) and each line names them; the IB's
 view renders the explanation from the basis and the stored deal. These tests compare that
@@ -82,10 +82,11 @@ async def test_every_planned_rule_reads_back_as_the_calculation_explained_it(db:
                 view.formula,
             )
     assert read_back == expected
-    # Every planned kind was stored by basis; overriding, which depends on the deal's other lines, was not.
+    # Every kind was stored by basis: the planned ones with their plan's arguments, overriding with
+    # its sub-IB and percentage (what the sub-IB earned is read back from the sub-IB's lines).
     assert kinds == {"fixed", "per_level", "rank_differential", "spread_share", "platform_commission_share",
-                     "profit_share"}  # fmt: skip
-    assert {line.kind for line in stored if line.basis_id is None} == {"overriding"}
+                     "profit_share", "overriding"}  # fmt: skip
+    assert all(line.inputs is None for line in stored)
     # Spot-check one by hand: C's fixed line on 1.37 lots at 700 per lot = 959.
     fixed = next(v for k, v in read_back.items() if v[2].startswith("1.37 lots * 700 per lot"))
     assert fixed[0] == 959
@@ -102,9 +103,10 @@ async def test_a_plan_stores_its_basis_once_for_all_its_deals(db: Database) -> N
             select(func.count()).select_from(CommissionLine).where(CommissionLine.kind == "fixed")
         )
     # Twenty EURUSD deals of one route, no charge and no profit: fixed pays C (1 basis), levels B
-    # and A (2), ranks C and A (2); platform and profit pay nothing, so name no basis.
+    # and A (2), ranks C and A (2), overriding B on C's and A on B's (2); platform and profit pay
+    # nothing, so name no basis.
     assert fixed_lines == 20
-    assert bases == 1 + 2 + 2
+    assert bases == 1 + 2 + 2 + 2
 
 
 async def test_a_deleted_deal_keeps_its_inputs_under_a_formula_that_says_so(db: Database) -> None:
