@@ -45,9 +45,11 @@ from core.db import Database, migrate
 from core.identity.models import CLIENT, User
 from core.identity.passwords import hash_password
 from core.settings import Settings
+from ib.line_basis import basis_of
 from ib.models import (
     ClientLink,
     CommissionLine,
+    LineBasis,
     Partner,
     PartnerEdge,
     Rule,
@@ -60,6 +62,8 @@ BENCH = "ib_portal"
 PASSWORD = "Bench-Harbour-73!"  # noqa: S105 (a throwaway user of a throwaway database)
 EMAIL = "bench.ib@example.test"
 BATCH = 5_000
+BASIS = basis_of("fixed", (700, 700, 0, None), 5)
+"""The basis every seeded line names: the direct IB's fixed 700 per lot, as the engine stores it."""
 ENDPOINTS = (
     "/api/v1/ib/links",
     "/api/v1/ib/dashboard",
@@ -200,13 +204,20 @@ async def seed(db: Database, settings: Settings, sizes: Sizes) -> None:
                 "deal_time": moment,
                 "currency": "USD",
                 "amount": 700,
-                "inputs": {"lots": "1", "amount_per_lot": 700},
-                "formula": "1 lots * 700 per lot = 700",
+                # as the engine stores a fixed rule's line: provenance by its plan's basis
+                "basis_id": BASIS.id,
+                "inputs": None,
+                "formula": None,
                 "revision": 1,
                 "computed_at": now,
             }
         )
     await bulk(db, StoredDeal, deals)
+    await bulk(
+        db,
+        LineBasis,
+        [{"id": BASIS.id, "kind": BASIS.kind, "arguments": BASIS.arguments, "symbol_digits": 5}],
+    )
     await bulk(db, CommissionLine, lines)
     async with db.engine.connect() as connection:  # what autovacuum would do after such a load
         await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -25,6 +25,7 @@ from ib.models import CommissionLine, LineBasis, Scheme, SchemeVersion, StoredDe
 from ib.query_common import AnySelect, Grain, Page, Window, day_start, month_start, page_bounds, period_key
 from ib.rounding import units_to_lots
 from ib.rules import OVERRIDING
+from ib.snapshot import among
 from ib.timeutil import aware
 
 CSV_ROW_LIMIT = 100_000
@@ -146,17 +147,16 @@ async def _earned(session: AsyncSession, wanted: set[tuple[int, int]]) -> dict[t
         return {}
     c = CommissionLine
     found: dict[tuple[int, int], list[tuple[str, int]]] = {}
-    rows = await session.execute(
-        select(c.deal_id, c.beneficiary_id, c.rule_code, c.amount).where(
-            c.deal_id.in_(sorted({deal for deal, _ in wanted})),
-            c.beneficiary_id.in_(sorted({downline for _, downline in wanted})),
-            c.kind != OVERRIDING,
-            c.amount > 0,
+    downlines = sorted({downline for _, downline in wanted})
+    for deals in among(session, c.deal_id, sorted({deal for deal, _ in wanted})):
+        rows = await session.execute(
+            select(c.deal_id, c.beneficiary_id, c.rule_code, c.amount).where(
+                deals, c.beneficiary_id.in_(downlines), c.kind != OVERRIDING, c.amount > 0
+            )
         )
-    )
-    for deal_id, beneficiary_id, rule_code, amount in rows:
-        if (deal_id, beneficiary_id) in wanted:
-            found.setdefault((deal_id, beneficiary_id), []).append((rule_code, amount))
+        for deal_id, beneficiary_id, rule_code, amount in rows:
+            if (deal_id, beneficiary_id) in wanted:
+                found.setdefault((deal_id, beneficiary_id), []).append((rule_code, amount))
     return {key: tuple((amount, code) for code, amount in sorted(parts)) for key, parts in found.items()}
 
 
