@@ -28,7 +28,7 @@ async def unread_for(request: Request[Any, Any, Any]) -> list[announcements.Clie
         return []
     if me.user.kind != "client":
         return []
-    async with app_services(request.app).database.session() as session:
+    async with app_services(request.app).database.autocommit_session() as session:
         shown = await announcements.for_client(session, me.user.id, current_language())
     return [item for item in shown if item.read_at is None]
 

@@ -26,6 +26,11 @@ class Database:
         hot paths that retry a lost connection themselves (the ledger's :func:`ledger.posting.post`,
         whose idempotency keys make a retry safe). Its connections open only when first used."""
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._autocommit_sessionmaker = (
+            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+            if engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
 
     @classmethod
     def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
@@ -49,6 +54,26 @@ class Database:
         """A session inside one transaction that commits on success and rolls back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def autocommit_session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own, for the hot paths of a page that
+        read a row or two and rarely write one (the signed-in user's session row, the home page's
+        announcements).
+
+        On PostgreSQL it skips the BEGIN and the COMMIT or ROLLBACK around the statements (two of
+        the three round trips of a one-query transaction); the statements see no common snapshot,
+        so use it only where that can't matter. Changes left in the session are flushed when the
+        block ends without an error. SQLite, in-process, has no round trips to save: there it is
+        a transaction that commits at the end.
+        """
+        async with self._autocommit_sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[AsyncSession]:
