@@ -98,7 +98,7 @@ class AppSpec:
     """Origins outside the app that a form's answer may redirect to (the CSP's ``form-action``)."""
 
 
-def requires_metrics_token(
+async def requires_metrics_token(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
     """``/metrics`` needs the configured bearer token; production without one serves no metrics."""
@@ -165,7 +165,12 @@ def escaping_gettext(translator: Translator) -> tuple[Callable[..., str], Callab
     return gettext, ngettext
 
 
-def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[JinjaTemplateEngine]:
+def build_templates(
+    spec: AppSpec, translator: Translator, *, auto_reload: bool = True
+) -> TemplateConfig[JinjaTemplateEngine]:
+    """The app's Jinja environment. ``auto_reload`` (development) checks every template file's
+    modification time each time a page uses it; production templates change only with a deploy,
+    which restarts the processes, so production turns it off."""
     environment = Environment(
         loader=ChoiceLoader(
             [
@@ -178,6 +183,7 @@ def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[Jin
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=auto_reload,
     )
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         *escaping_gettext(translator), newstyle=True
@@ -219,7 +225,7 @@ def build_app(
         name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter
     )
     translator = Translator([*spec.locale_dirs, CORE_LOCALES])
-    templates = build_templates(spec, translator)
+    templates = build_templates(spec, translator, auto_reload=not settings.is_production)
 
     sessions = RotatingSessionConfig(
         key=spec.session_cookie,
