@@ -44,7 +44,9 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _ping_on_checkout(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+def _ping_on_checkout(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
     """Test a PostgreSQL connection as the pool hands it out, in one round trip (an empty query).
 
     SQLAlchemy's own ``pool_pre_ping`` on asyncpg wraps its ping in a transaction (for pgbouncer's

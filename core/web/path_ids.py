@@ -18,7 +18,9 @@ from litestar.handlers.base import BaseRouteHandler
 from core.ids import BIGINT_MAX, BIGINT_MIN
 
 
-async def requires_ids_in_range(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+async def requires_ids_in_range(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
     for value in connection.path_params.values():
         if isinstance(value, int) and not BIGINT_MIN <= value <= BIGINT_MAX:
             raise NotFoundException()
