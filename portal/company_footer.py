@@ -2,17 +2,15 @@
 shared layout's footer shows the broker's legal name, address and support contacts.
 
 The details change a few times a year, yet every page needs them: each portal process keeps what
-it read for :data:`COMPANY_TTL_SECONDS` instead of asking the database on every page (that was one
-pooled connection, with its ping, per page). The back office saves the details in another process,
-which can't reach this cache, so the TTL is the whole story: a saved change shows on every portal
-page within five seconds. A failed read keeps nothing, so the next page asks again.
+it read for :data:`COMPANY_TTL_SECONDS` (:class:`core.held.Held`) instead of asking the database
+on every page (that was one pooled connection, with its ping, per page). The back office saves the
+details in another process, which can't reach this one, so the time is the whole story: a saved
+change shows on every portal page within five seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -22,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.company import CompanyDetails, load_company
 from core.db import Database
+from core.held import Held
 from core.web.state import app_services
 
 logger = logging.getLogger(__name__)
@@ -35,39 +34,23 @@ def _no_page(scope: Scope) -> bool:
     return scope.get("method") != "GET" or str(scope.get("path", "")).startswith(SKIPPED_PREFIXES)
 
 
-class CompanyCache:
-    """The company details one process read last, and until when they count as current."""
-
-    def __init__(self, ttl_seconds: float = COMPANY_TTL_SECONDS, clock: Callable[[], float] = time.monotonic):
-        self.ttl_seconds = ttl_seconds
-        self.clock = clock
-        self._held: tuple[float, CompanyDetails] | None = None
-
-    async def get(self, database: Database) -> CompanyDetails:
-        now = self.clock()
-        if self._held is not None and now < self._held[0]:
-            return self._held[1]
-        async with database.autocommit_session() as session:
-            company = await load_company(session)
-        self._held = (now + self.ttl_seconds, company)
-        return company
-
-    def forget(self) -> None:
-        """Read the details afresh on the next page."""
-        self._held = None
+async def _read_company(database: Database) -> CompanyDetails:
+    async with database.autocommit_session() as session:
+        return await load_company(session)
 
 
 class CompanyFooterMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
     should_bypass_for_scope = staticmethod(_no_page)
 
-    def __init__(self, cache: CompanyCache | None = None) -> None:
-        self.cache = cache or CompanyCache()
+    def __init__(self) -> None:
+        self.cache: Held[CompanyDetails] = Held(COMPANY_TTL_SECONDS)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         try:
-            services = app_services(Litestar.from_scope(scope))
-            scope.setdefault("state", {})[STATE_COMPANY] = await self.cache.get(services.database)
+            database = app_services(Litestar.from_scope(scope)).database
+            company = await self.cache.get(lambda: _read_company(database))
+            scope.setdefault("state", {})[STATE_COMPANY] = company
         except SQLAlchemyError:
             logger.warning("company details not loaded for the footer", exc_info=True)
         await next_app(scope, receive, send)

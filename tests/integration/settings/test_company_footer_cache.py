@@ -3,10 +3,13 @@ saved in the back office (another process) shows on the portal's pages once that
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from litestar.testing import AsyncTestClient
 
-from portal.company_footer import COMPANY_TTL_SECONDS, CompanyCache, CompanyFooterMiddleware
+from core.held import Held
+from portal.company_footer import COMPANY_TTL_SECONDS, CompanyFooterMiddleware
 from tests.helpers import submit
 from tests.integration.settings.conftest import ClientFactory, StaffFactory, page_text
 
@@ -21,7 +24,7 @@ class FakeClock:
         return self.now
 
 
-def footer_cache(client: AsyncTestClient) -> CompanyCache:
+def footer_cache(client: AsyncTestClient) -> Held[Any]:
     return next(m for m in client.app.middleware if isinstance(m, CompanyFooterMiddleware)).cache
 
 
