@@ -44,7 +44,7 @@ def banner_rows(app: Any) -> Held[list[Announcement]]:
 
 
 async def _published(database: Database) -> list[Announcement]:
-    async with database.autocommit_session() as session:
+    async with database.read_session() as session:
         return await announcements.published_rows(session, clock.utcnow())
 
 
@@ -61,7 +61,7 @@ async def unread_for(request: Request[Any, Any, Any]) -> list[announcements.Clie
     now = clock.utcnow()
     if not any(announcements.in_window(row, now) for row in published):
         return []
-    async with database.autocommit_session() as session:
+    async with database.read_session() as session:
         shown = await announcements.for_client(session, me.user.id, current_language(), now, published)
     return [item for item in shown if item.read_at is None]
 

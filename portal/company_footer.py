@@ -35,7 +35,7 @@ def _no_page(scope: Scope) -> bool:
 
 
 async def _read_company(database: Database) -> CompanyDetails:
-    async with database.autocommit_session() as session:
+    async with database.read_session() as session:
         return await load_company(session)
 
 

@@ -26,9 +26,14 @@ class Database:
         hot paths that retry a lost connection themselves (the ledger's :func:`ledger.posting.post`,
         whose idempotency keys make a retry safe). Its connections open only when first used."""
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        on_postgresql = engine.dialect.name == "postgresql"
         self._autocommit_sessionmaker = (
-            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-            if engine.dialect.name == "postgresql"
+            async_sessionmaker(autocommit, expire_on_commit=False) if on_postgresql else self.sessionmaker
+        )
+        self._read_sessionmaker = (
+            async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
+            if on_postgresql
             else self.sessionmaker
         )
 
@@ -62,10 +67,12 @@ class Database:
         announcements).
 
         On PostgreSQL it skips the BEGIN and the COMMIT or ROLLBACK around the statements (two of
-        the three round trips of a one-query transaction); the statements see no common snapshot,
-        so use it only where that can't matter. Changes left in the session are flushed when the
-        block ends without an error. SQLite, in-process, has no round trips to save: there it is
-        a transaction that commits at the end.
+        the three round trips of a one-query transaction). Under PostgreSQL's READ COMMITTED (our
+        isolation level) each statement of a transaction takes its own snapshot anyway, so reads
+        see what they would have seen in one; what is lost is all-or-nothing writing, so use it
+        for at most one write. Changes left in the session are flushed when the block ends
+        without an error. SQLite, in-process, has no round trips to save: there it is a
+        transaction that commits at the end.
         """
         async with self._autocommit_sessionmaker() as session:
             try:
@@ -74,6 +81,16 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for a page's reads: on PostgreSQL in autocommit (see
+        :meth:`autocommit_session`: no BEGIN or ROLLBACK round trips, the same view of the data
+        under READ COMMITTED) with autoflush off, and never committed, so nothing a reader changes
+        on a loaded object is ever written. On SQLite a session whose transaction is rolled back.
+        """
+        async with self._read_sessionmaker() as session:
+            yield session
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[AsyncSession]:
