@@ -88,3 +88,16 @@ async def test_autocommit_session_writes_what_is_left_in_it_and_drops_it_on_erro
             await session.scalar(select(User.display_name).where(User.id == user_id))
             == "Changed in autocommit"
         )
+
+
+async def test_read_session_never_writes_what_a_reader_changed(db: Database, settings: Settings) -> None:
+    user_id = await make_client(db, settings, "reader-only@example.test")
+    async with db.read_session() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.display_name = "Changed by a reader"
+        found = await session.scalar(select(User.id).where(User.id == user_id))  # no autoflush before it
+        assert found == user_id
+    async with db.session() as session:
+        name = await session.scalar(select(User.display_name).where(User.id == user_id))
+    assert name != "Changed by a reader"
