@@ -6,14 +6,18 @@ global engine, so a test can point the real app at its own fresh database.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import jobs as _jobs  # noqa: F401 - registers the after-commit hooks
 from core.db.engine import SQLITE_BEGIN_OPTION, begin_write, create_engine
+
+T = TypeVar("T")
 
 
 class Database:
@@ -81,6 +85,21 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    async def autocommit_read(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``await read(session)`` in an :meth:`autocommit_session`, once more on a fresh
+        connection when the first one turned out to be dead (the server restarted or dropped it
+        within the second in which the pool hands connections out unpinged). For the first read
+        of every page (who is signed in); ``read`` must be safe to run twice.
+        """
+        try:
+            async with self.autocommit_session() as session:
+                return await read(session)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self.autocommit_session() as session:
+            return await read(session)
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,8 +45,18 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+PING_IDLE_SECONDS = 1.0
+"""A connection back in the pool for less than this is handed out without a ping."""
+RETURNED_AT = "brokerdesk.returned_at"
+
+
+def _note_return(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    if dbapi_connection is not None:
+        record.info[RETURNED_AT] = time.monotonic()
+
+
 def _ping_on_checkout(
-    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
 ) -> None:
     """Test a PostgreSQL connection as the pool hands it out, in one round trip (an empty query).
 
@@ -54,7 +65,16 @@ def _ping_on_checkout(
     checkout, which was a third of a portal page's database time. A connection that can't answer
     is reported as disconnected, so the pool discards it and checks out (or opens) another one:
     the same story as ``pool_pre_ping`` for a server restart or a dropped connection.
+
+    A connection that came back less than :data:`PING_IDLE_SECONDS` ago answered a moment ago and
+    is not pinged (under load, none is). If the server went away within that second, its first
+    statement fails as any statement in flight then does; SQLAlchemy sees the disconnect and
+    replaces every older pooled connection at its next checkout, and the reads that every page
+    makes first (:meth:`core.db.Database.autocommit_read`) run once more on a fresh one.
     """
+    returned_at = record.info.get(RETURNED_AT)
+    if returned_at is not None and time.monotonic() - returned_at < PING_IDLE_SECONDS:
+        return
     try:
         await_(dbapi_connection.driver_connection.fetchrow(";"))
     except Exception as error:
@@ -84,6 +104,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10, pre_ping
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True
     )
     if pre_ping:
+        event.listen(engine.sync_engine.pool, "checkin", _note_return)
         event.listen(engine.sync_engine.pool, "checkout", _ping_on_checkout)
     return engine
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncpg
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
+from core.db import engine as engine_module
 from core.identity.models import User
 from core.settings import Settings
 from tests.conftest import BACKEND
@@ -32,7 +35,10 @@ async def _terminate_other_connections(database_url: str) -> int:
 
 
 @ON_POSTGRESQL
-async def test_a_pooled_connection_the_server_dropped_is_replaced_at_checkout(database_url: str) -> None:
+async def test_an_idle_pooled_connection_the_server_dropped_is_replaced_at_checkout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 0.0)  # every connection counts as idle
     pooled = Database.from_url(database_url, pool_size=2)
     try:
         async with pooled.session() as session:
@@ -44,6 +50,34 @@ async def test_a_pooled_connection_the_server_dropped_is_replaced_at_checkout(da
             assert await session.scalar(text("SELECT 2")) == 2
         async with pooled.autocommit_session() as session:
             assert await session.scalar(text("SELECT 3")) == 3
+    finally:
+        await pooled.dispose()
+
+
+@ON_POSTGRESQL
+async def test_a_connection_used_a_moment_ago_goes_out_unpinged_and_the_first_read_retries(
+    database_url: str,
+) -> None:
+    pooled = Database.from_url(database_url, pool_size=2)
+    try:
+        async with pooled.session() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        assert await _terminate_other_connections(database_url) >= 1
+
+        async def who(session: AsyncSession) -> int | None:
+            return await session.scalar(text("SELECT 2"))
+
+        assert await pooled.autocommit_read(who) == 2  # the dead connection, then a fresh one
+
+        async with pooled.session() as session:
+            assert await session.scalar(text("SELECT 3")) == 3
+        assert await _terminate_other_connections(database_url) >= 1
+        with pytest.raises(DBAPIError) as failed:  # any other first statement fails once ...
+            async with pooled.session() as session:
+                await session.scalar(text("SELECT 4"))
+        assert failed.value.connection_invalidated
+        async with pooled.session() as session:  # ... and the pool has replaced the rest
+            assert await session.scalar(text("SELECT 5")) == 5
     finally:
         await pooled.dispose()
 
