@@ -91,7 +91,7 @@ def _owner_id(form: dict[str, str]) -> int | None:
 
 
 async def _list_context(request: Request[Any, Any, Any], filters: ClientFilter, page: int) -> dict[str, Any]:
-    async with app_services(request.app).database.session() as session:
+    async with app_services(request.app).database.read_session() as session:
         scope = await _scope(session, request)
         result = await search_clients(session, scope, filters, page=page)
         return {

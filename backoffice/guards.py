@@ -29,7 +29,7 @@ async def staff_permissions(connection: ASGIConnection[Any, Any, Any, Any]) -> f
     if isinstance(cached, frozenset):
         return cached
     me = await load_signed_in(connection)
-    async with app_services(connection.app).database.session() as session:
+    async with app_services(connection.app).database.read_session() as session:  # every page asks
         permissions = await permissions_of(session, me.user.id)
     connection.state[STATE_PERMISSIONS] = permissions
     return permissions

@@ -104,7 +104,7 @@ async def limits_for(session: AsyncSession, settings: Settings, currency: str) -
 
 async def current_limits(db: Database, settings: Settings, currency: str) -> CurrencyLimits:
     """The limits in force now, read in a short session of their own."""
-    async with db.session() as session:
+    async with db.read_session() as session:
         return await limits_for(session, settings, currency)
 
 

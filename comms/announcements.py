@@ -290,20 +290,42 @@ def localised(row: Announcement, language: str) -> tuple[str, str]:
     return row.title_en, row.body_en
 
 
-async def visible_rows(session: AsyncSession, client_id: int, now: datetime) -> list[Announcement]:
-    """The published, current announcements whose audience holds the client. The client's
-    country, account types and IB status (three queries) are read only when some announcement is
-    aimed at an audience narrower than everyone: the portal's home page asks on every visit."""
-    candidates = await session.scalars(
+async def published_rows(session: AsyncSession, now: datetime) -> list[Announcement]:
+    """The published announcements that have not ended by ``now``, those yet to start included,
+    newest first: what a page may keep for a few seconds and filter with :func:`in_window`."""
+    rows = await session.scalars(
         select(Announcement)
         .where(
             Announcement.status == AnnouncementStatus.PUBLISHED.value,
-            Announcement.starts_at <= now,
             (Announcement.ends_at.is_(None)) | (Announcement.ends_at > now),
         )
         .order_by(Announcement.starts_at.desc(), Announcement.id.desc())
     )
-    rows = list(candidates)
+    return list(rows)
+
+
+def in_window(row: Announcement, now: datetime) -> bool:
+    """Whether ``starts_at <= now < ends_at`` (no end: open)."""
+    if clock.as_utc(row.starts_at) > now:
+        return False
+    return row.ends_at is None or clock.as_utc(row.ends_at) > now
+
+
+async def visible_rows(
+    session: AsyncSession,
+    client_id: int,
+    now: datetime,
+    published: Sequence[Announcement] | None = None,
+) -> list[Announcement]:
+    """The published, current announcements whose audience holds the client. The client's
+    country, account types and IB status (three queries) are read only when some announcement is
+    aimed at an audience narrower than everyone: the portal's home page asks on every visit.
+
+    ``published`` is what :func:`published_rows` answered a moment ago (the home page keeps it a
+    few seconds); the window is checked against ``now`` either way."""
+    if published is None:
+        published = await published_rows(session, now)
+    rows = [row for row in published if in_window(row, now)]
     if all(row.audience == Audience.ALL for row in rows):
         return rows
     who = await client_context(session, client_id)
@@ -311,10 +333,15 @@ async def visible_rows(session: AsyncSession, client_id: int, now: datetime) -> 
 
 
 async def for_client(
-    session: AsyncSession, client_id: int, language: str, now: datetime | None = None
+    session: AsyncSession,
+    client_id: int,
+    language: str,
+    now: datetime | None = None,
+    published: Sequence[Announcement] | None = None,
 ) -> list[ClientAnnouncement]:
-    """Everything this client should see now, newest first, with their read marks."""
-    rows = await visible_rows(session, client_id, now or clock.utcnow())
+    """Everything this client should see now, newest first, with their read marks
+    (``published``: see :func:`visible_rows`)."""
+    rows = await visible_rows(session, client_id, now or clock.utcnow(), published)
     if not rows:
         return []
     reads = dict(

@@ -731,11 +731,11 @@ async def post(
 
     * a lost race on an idempotency key (two processes posting the same key at once); the retry
       answers with the original result or an idempotency refusal;
-    * a lost connection. Posting runs on :attr:`Database.unpinged_engine`, whose pool skips the
-      three-round-trip liveness test at checkout, so a connection the server dropped shows up
-      here instead; the pool then discards its stale connections. The keys make the retry safe
-      even when the connection died during COMMIT: a transfer that did commit is answered as a
-      replay, never posted twice.
+    * a lost connection. Posting runs on :attr:`Database.unpinged_engine`, whose pool never tests
+      a connection at checkout (``core.db.engine._ping_on_checkout``), so a connection the server
+      dropped shows up here instead; the pool then discards its stale connections. The keys make
+      the retry safe even when the connection died during COMMIT: a transfer that did commit is
+      answered as a replay, never posted twice.
     """
     for attempt in range(POST_ATTEMPTS):
         try:

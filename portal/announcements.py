@@ -14,10 +14,38 @@ from litestar.response import Redirect, Template
 
 from comms import announcements
 from comms.errors import AnnouncementNotFoundError
+from comms.models import Announcement
+from core import clock
+from core.db import Database
+from core.held import Held
 from core.i18n import current_language
 from core.web.auth import SIGN_IN_HANDLERS, SignInRequiredError, load_signed_in, requires_sign_in, signed_in
 from core.web.forms import form_fields
 from core.web.state import app_services
+
+BANNER_TTL_SECONDS = 5.0
+BANNER_STATE_KEY = "portal.announcement_banner"
+
+
+def banner_rows(app: Any) -> Held[list[Announcement]]:
+    """The published announcements this app process keeps for the home page banner.
+
+    Every home page visit shows the banner, and nearly always there is nothing new in it: the
+    process keeps :func:`comms.announcements.published_rows` for :data:`BANNER_TTL_SECONDS`, so
+    a visit with nothing current to show opens no database connection at all. Publishing,
+    unpublishing or editing one (in the back office, another process) reaches the banner within
+    those five seconds; start and end times hold to the second, since each visit checks them.
+    The announcements page itself always reads afresh.
+    """
+    held = app.state.get(BANNER_STATE_KEY)
+    if held is None:
+        held = app.state[BANNER_STATE_KEY] = Held[list[Announcement]](BANNER_TTL_SECONDS)
+    return held  # type: ignore[no-any-return]
+
+
+async def _published(database: Database) -> list[Announcement]:
+    async with database.read_session() as session:
+        return await announcements.published_rows(session, clock.utcnow())
 
 
 async def unread_for(request: Request[Any, Any, Any]) -> list[announcements.ClientAnnouncement]:
@@ -28,8 +56,13 @@ async def unread_for(request: Request[Any, Any, Any]) -> list[announcements.Clie
         return []
     if me.user.kind != "client":
         return []
-    async with app_services(request.app).database.session() as session:
-        shown = await announcements.for_client(session, me.user.id, current_language())
+    database = app_services(request.app).database
+    published = await banner_rows(request.app).get(lambda: _published(database))
+    now = clock.utcnow()
+    if not any(announcements.in_window(row, now) for row in published):
+        return []
+    async with database.read_session() as session:
+        shown = await announcements.for_client(session, me.user.id, current_language(), now, published)
     return [item for item in shown if item.read_at is None]
 
 

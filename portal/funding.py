@@ -54,7 +54,7 @@ async def money_formatter(request: Request[Any, Any, Any]) -> Any:
 async def parse_money(request: Request[Any, Any, Any], raw_amount: str, raw_currency: str) -> tuple[str, int]:
     services = app_services(request.app)
     currency = require_currency(services.settings, raw_currency)
-    async with services.database.session() as session:
+    async with services.database.read_session() as session:
         scale = await scale_of(session, currency)
     return currency, parse_amount(raw_amount, scale)
 

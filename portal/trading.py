@@ -111,7 +111,7 @@ class TradingAccountController(Controller):
     exception_handlers = SIGN_IN_HANDLERS
 
     async def _index(self, request: Request[Any, Any, Any], status_code: int = 200, **extra: Any) -> Template:
-        async with app_services(request.app).database.session() as session:
+        async with app_services(request.app).database.read_session() as session:
             context = await _account_page(session, signed_in(request).user.id)
         return Template("trading/index.html", context={**context, **extra}, status_code=status_code)
 

@@ -1,4 +1,10 @@
-"""``brokerdesk serve portal|backoffice``: one app under uvicorn, with worker processes."""
+"""``brokerdesk serve portal|backoffice``: one app under uvicorn, with worker processes.
+
+uvicorn runs on uvloop and httptools (dependencies; it picks them by itself). Not only for speed:
+with ``--workers`` uvicorn binds the listening socket itself, without naming TCP as its protocol,
+and the stock asyncio loop then leaves TCP_NODELAY off on every connection, so each response
+(headers and body written apart) waited about 40 ms for the client's delayed ACK; uvloop sets it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,41 @@ import argparse
 from typing import Any
 
 import uvicorn
+from litestar import Litestar
 
+from core.gc_tuning import freeze_startup_objects
 from core.settings import load_settings
 
-FACTORIES = {"portal": "portal.app:create_app", "backoffice": "backoffice.app:create_app"}
+FACTORIES = {"portal": "cli.commands.serve:portal_app", "backoffice": "cli.commands.serve:backoffice_app"}
 WORKER_HEALTHCHECK_SECONDS = 60
 """How long uvicorn's supervisor waits for a worker process to answer its health check before it
 kills it as hung. A spawned worker answers only once it has imported the whole command line and
 the app, which takes well over uvicorn's default of 5 s on a busy machine: with that default the
 supervisor killed and respawned every worker forever and the server never answered (found by
 bench/http_load.py on a loaded 2-core box)."""
+
+
+def portal_app() -> Litestar:
+    """The portal as each worker process serves it: built, then its start-up heap frozen."""
+    from portal.app import create_app
+
+    return _frozen(create_app())
+
+
+def backoffice_app() -> Litestar:
+    """The back office as each worker process serves it (see :func:`portal_app`)."""
+    from backoffice.app import create_app
+
+    return _frozen(create_app())
+
+
+def _frozen(app: Litestar) -> Litestar:
+    """An app process holds a large, permanent heap (Litestar's routes and signature models,
+    SQLAlchemy's mappers, the translations); every request makes short-lived objects, and each
+    full collection walked that whole heap again in the middle of some request: the slowest
+    pages under load. Frozen (``core.gc_tuning``), it is out of the collector's sight."""
+    freeze_startup_objects()
+    return app
 
 
 def register(subcommands: Any) -> None:

@@ -19,10 +19,8 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     pass_context,
-    pass_eval_context,
     select_autoescape,
 )
-from jinja2.nodes import EvalContext
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
@@ -57,6 +55,7 @@ from core.web.path_ids import APP_GUARDS
 from core.web.security_headers import security_headers_hook
 from core.web.sessions import RotatingSessionConfig
 from core.web.state import STATE_KEY, AppServices, app_services
+from core.web.template_gettext import install_translations
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 UPLOAD_ENVELOPE_BYTES = 256 * 1024
@@ -98,7 +97,7 @@ class AppSpec:
     """Origins outside the app that a form's answer may redirect to (the CSP's ``form-action``)."""
 
 
-def requires_metrics_token(
+async def requires_metrics_token(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
     """``/metrics`` needs the configured bearer token; production without one serves no metrics."""
@@ -143,29 +142,12 @@ def flash_messages(context: Any) -> list[dict[str, Any]]:
     return messages
 
 
-def escaping_gettext(translator: Translator) -> tuple[Callable[..., str], Callable[..., str]]:
-    """``gettext`` and ``ngettext`` for templates that escape the text they return.
-
-    Jinja's newstyle gettext marks whatever the callable returns as safe markup in an autoescaped
-    template, so ``{{ _(error) }}`` with a message that quotes what someone typed would reach the
-    page as HTML. Our catalogs hold no markup, so escaping every translation costs nothing and
-    closes that door for every template at once.
-    """
-
-    @pass_eval_context
-    def gettext(eval_context: EvalContext, message: str) -> str:
-        text = translator.gettext(message)
-        return escape(text) if eval_context.autoescape else text
-
-    @pass_eval_context
-    def ngettext(eval_context: EvalContext, singular: str, plural: str, n: int) -> str:
-        text = translator.ngettext(singular, plural, n)
-        return escape(text) if eval_context.autoescape else text
-
-    return gettext, ngettext
-
-
-def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[JinjaTemplateEngine]:
+def build_templates(
+    spec: AppSpec, translator: Translator, *, auto_reload: bool = True
+) -> TemplateConfig[JinjaTemplateEngine]:
+    """The app's Jinja environment. ``auto_reload`` (development) checks every template file's
+    modification time each time a page uses it; production templates change only with a deploy,
+    which restarts the processes, so production turns it off."""
     environment = Environment(
         loader=ChoiceLoader(
             [
@@ -178,10 +160,9 @@ def build_templates(spec: AppSpec, translator: Translator) -> TemplateConfig[Jin
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=auto_reload,
     )
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        *escaping_gettext(translator), newstyle=True
-    )
+    install_translations(environment, translator)
     environment.globals.update(
         app_name=spec.name,
         app_title=spec.title,
@@ -219,7 +200,7 @@ def build_app(
         name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter
     )
     translator = Translator([*spec.locale_dirs, CORE_LOCALES])
-    templates = build_templates(spec, translator)
+    templates = build_templates(spec, translator, auto_reload=not settings.is_production)
 
     sessions = RotatingSessionConfig(
         key=spec.session_cookie,

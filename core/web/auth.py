@@ -106,8 +106,9 @@ async def load_signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> Sign
     if not isinstance(login_id, str):
         raise SignInRequiredError()
     services = app_services(connection.app)
-    async with services.database.transaction() as session:
-        found = await active_login(session, services.settings, login_id, services.name)
+    found = await services.database.autocommit_read(  # every page asks: one round trip
+        lambda session: active_login(session, services.settings, login_id, services.name)
+    )
     if found is None:
         connection.scope["session"] = {}
         raise SignInRequiredError()

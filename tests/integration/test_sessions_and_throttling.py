@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from litestar.stores.memory import MemoryStore
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
@@ -96,6 +97,52 @@ async def test_cookie_flags(db: Database, settings: Settings) -> None:
         assert "SameSite=lax" in session_cookie
         csrf_cookie = next(v for v in cookies if v.startswith("bd_portal_csrf"))
         assert "Secure" in csrf_cookie
+
+
+class CountingStore(MemoryStore):
+    """The in-memory session store, counting the writes the app makes to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        self.writes += 1
+        await super().set(key, value, expires_in)
+
+
+async def test_a_page_that_leaves_the_session_as_it_was_writes_nothing_back(
+    portal_client: AsyncTestClient, db: Database, settings: Settings
+) -> None:
+    store = CountingStore()
+    portal_client.app.stores.register("sessions", store, allow_override=True)
+    await make_client(db, settings, EMAIL)
+    assert (await client_sign_in(portal_client, EMAIL)).status_code == 303
+    session_id = portal_client.cookies.get(COOKIE)
+    assert session_id
+    stored = await store.get(session_id)
+    assert stored is not None
+    await store.set(session_id, stored, expires_in=60)  # as if the last page was long ago
+    writes = store.writes
+
+    for path in ("/", "/account", "/trading"):
+        page = await portal_client.get(path)
+        assert page.status_code == 200, path
+        cookie = next(v for v in page.headers.get_list("set-cookie") if v.startswith(COOKIE))
+        assert f"{COOKIE}={session_id}" in cookie  # the browser's cookie is renewed on every page
+        assert "HttpOnly" in cookie
+    assert store.writes == writes  # nothing written back: the session was as loaded
+    assert await store.get(session_id) == stored
+    expires_in = await store.expires_in(session_id)
+    assert expires_in is not None
+    assert expires_in > settings.session_idle_minutes * 60 - 10  # reading it renewed its expiry
+
+    answer = await submit(portal_client, "/account", "/logout", {})
+    assert answer.status_code == 303
+    assert await store.get(session_id) is None  # signing out deletes it
+    again = await portal_client.get("/account", follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/login")
 
 
 async def test_list_and_revoke_own_sessions(

@@ -215,3 +215,49 @@ async def test_audience_window_language_and_reads(
     )
     assert unpublished.status_code == 303
     assert everyone not in shown_ids((await briton.get("/announcements")).text)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def banner_ids(html: str) -> set[int]:
+    import re
+
+    return {int(found) for found in re.findall(r'<li data-announcement="(\d+)"', html)}
+
+
+async def test_the_home_banner_shows_a_change_within_its_few_seconds_and_keeps_windows_exact(
+    staff_as: StaffFactory, client_as: ClientFactory
+) -> None:
+    from core import clock
+    from portal.announcements import BANNER_TTL_SECONDS, banner_rows
+
+    support = await staff_as("support@staff.test", ["support"])
+    reader, _id = await client_as("banner@example.test")
+    held = banner_rows(reader.app)
+    ticks = FakeClock()
+    held.clock = ticks
+    held.forget()
+    assert banner_ids((await reader.get("/")).text) == set()  # nothing published: kept empty
+
+    first = await create(support, title_en="Published just now")
+    later = await create(support, title_en="Starts soon", starts_at=moment(timedelta(minutes=3)))
+    assert banner_ids((await reader.get("/")).text) == set()  # within the banner's few seconds
+    assert shown_ids((await reader.get("/announcements")).text) == {first}  # the page reads afresh
+
+    ticks.now += BANNER_TTL_SECONDS
+    assert banner_ids((await reader.get("/")).text) == {first}
+    with clock.set_to(clock.utcnow() + timedelta(minutes=5)):  # the rows kept, once "soon" has come
+        assert banner_ids((await reader.get("/")).text) == {first, later}
+
+    unpublished = await submit(
+        support, f"/settings/announcements/{first}", f"/settings/announcements/{first}/unpublish", {}
+    )
+    assert unpublished.status_code == 303
+    held.forget()
+    assert banner_ids((await reader.get("/")).text) == set()
