@@ -94,19 +94,11 @@ def _spread_exact(
 
 
 @lru_cache(maxsize=EXPLANATIONS_REMEMBERED)
-def _explain(
-    points: Decimal,
-    percent: Decimal,
-    rate: Decimal,
-    digits: int,
-    contract_size: Decimal,
-    lots: Decimal,
-    currency_digits: int,
-) -> tuple[Decimal, Inputs, str]:
-    """The exact amount and its provenance; remembered, because lots and symbols repeat across deals."""
-    point, spread_minor, exact = _spread_exact(
-        points, percent, rate, digits, contract_size, lots, currency_digits
-    )
+def _explain(*arguments: Any) -> tuple[Decimal, Inputs, str]:
+    """The exact amount and its provenance, for :func:`_spread_exact`'s arguments; remembered,
+    because lots and symbols repeat across deals."""
+    points, percent, rate, digits, contract_size, lots, _currency_digits = arguments
+    point, spread_minor, exact = _spread_exact(*arguments)
     inputs = (
         ("lots", text(lots)),
         ("spread_points", text(points)),

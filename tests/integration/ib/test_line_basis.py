@@ -19,32 +19,16 @@ from ib.engine import compute_lines, load_deal_rows, process_deals
 from ib.line_basis import Basis, BasisCollisionError, basis_of, decode_arguments, save_bases
 from ib.models import CommissionLine, LineBasis, StoredDeal
 from tests.integration.ib.world import SERVER, build_world, deal
+from tests.unit.ib.scenarios import EVERY_PLANNED_RULE
 
-EVERY_PLANNED_RULE = [
-    {"code": "fx", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 700}},
-    {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 200, 100]}},
-    {
-        "code": "ranks",
-        "kind": "rank_differential",
-        "params": {"increments_per_lot": {"bronze": 30, "gold": 20}},
-    },
-    {
-        "code": "gold",
-        "kind": "spread_share",
-        "symbol": "XAUUSD",
-        "params": {"spread_points": "30", "percent": "35"},
-    },
-    {"code": "platform", "kind": "platform_commission_share", "params": {"percent": "20"}},
-    {"code": "profit", "kind": "profit_share", "params": {"percent": "2.5"}},
-    {"code": "override", "kind": "overriding", "params": {"percent": "10"}},
-]
+EVERY_RULE = [*EVERY_PLANNED_RULE, {"code": "override", "kind": "overriding", "params": {"percent": "10"}}]
 
 
 async def chain(db: Database):
     # A (gold) <- B (silver) <- C (bronze); client 100 is C's.
     return await build_world(
         db,
-        rules=EVERY_PLANNED_RULE,
+        rules=EVERY_RULE,
         ibs=[("A", 1, None, "gold"), ("B", 2, "A", "silver"), ("C", 3, "B", "bronze")],
         clients={100: "C"},
     )

@@ -12,6 +12,25 @@ RANKS = [
     {"code": "silver", "position": 2},
     {"code": "gold", "position": 3},
 ]
+EVERY_PLANNED_RULE: list[dict[str, Any]] = [
+    {"code": "fx", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 700}},
+    {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 200, 100]}},
+    {
+        "code": "ranks",
+        "kind": "rank_differential",
+        "params": {"increments_per_lot": {"bronze": 30, "gold": 20}},
+    },
+    {
+        "code": "gold",
+        "kind": "spread_share",
+        "symbol": "XAUUSD",
+        "params": {"spread_points": "30", "percent": "35"},
+    },
+    {"code": "platform", "kind": "platform_commission_share", "params": {"percent": "20"}},
+    {"code": "profit", "kind": "profit_share", "params": {"percent": "2.5"}},
+]
+"""One rule of each planned kind (:data:`ib.rules.PLANNED_RULES`), for tests over all of them."""
+
 SYMBOLS = {"EURUSD": {"group": "forex", "digits": 5}, "XAUUSD": {"group": "metals", "digits": 2}}
 
 

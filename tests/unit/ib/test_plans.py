@@ -8,25 +8,9 @@ from ib.calculation import calculate
 from ib.rules import DEAL_CALCULATORS
 from ib.rules.base import RuleContext, rounded_explanation
 from ib.simulator import Scenario
+from tests.unit.ib.scenarios import EVERY_PLANNED_RULE as RULES
 from tests.unit.ib.scenarios import close, scenario
 
-RULES = [
-    {"code": "fx", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 700}},
-    {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 200, 100]}},
-    {
-        "code": "ranks",
-        "kind": "rank_differential",
-        "params": {"increments_per_lot": {"bronze": 30, "gold": 20}},
-    },
-    {
-        "code": "gold",
-        "kind": "spread_share",
-        "symbol": "XAUUSD",
-        "params": {"spread_points": "30", "percent": "35"},
-    },
-    {"code": "platform", "kind": "platform_commission_share", "params": {"percent": "20"}},
-    {"code": "profit", "kind": "profit_share", "params": {"percent": "2.5"}},
-]
 CHAIN = [("A", None, "gold"), ("B", "A", "silver"), ("C", "B", "bronze")]
 
 
