@@ -116,6 +116,13 @@ async def pay_out(
             payable = (await payable_accounts(session, [partner_id], currency))[partner_id]
             available = (await get_balance(session, payable)).available
             if available <= 0 or available < minimum:
+                if request_key is not None:
+                    # A copy of this very request may have paid between the look-up above and the
+                    # balance read (which then saw its debit): its payout, committed with that
+                    # debit, is visible now, and this copy answers it rather than "nothing to pay".
+                    earlier = await session.scalar(select(Payout).where(Payout.ledger_key == key))
+                    if earlier is not None:
+                        made.append(earlier)
                 continue
             if request_key is None and scheduled is not None:
                 key = f"ib:p:{partner_id}:{currency}:{scheduled}:{period_tag(scheduled, now)}"
