@@ -357,10 +357,15 @@ class LineBasis(Base):
 
 
 class RecomputeRun(Base):
-    """A recompute of a period: its per-IB diff, computed dry, and whether it was published."""
+    """A recompute of a period: its per-IB diff, computed dry, and whether it was published.
+
+    Requested from the back office it is ``computing`` until the job ``ib.compute_dry_run`` has
+    stored its diff (a month of a million deals takes a minute or two: no web request waits)."""
 
     __tablename__ = "ib_recompute_run"
-    __table_args__ = (CheckConstraint("status IN ('dry_run', 'published')", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('computing', 'dry_run', 'published')", name="status_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_start: Mapped[datetime]

@@ -149,6 +149,46 @@ async def _run_period(
     return report, {key: value for key, value in deltas.items() if value}
 
 
+async def _checked_request(
+    session: AsyncSession, period_start: datetime, period_end: datetime, draft_version_id: int | None
+) -> tuple[datetime, datetime]:
+    """The period as UTC, once it ends after it starts and the version given (if any) is a draft."""
+    start, end = aware(period_start), aware(period_end)
+    if end <= start:
+        raise RecomputeError("the period must end after it starts")
+    if draft_version_id is not None:
+        version = await session.get(SchemeVersion, draft_version_id)
+        if version is None or version.status != "draft":
+            raise RecomputeError(f"scheme version {draft_version_id} is not a draft")
+    return start, end
+
+
+def _record_request(session: AsyncSession, run: RecomputeRun, *, actor: str, now: datetime) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action="ib.recompute_dry_run",
+        subject=f"recompute:{run.id}",
+        now=now,
+        after={
+            "period": [aware(run.period_start).isoformat(), aware(run.period_end).isoformat()],
+            "draft_version_id": run.draft_version_id,
+        },
+    )
+
+
+async def _dry_diff(session: AsyncSession, run: RecomputeRun, now: datetime) -> dict[str, Any]:
+    report, _deltas = await _run_period(
+        session,
+        aware(run.period_start),
+        aware(run.period_end),
+        draft_version_id=run.draft_version_id,
+        now=now,
+        write=False,
+    )
+    return {"deals": report.deals, "ibs": report.rows()}
+
+
 async def dry_run(
     db: Database,
     *,
@@ -158,39 +198,66 @@ async def dry_run(
     actor: str,
     now: datetime | None = None,
 ) -> RecomputeRun:
-    """Compute the period (with the draft, if given) and store the per-IB diff; posts nothing."""
+    """Compute the period (with the draft, if given) and store the per-IB diff, here and now;
+    posts nothing. The back office asks for the same through :func:`request_dry_run`."""
     now = now or utcnow()
-    start, end = aware(period_start), aware(period_end)
-    if end <= start:
-        raise RecomputeError("the period must end after it starts")
     async with db.transaction() as session:
-        if draft_version_id is not None:
-            version = await session.get(SchemeVersion, draft_version_id)
-            if version is None or version.status != "draft":
-                raise RecomputeError(f"scheme version {draft_version_id} is not a draft")
-        report, _deltas = await _run_period(
-            session, start, end, draft_version_id=draft_version_id, now=now, write=False
-        )
+        start, end = await _checked_request(session, period_start, period_end, draft_version_id)
         run = RecomputeRun(
             period_start=start,
             period_end=end,
             draft_version_id=draft_version_id,
             status="dry_run",
-            diff={"deals": report.deals, "ibs": report.rows()},
+            diff={},
             created_by=actor,
             created_at=now,
         )
+        run.diff = await _dry_diff(session, run, now)
         session.add(run)
         await session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="ib.recompute_dry_run",
-            subject=f"recompute:{run.id}",
-            now=now,
-            after={"period": [start.isoformat(), end.isoformat()], "draft_version_id": draft_version_id},
-        )
+        _record_request(session, run, actor=actor, now=now)
     return run
+
+
+async def request_dry_run(
+    session: AsyncSession,
+    *,
+    period_start: datetime,
+    period_end: datetime,
+    draft_version_id: int | None = None,
+    actor: str,
+    now: datetime,
+) -> RecomputeRun:
+    """Staff ask for a dry run: the run is recorded as ``computing`` and the job
+    ``ib.compute_dry_run`` computes it once this transaction commits (a month of a million deals
+    takes a minute or two, longer than a web request should wait)."""
+    start, end = await _checked_request(session, period_start, period_end, draft_version_id)
+    run = RecomputeRun(
+        period_start=start,
+        period_end=end,
+        draft_version_id=draft_version_id,
+        status="computing",
+        diff={},
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(run)
+    await session.flush()
+    _record_request(session, run, actor=actor, now=now)
+    enqueue_after_commit(session, "ib.compute_dry_run", run.id)
+    return run
+
+
+async def compute_dry_run(db: Database, run_id: int, *, now: datetime | None = None) -> None:
+    """The job: compute a requested dry run and store its diff. The run's row is locked while it
+    computes, so a second delivery waits and then finds it computed, and does nothing."""
+    now = now or utcnow()
+    async with db.transaction() as session:
+        run = await session.get(RecomputeRun, run_id, with_for_update=True)
+        if run is None or run.status != "computing":
+            return
+        run.diff = await _dry_diff(session, run, now)
+        run.status = "dry_run"
 
 
 async def request_publish(session: AsyncSession, run_id: int, *, actor: str, now: datetime) -> None:

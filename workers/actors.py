@@ -97,6 +97,12 @@ async def run_monthly_payouts() -> None:
     await payouts.run_scheduled(runtime.database(), "monthly")
 
 
+@dramatiq.actor(actor_name="ib.compute_dry_run")
+async def compute_dry_run(run_id: int) -> None:
+    """Staff asked for a dry-run recompute: compute the period and store its per-IB diff."""
+    await recompute.compute_dry_run(runtime.database(), run_id)
+
+
 @dramatiq.actor(actor_name="ib.publish_recompute")
 async def publish_recompute(run_id: int) -> None:
     """Staff confirmed a dry-run recompute: write its lines and post the differences, once."""

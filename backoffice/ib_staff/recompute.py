@@ -1,7 +1,8 @@
-"""The recompute tool: choose a period and (optionally) a draft scheme version; a dry run shows
-each IB's diff (published now, recomputed, difference) and posts nothing; publishing, once staff
-confirm, runs :func:`ib.recompute.publish` as a job after the confirmation commits, which writes
-the changed lines and posts only the differences to the ledger, once."""
+"""The recompute tool: choose a period and (optionally) a draft scheme version; a dry run, computed
+by a job (the run's page shows it computing and refreshes itself), shows each IB's diff (published
+now, recomputed, difference) and posts nothing; publishing, once staff confirm, runs
+:func:`ib.recompute.publish` as a job after the confirmation commits, which writes the changed
+lines and posts only the differences to the ledger, once."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from backoffice.guards import permission
 from backoffice.ib_staff.common import (
     IB_MANAGE,
     FormError,
-    acting,
     database,
     moment,
     staff_action,
@@ -56,9 +56,14 @@ class IbRecomputeController(Controller):
             start = moment(form.get("period_start", ""), "start of the period")
             end = moment(form.get("period_end", ""), "end of the period")
             draft = whole(form.get("draft_version_id", ""), "scheme version", optional=True)
-            with acting(request) as actor:
-                run = await recompute.dry_run(
-                    database(request), period_start=start, period_end=end, draft_version_id=draft, actor=actor
+            async with staff_transaction(request) as (session, actor):
+                run = await recompute.request_dry_run(
+                    session,
+                    period_start=start,
+                    period_end=end,
+                    draft_version_id=draft,
+                    actor=actor,
+                    now=utcnow(),
                 )
         except (IbError, FormError) as exc:
             flash(request, str(exc), category="error")

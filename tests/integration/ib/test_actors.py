@@ -39,7 +39,14 @@ async def test_actors_run_their_services_by_id(db: Database, actors: object) -> 
     await module.pay_out_commissions.fn.__wrapped__(world.ids["A"])  # type: ignore[attr-defined]
     await module.run_daily_payouts.fn.__wrapped__()  # type: ignore[attr-defined]
     assert await world.payables() == {}
-    run = await recompute.dry_run(db, period_start=T0, period_end=DAY1.replace(day=30), actor=STAFF)
+    async with db.transaction() as session:
+        run = await recompute.request_dry_run(
+            session, period_start=T0, period_end=DAY1.replace(day=30), actor=STAFF, now=DAY1
+        )
+    assert (await recompute.get_run(db, run.id)).status == "computing"
+    await module.compute_dry_run.fn.__wrapped__(run.id)  # type: ignore[attr-defined]
+    computed = await recompute.get_run(db, run.id)
+    assert (computed.status, computed.diff["deals"]) == ("dry_run", 2)
     await module.publish_recompute.fn.__wrapped__(run.id)  # type: ignore[attr-defined]
     assert (await recompute.get_run(db, run.id)).status == "published"
     await module.recompute_deals.fn.__wrapped__([1, 2])  # type: ignore[attr-defined]

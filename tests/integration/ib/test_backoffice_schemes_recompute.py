@@ -283,6 +283,15 @@ async def test_dry_run_shows_the_per_ib_diff_and_publish_posts_exactly_it(
         },
     )
     assert dry.status_code == 303
+    run_id = int(dry.headers["location"].rsplit("/", 1)[1])
+    computing = await backoffice_client.get(dry.headers["location"])
+    assert 'class="run-status">Computing' in computing.text
+    assert "diff-row" not in computing.text
+    assert "/publish" not in computing.text  # nothing to publish until the dry run is computed
+    assert jobs.Job("ib.compute_dry_run", (run_id,)) in sent_jobs
+    # The worker runs the job (ib.compute_dry_run calls exactly this); a second delivery does nothing.
+    await recompute.compute_dry_run(db, run_id)
+    await recompute.compute_dry_run(db, run_id)
     run_page = await backoffice_client.get(dry.headers["location"])
     diff = {int(row["partner"]): row for row in data_rows(run_page.text, "diff-row")}
     shown = {pid: (int(r["current"]), int(r["recomputed"]), int(r["difference"])) for pid, r in diff.items()}
@@ -290,7 +299,6 @@ async def test_dry_run_shows_the_per_ib_diff_and_publish_posts_exactly_it(
     assert "+1.00 USD" in run_page.text
     assert "+3.00 USD" in run_page.text
     assert await world.payables() == {"B": 700, "A": 1600}  # a dry run posts nothing
-    run_id = int(dry.headers["location"].rsplit("/", 1)[1])
     published = await post_form(
         backoffice_client, f"/ib/recompute/{run_id}", f"/ib/recompute/{run_id}/publish", {}
     )
