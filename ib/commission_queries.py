@@ -127,17 +127,15 @@ def _filtered(statement: AnySelect, where: LineFilter) -> AnySelect:
 async def _views(session: AsyncSession, rows: Sequence[Any]) -> list[LineView]:
     """The rows' views, with what each overriding line's sub-IB earned on its deal read in one query."""
     rows = [tuple(row) for row in rows]
-    wanted: set[tuple[int, int]] = set()
-    for line, _deal, _version, _scheme, basis in rows:
-        downline = None if basis is None else downline_of(basis)
-        if downline is not None:
-            wanted.add((line.deal_id, downline))
-    earned = await _earned(session, wanted)
-    views = []
-    for line, deal, version, scheme, basis in rows:
-        downline = None if basis is None else downline_of(basis)
-        views.append(_view(line, deal, version, scheme, basis, earned.get((line.deal_id, downline or 0), ())))
-    return views
+    keys = [
+        None if basis is None or (downline := downline_of(basis)) is None else (line.deal_id, downline)
+        for line, _deal, _version, _scheme, basis in rows
+    ]
+    earned = await _earned(session, {key for key in keys if key is not None})
+    return [
+        _view(line, deal, version, scheme, basis, () if key is None else earned.get(key, ()))
+        for (line, deal, version, scheme, basis), key in zip(rows, keys, strict=True)
+    ]
 
 
 async def _earned(session: AsyncSession, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], Earned]:

@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -79,7 +80,10 @@ def _decoded(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
 def decode_arguments(text: str) -> tuple[Any, ...]:
+    """A basis's arguments, decoded; remembered, because a page or an export of lines names few
+    bases (one per plan) many times over. The tuple is immutable, so sharing it is safe."""
     return tuple(_decoded(item) for item in json.loads(text))
 
 

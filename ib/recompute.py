@@ -163,18 +163,37 @@ async def _checked_request(
     return start, end
 
 
-def _record_request(session: AsyncSession, run: RecomputeRun, *, actor: str, now: datetime) -> None:
+async def _new_run(
+    session: AsyncSession,
+    period_start: datetime,
+    period_end: datetime,
+    draft_version_id: int | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> RecomputeRun:
+    """A checked request for a dry run, stored as ``computing`` and audited as the staff action."""
+    start, end = await _checked_request(session, period_start, period_end, draft_version_id)
+    run = RecomputeRun(
+        period_start=start,
+        period_end=end,
+        draft_version_id=draft_version_id,
+        status="computing",
+        diff={},
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(run)
+    await session.flush()
     audit.record(
         session,
         actor=actor,
         action="ib.recompute_dry_run",
         subject=f"recompute:{run.id}",
         now=now,
-        after={
-            "period": [aware(run.period_start).isoformat(), aware(run.period_end).isoformat()],
-            "draft_version_id": run.draft_version_id,
-        },
+        after={"period": [start.isoformat(), end.isoformat()], "draft_version_id": draft_version_id},
     )
+    return run
 
 
 async def _dry_diff(session: AsyncSession, run: RecomputeRun, now: datetime) -> dict[str, Any]:
@@ -202,20 +221,9 @@ async def dry_run(
     posts nothing. The back office asks for the same through :func:`request_dry_run`."""
     now = now or utcnow()
     async with db.transaction() as session:
-        start, end = await _checked_request(session, period_start, period_end, draft_version_id)
-        run = RecomputeRun(
-            period_start=start,
-            period_end=end,
-            draft_version_id=draft_version_id,
-            status="dry_run",
-            diff={},
-            created_by=actor,
-            created_at=now,
-        )
+        run = await _new_run(session, period_start, period_end, draft_version_id, actor=actor, now=now)
         run.diff = await _dry_diff(session, run, now)
-        session.add(run)
-        await session.flush()
-        _record_request(session, run, actor=actor, now=now)
+        run.status = "dry_run"
     return run
 
 
@@ -231,19 +239,7 @@ async def request_dry_run(
     """Staff ask for a dry run: the run is recorded as ``computing`` and the job
     ``ib.compute_dry_run`` computes it once this transaction commits (a month of a million deals
     takes a minute or two, longer than a web request should wait)."""
-    start, end = await _checked_request(session, period_start, period_end, draft_version_id)
-    run = RecomputeRun(
-        period_start=start,
-        period_end=end,
-        draft_version_id=draft_version_id,
-        status="computing",
-        diff={},
-        created_by=actor,
-        created_at=now,
-    )
-    session.add(run)
-    await session.flush()
-    _record_request(session, run, actor=actor, now=now)
+    run = await _new_run(session, period_start, period_end, draft_version_id, actor=actor, now=now)
     enqueue_after_commit(session, "ib.compute_dry_run", run.id)
     return run
 
