@@ -1,11 +1,11 @@
 """The servers bench/http_load.py measures, each its own process group as production runs them:
 
-* the portal and the back office through ``brokerdesk serve <app> --workers N`` (uvicorn with worker
-  processes), configured by environment variables as in production (``BROKERDESK_ENV=production``,
-  PostgreSQL, Redis);
+* the portal and the back office through ``brokerdesk serve <app> --workers N`` (uvicorn worker
+  processes, each on a listening socket of its own: :mod:`cli.worker_processes`), configured by
+  environment variables as in production (``BROKERDESK_ENV=production``, PostgreSQL, Redis);
 * the PSP sandbox (``brokerdesk psp-sandbox``), which calls the portal's webhook back;
 * a Dramatiq worker (``brokerdesk worker``) for the jobs the requests enqueue;
-* the bare Litestar handler under uvicorn with the same worker count and options.
+* the bare Litestar handler under the same worker processes, count and options.
 
 Loopback only; every process is stopped (its whole group) when the run ends, however it ends.
 """
@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._http_client import Connection
-from cli.commands.serve import WORKER_HEALTHCHECK_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BRIEF_ARGON2 = {"BROKERDESK_ARGON2_TIME_COST": "1", "BROKERDESK_ARGON2_MEMORY_KIB": "1024"}
@@ -83,22 +82,17 @@ def _brokerdesk() -> list[str]:
 
 
 def commands(ports: Ports, workers: int) -> dict[str, list[str]]:
-    uvicorn_bare = [
+    bare = [
         sys.executable,
         "-m",
-        "uvicorn",
+        "cli.worker_processes",  # the same per-process listening sockets as brokerdesk serve
         "bench._http_bare:create_app",
-        "--factory",
         "--host",
         "127.0.0.1",
         "--port",
         str(ports.bare),
         "--workers",
         str(workers),
-        "--proxy-headers",
-        "--no-server-header",
-        "--timeout-worker-healthcheck",
-        str(WORKER_HEALTHCHECK_SECONDS),
         "--log-level",
         "info",  # an access line per request, as the portal and the back office write
     ]
@@ -107,7 +101,7 @@ def commands(ports: Ports, workers: int) -> dict[str, list[str]]:
         "backoffice": [*_brokerdesk(), "serve", "backoffice", "--workers", str(workers)],
         "psp": [*_brokerdesk(), "psp-sandbox", "--port", str(ports.psp), "--seed", "11"],
         "worker": [*_brokerdesk(), "worker", "--processes", "1", "--threads", "2"],
-        "bare": uvicorn_bare,
+        "bare": bare,
     }
 
 

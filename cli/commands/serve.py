@@ -1,5 +1,9 @@
 """``brokerdesk serve portal|backoffice``: one app under uvicorn, with worker processes.
 
+With ``--workers`` above one, each process listens on a socket of its own (``SO_REUSEPORT``, see
+:mod:`cli.worker_processes`), so the kernel, not the race between event loops, spreads the
+connections over them.
+
 uvicorn runs on uvloop and httptools (dependencies; it picks them by itself). Not only for speed:
 with ``--workers`` uvicorn binds the listening socket itself, without naming TCP as its protocol,
 and the stock asyncio loop then leaves TCP_NODELAY off on every connection, so each response
@@ -14,16 +18,11 @@ from typing import Any
 import uvicorn
 from litestar import Litestar
 
+from cli.worker_processes import serve_in_processes
 from core.gc_tuning import freeze_startup_objects
 from core.settings import load_settings
 
 FACTORIES = {"portal": "cli.commands.serve:portal_app", "backoffice": "cli.commands.serve:backoffice_app"}
-WORKER_HEALTHCHECK_SECONDS = 60
-"""How long uvicorn's supervisor waits for a worker process to answer its health check before it
-kills it as hung. A spawned worker answers only once it has imported the whole command line and
-the app, which takes well over uvicorn's default of 5 s on a busy machine: with that default the
-supervisor killed and respawned every worker forever and the server never answered (found by
-bench/http_load.py on a loaded 2-core box)."""
 
 
 def portal_app() -> Litestar:
@@ -62,15 +61,13 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     host = args.host or getattr(settings, f"{args.app}_host")
     port = args.port or getattr(settings, f"{args.app}_port")
-    uvicorn.run(
-        FACTORIES[args.app],
-        factory=True,
-        host=host,
-        port=port,
-        workers=args.workers,
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        proxy_headers=True,
-        server_header=False,
-        log_config=None,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "proxy_headers": True,
+        "server_header": False,
+        "log_config": None,
+    }
+    if args.workers > 1:
+        return serve_in_processes(FACTORIES[args.app], host=host, port=port, workers=args.workers, **options)
+    uvicorn.run(FACTORIES[args.app], host=host, port=port, **options)
     return 0
