@@ -73,8 +73,8 @@ test-sqlite: install ## the test suite on SQLite
 test-postgres: install services browser ## the test suite on PostgreSQL (a fresh database per run), with the browser test
 	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(POSTGRES_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-test: install services browser lint ## everything CI runs: lint, then the suite on SQLite and on PostgreSQL side by side
-	$(MAKE) --no-print-directory --output-sync=target -j2 test-sqlite test-postgres
+test: install services browser ## everything CI runs: lint, and the suite on SQLite and on PostgreSQL, side by side
+	$(MAKE) --no-print-directory --output-sync=target -j3 lint test-sqlite test-postgres
 
 bench: install services ## every benchmark on PostgreSQL
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -91,8 +91,8 @@ async def _reset(url: str, seeded: dict[str, tuple[list[str], list[tuple[object,
             await connection.execute("SET LOCAL session_replication_role = replica")
             await connection.execute("SET LOCAL lock_timeout = '10s'")
             # DELETE, not TRUNCATE: for a test's few rows it is ~30x faster (TRUNCATE swaps files).
-            for table in tables:
-                await connection.execute(f'DELETE FROM "{table}"')
+            # One simple-protocol message for them all: a round trip per table was most of a reset.
+            await connection.execute("".join(f'DELETE FROM "{table}";' for table in tables))
             for table, (columns, records) in seeded.items():
                 await connection.copy_records_to_table(table, records=records, columns=columns)
     finally:
