@@ -20,6 +20,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ib.line_basis import BasisNamer, save_bases
+from ib.line_copy import COLUMNS as COPY_COLUMNS
+from ib.line_copy import LineRows, copy_stream
 from ib.models import CommissionLine
 from ib.rules.base import Deferred, Line, inputs_json
 from ib.snapshot import among, chunked
@@ -191,17 +193,17 @@ def _provenance(line: Line, bases: BasisNamer) -> tuple[int | None, Any, str | N
     return None, inputs, formula
 
 
-LINE_COPY_COLUMNS = (
+LINE_COLUMNS = (
     "deal_id", "beneficiary_id", "rule_id", "scheme_version_id", "rule_code", "kind", "level", "rank_code",
     "trader_client_id", "deal_time", "currency", "amount", "basis_id", "inputs", "formula", "revision",
     "computed_at",
 )  # fmt: skip
 
 
-def _copy_records(
+def _line_records(
     inserts: Iterable[tuple[int, Line]], now: datetime, bases: BasisNamer
 ) -> Iterator[tuple[Any, ...]]:
-    """New lines as rows of :data:`LINE_COPY_COLUMNS`: a basis id, or their inputs encoded as JSON text.
+    """New lines as rows of :data:`LINE_COLUMNS`: a basis id, or their inputs encoded as JSON text.
 
     Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
     objects, so each is encoded once per batch, looked up by identity: every line written keeps
@@ -223,12 +225,16 @@ def _copy_records(
         )  # fmt: skip
 
 
-async def _copy_lines(connection: AsyncConnection, records: Iterable[tuple[Any, ...]]) -> None:
+async def _copy_lines(
+    connection: AsyncConnection, inserts: Iterable[tuple[int, Line]], now: datetime, bases: BasisNamer
+) -> None:
     """Binary COPY on the transaction's own driver connection: same constraints and triggers as
-    INSERT, far fewer round trips. The driver sends the rows as they come, a buffer at a time."""
+    INSERT, far fewer round trips. The rows are encoded here (:mod:`ib.line_copy`) and sent as
+    they come, a chunk at a time."""
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.copy_records_to_table("ib_commission_line", records=records, columns=LINE_COPY_COLUMNS)
+    stream = copy_stream(LineRows(now, bases), inserts)
+    await driver.copy_to_table("ib_commission_line", source=stream, columns=COPY_COLUMNS, format="binary")
 
 
 async def _insert_lines(
@@ -236,8 +242,8 @@ async def _insert_lines(
 ) -> None:
     """New lines by INSERT (SQLite): the ORM's JSON column takes the inputs as a mapping."""
     rows = []
-    for record in _copy_records(inserts, now, bases):
-        row = dict(zip(LINE_COPY_COLUMNS, record, strict=True))
+    for record in _line_records(inserts, now, bases):
+        row = dict(zip(LINE_COLUMNS, record, strict=True))
         if row["inputs"] is not None:
             row["inputs"] = json.loads(row["inputs"])
         rows.append(row)
@@ -251,7 +257,7 @@ async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> N
     if diff.inserts:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
-            await _copy_lines(connection, _copy_records(diff.inserts, now, diff.bases))
+            await _copy_lines(connection, diff.inserts, now, diff.bases)
         else:
             await _insert_lines(session, diff.inserts, now, diff.bases)
     if diff.updates:
@@ -279,7 +285,7 @@ async def write_diff(
         return diff
     diff = LineDiff()
     new_lines = iter_diff(diff, lines, deal_ids_by_ticket, stored, now)
-    await _copy_lines(connection, _copy_records(new_lines, now, diff.bases))
+    await _copy_lines(connection, new_lines, now, diff.bases)
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
     await save_bases(session, diff.bases.bases)
