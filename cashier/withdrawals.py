@@ -493,7 +493,7 @@ async def pay_via_psp(db: Database, psp: PaymentProvider, withdrawal_id: int, ac
 async def flag_overdue(db: Database, now: datetime | None = None) -> int:
     """Mark open requests past their deadline (once each, audited); answers how many were flagged."""
     moment = now or utcnow()
-    async with db.transaction() as session:
+    async with db.write_transaction() as session:  # reads, then writes (SQLite: lock from the start)
         overdue = list(
             await session.scalars(
                 select(Withdrawal.id)

@@ -3,14 +3,15 @@
 uvicorn's ``--workers`` hands every process one shared listening socket, and whichever process's
 event loop wakes first takes each new connection. Under load one busy process keeps winning: in
 bench/http_load.py runs, one of two workers often held most of the fifty connections while the
-other idled (the servers used 90 to 96 % CPU between them instead of 140 to 150 %), and the dashboard's
-p99 doubled. Here every process binds its own socket with ``SO_REUSEPORT``, and the kernel spreads
+other idled (the servers used 90 to 96 % CPU between them instead of 140 to 150 %), and the
+dashboard's p99 doubled. Here every process binds its own socket with ``SO_REUSEPORT``, and the kernel spreads
 new connections over the sockets by a hash of their addresses, whatever each process is doing.
 
 The supervisor only starts, restarts and stops: a process that exits is replaced, unless it keeps
 exiting within :data:`STARTUP_GRACE_SECONDS` of its start (a port taken, an app that does not
 import), when everything stops and the command fails. SIGINT or SIGTERM stops every process
-gracefully, then kills whatever is left after :data:`STOP_SECONDS`.
+gracefully, then kills whatever is left after :data:`STOP_SECONDS`; a worker whose supervisor is
+killed outright stops by itself within a second or two.
 
 A second server started on the same port by the same user joins the first rather than failing
 (that is what ``SO_REUSEPORT`` means): a rolling restart can start the new server before
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
@@ -45,6 +47,7 @@ FAILED_STARTS = 3
 STOP_SECONDS = 30.0
 """How long the processes have to finish their requests once told to stop."""
 POLL_SECONDS = 0.5
+ORPHAN_CHECK_SECONDS = 1.0
 
 _spawn = multiprocessing.get_context("spawn")
 
@@ -63,8 +66,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stop_when_orphaned(parent_pid: int) -> None:
+    """Stop this worker (gracefully, as SIGTERM does) once its supervisor is gone.
+
+    A supervisor killed outright can't stop its workers, and with ``SO_REUSEPORT`` orphans would
+    keep serving: a server started again on the port would join them instead of failing.
+    """
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _serve_one(app: str, host: str, port: int, options: dict[str, Any]) -> None:
     """One worker process: its own socket, one uvicorn server on it (which handles SIGINT/SIGTERM)."""
+    threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     config = uvicorn.Config(app, host=host, port=port, **options)
     try:
         sock = listening_socket(host, port)

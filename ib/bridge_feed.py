@@ -145,8 +145,11 @@ async def _contract_sizes(session: AsyncSession) -> dict[str, Decimal]:
 
 
 async def learn_reference(db: Database, server_id: int, server: str, deals: Sequence[Deal]) -> None:
-    """Tell the engine the logins and symbols of ``deals`` that it does not know yet."""
-    async with db.transaction() as session:
+    """Tell the engine the logins and symbols of ``deals`` that it does not know yet (reads, then
+    writes: on SQLite the block holds the write lock from its start, see
+    :meth:`Database.write_transaction`; the demo's worker once failed here with "database is
+    locked" while other jobs wrote)."""
+    async with db.write_transaction() as session:
         for logins in chunked(sorted({deal.login for deal in deals})):
             await _learn_logins(session, server_id, server, logins)
         for symbols in chunked(sorted({deal.symbol for deal in deals})):

@@ -220,7 +220,7 @@ async def dry_run(
     """Compute the period (with the draft, if given) and store the per-IB diff, here and now;
     posts nothing. The back office asks for the same through :func:`request_dry_run`."""
     now = now or utcnow()
-    async with db.transaction() as session:
+    async with db.write_transaction() as session:
         run = await _new_run(session, period_start, period_end, draft_version_id, actor=actor, now=now)
         run.diff = await _dry_diff(session, run, now)
         run.status = "dry_run"
@@ -248,7 +248,7 @@ async def compute_dry_run(db: Database, run_id: int, *, now: datetime | None = N
     """The job: compute a requested dry run and store its diff. The run's row is locked while it
     computes, so a second delivery waits and then finds it computed, and does nothing."""
     now = now or utcnow()
-    async with db.transaction() as session:
+    async with db.write_transaction() as session:
         run = await session.get(RecomputeRun, run_id, with_for_update=True)
         if run is None or run.status != "computing":
             return

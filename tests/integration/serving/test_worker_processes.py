@@ -1,6 +1,7 @@
 """``python -m cli.worker_processes`` (what ``brokerdesk serve --workers N`` runs): every process
 takes a share of new connections, one that dies is replaced, SIGTERM stops them all and frees the
-port, and a port that is taken fails the command at once."""
+port, workers whose supervisor is killed outright stop by themselves, and a port that is taken
+fails the command at once."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def _answering_pid(port: int) -> int:
         return int(json.loads(connection.getresponse().read())["pid"])
     finally:
         connection.close()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie waiting for its reaper has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _children(pid: int) -> set[int]:
@@ -113,7 +123,7 @@ def test_each_process_takes_connections_and_a_dead_one_is_replaced(tmp_path: Pat
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
     for worker in workers | survivors:
-        assert not Path(f"/proc/{worker}").exists(), f"worker {worker} outlived the server"
+        assert not _running(worker), f"worker {worker} outlived the server"
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))  # nothing listens on it any more
@@ -128,3 +138,20 @@ def test_a_port_taken_by_another_server_fails_the_command_at_once(tmp_path: Path
         with _served(port, 2, log) as server:
             assert server.wait(timeout=60) == 1
         assert f"cannot listen on 127.0.0.1:{port}" in log.read_text()
+
+
+def test_workers_stop_by_themselves_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    port = _free_port()
+    with _served(port, 2, tmp_path / "serve.log") as server:
+        _wait_for_pids(port, 2)
+        workers = set(Counter(_answering_pid(port) for _ in range(50)))
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+        deadline = time.monotonic() + 30
+        while any(_running(worker) for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = {worker for worker in workers if _running(worker)}
+        assert not left, f"orphaned workers {left} kept serving"
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
