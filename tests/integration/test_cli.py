@@ -34,6 +34,7 @@ from mt_bridge.connect import PlatformDirectory
 from mt_bridge.models import MirroredDeal, Platform, TradingServer
 from mt_bridge.reconciliation import reconcile_server
 from tests.helpers import csrf_from
+from tests.processes import children as child_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERDESK = Path(sys.executable).parent / "brokerdesk"
@@ -84,16 +85,6 @@ def test_production_without_settings_refuses_and_names_them(tmp_path: Path) -> N
 
 DEMO_START_SECONDS = 240
 """Migrations, seeders and three months of history on a fresh SQLite file, on a shared machine."""
-
-
-def _children(pid: int) -> set[int]:
-    """Every process whose parent is ``pid``, from /proc."""
-    children = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.add(int(stat.parent.name))
-    return children
 
 
 def _commission_lines(database: Path) -> int:
@@ -157,7 +148,7 @@ def test_demo_serves_both_apps_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         _staff_signs_in_with_the_printed_totp_hint(f"http://127.0.0.1:{backoffice_port}", banner)
         _new_deals_keep_paying_the_ib_network(tmp_path / "demo.db")
         _open_a_demo_account_and_see_it_synced(f"http://127.0.0.1:{portal_port}")
-        children = _children(process.pid)
+        children = child_processes(process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)

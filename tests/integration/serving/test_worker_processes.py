@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.processes import children
+
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.serving.pid_app:create_app"
 START_SECONDS = 120
@@ -47,15 +49,6 @@ def _running(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
-
-
-def _children(pid: int) -> set[int]:
-    children = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.add(int(stat.parent.name))
-    return children
 
 
 def _wait_for_pids(port: int, wanted: int, *, excluding: frozenset[int] = frozenset()) -> None:
@@ -108,7 +101,7 @@ def test_each_process_takes_connections_and_a_dead_one_is_replaced(tmp_path: Pat
         shares = Counter(_answering_pid(port) for _ in range(200))
         workers = set(shares)
         assert len(workers) == 2, shares
-        assert workers <= _children(server.pid)
+        assert workers <= children(server.pid)
         assert min(shares.values()) >= 50, shares
 
         victim = min(workers)
@@ -117,7 +110,7 @@ def test_each_process_takes_connections_and_a_dead_one_is_replaced(tmp_path: Pat
         survivors = set(Counter(_answering_pid(port) for _ in range(50)))
         assert victim not in survivors
         assert len(survivors) == 2, survivors
-        assert survivors <= _children(server.pid)
+        assert survivors <= children(server.pid)
         assert server.poll() is None, "the supervisor kept running"
 
         server.send_signal(signal.SIGTERM)
