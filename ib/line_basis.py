@@ -37,7 +37,7 @@ from ib.errors import IbError
 from ib.models import LineBasis
 from ib.rounding import units_to_lots
 from ib.rules import PLANNED_RULES, overriding
-from ib.rules.base import DealFacts, Deferred, Explain, Inputs
+from ib.rules.base import DealFacts, Deferred, Explain, Inputs, Line
 from ib.snapshot import chunked
 from ib.timeutil import aware
 
@@ -137,6 +137,17 @@ class BasisNamer:
         self.bases.setdefault(basis.id, basis)
         self._named[id(arguments)] = (basis.id, digits, arguments)
         return basis.id
+
+    def provenance(self, line: Line) -> tuple[int | None, Inputs | None, str | None]:
+        """(basis id, inputs, formula) as a line stores them: a basis (the other two ``None``), or
+        the line's own explanation."""
+        why = line.why
+        if type(why) is Deferred:
+            basis_id = self.basis_id(why)
+            if basis_id is not None:
+                return basis_id, None, None
+        inputs, formula = why.render()
+        return None, inputs, formula
 
 
 async def save_bases(session: AsyncSession, bases: Mapping[int, Basis]) -> None:

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 
 from ib.line_basis import BasisNamer
-from ib.rules.base import Deferred, Line, inputs_json
+from ib.rules.base import Line, inputs_json
 
 COLUMNS = (
     "deal_id", "trader_client_id", "deal_time",
@@ -103,15 +103,13 @@ class LineRows:
 
     def _provenance(self, line: Line) -> bytes:
         """basis_id, inputs and formula: a basis (with the other two NULL), or the line's own."""
-        why = line.why
-        if type(why) is Deferred:
-            basis_id = self.bases.basis_id(why)
-            if basis_id is not None:
-                encoded = self._bases.get(basis_id)
-                if encoded is None:
-                    encoded = self._bases[basis_id] = _BIGINT.pack(8, basis_id) + NULL + NULL
-                return encoded
-        inputs, formula = why.render()
+        basis_id, inputs, formula = self.bases.provenance(line)
+        if basis_id is not None:
+            encoded = self._bases.get(basis_id)
+            if encoded is None:
+                encoded = self._bases[basis_id] = _BIGINT.pack(8, basis_id) + NULL + NULL
+            return encoded
+        assert inputs is not None
         # Explanations repeat across lines as the very same objects; each lives until the batch
         # is written, so its identity is not reused meanwhile.
         text = self._inputs.get(id(inputs))

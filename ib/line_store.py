@@ -23,7 +23,7 @@ from ib.line_basis import BasisNamer, save_bases
 from ib.line_copy import COLUMNS as COPY_COLUMNS
 from ib.line_copy import LineRows, copy_stream
 from ib.models import CommissionLine
-from ib.rules.base import Deferred, Line, inputs_json
+from ib.rules.base import Line, inputs_json
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -149,7 +149,7 @@ def iter_diff(
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield deal_id, line
         elif found[1] != line.amount:
-            basis_id, inputs, formula = _provenance(line, diff.bases)
+            basis_id, inputs, formula = diff.bases.provenance(line)
             diff.updates.append(
                 {
                     "id": found[0],
@@ -182,17 +182,6 @@ def iter_diff(
     diff.deltas = {key: value for key, value in deltas.items() if value != 0}
 
 
-def _provenance(line: Line, bases: BasisNamer) -> tuple[int | None, Any, str | None]:
-    """(basis id, inputs, formula) as a line stores them: a basis, or its own explanation."""
-    why = line.why
-    if type(why) is Deferred:
-        basis_id = bases.basis_id(why)
-        if basis_id is not None:
-            return basis_id, None, None
-    inputs, formula = why.render()
-    return None, inputs, formula
-
-
 LINE_COLUMNS = (
     "deal_id", "beneficiary_id", "rule_id", "scheme_version_id", "rule_code", "kind", "level", "rank_code",
     "trader_client_id", "deal_time", "currency", "amount", "basis_id", "inputs", "formula", "revision",
@@ -211,7 +200,7 @@ def _line_records(
     """
     encoded: dict[int, str] = {}
     for deal_id, line in inserts:
-        basis_id, inputs, formula = _provenance(line, bases)
+        basis_id, inputs, formula = bases.provenance(line)
         if inputs is None:
             text = None
         else:
