@@ -24,7 +24,7 @@ from core.web.forms import form_fields
 from core.web.state import app_services
 
 BANNER_TTL_SECONDS = 5.0
-BANNER_STATE_KEY = "portal.announcement_banner"
+BANNER_KEY = "portal.announcement_banner"
 
 
 def banner_rows(app: Any) -> Held[list[Announcement]]:
@@ -37,10 +37,7 @@ def banner_rows(app: Any) -> Held[list[Announcement]]:
     those five seconds; start and end times hold to the second, since each visit checks them.
     The announcements page itself always reads afresh.
     """
-    held = app.state.get(BANNER_STATE_KEY)
-    if held is None:
-        held = app.state[BANNER_STATE_KEY] = Held[list[Announcement]](BANNER_TTL_SECONDS)
-    return held  # type: ignore[no-any-return]
+    return app_services(app).held(BANNER_KEY, BANNER_TTL_SECONDS)
 
 
 async def _published(database: Database) -> list[Announcement]:

@@ -39,17 +39,20 @@ async def _read_company(database: Database) -> CompanyDetails:
         return await load_company(session)
 
 
+def company_held(app: Litestar) -> Held[CompanyDetails]:
+    """The company details this app process keeps (see the module's docstring)."""
+    return app_services(app).held(STATE_COMPANY, COMPANY_TTL_SECONDS)
+
+
 class CompanyFooterMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
     should_bypass_for_scope = staticmethod(_no_page)
 
-    def __init__(self) -> None:
-        self.cache: Held[CompanyDetails] = Held(COMPANY_TTL_SECONDS)
-
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         try:
-            database = app_services(Litestar.from_scope(scope)).database
-            company = await self.cache.get(lambda: _read_company(database))
+            app = Litestar.from_scope(scope)
+            database = app_services(app).database
+            company = await company_held(app).get(lambda: _read_company(database))
             scope.setdefault("state", {})[STATE_COMPANY] = company
         except SQLAlchemyError:
             logger.warning("company details not loaded for the footer", exc_info=True)

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from core import jobs
 from core.db import Database
 from core.settings import Settings
-from tests import log_watch
+from tests import apps, log_watch
 from tests.databases import TestDatabases
 
 BACKEND = os.environ.get("BROKERDESK_TEST_DATABASE", "sqlite")
@@ -34,6 +34,13 @@ def pytest_report_header() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     log_watch.install()  # for the whole session: see tests/log_watch.py
+
+
+@pytest.fixture(autouse=True)
+def apps_go_back_on_the_shelf() -> Iterator[None]:
+    """Set up before, so torn down after, every fixture that holds an app (see tests/apps.py)."""
+    yield
+    apps.take_back()
 
 
 @pytest.fixture(autouse=True)
@@ -140,17 +147,13 @@ def redis_namespace() -> str:
 
 @pytest.fixture
 async def portal_client(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
-    from portal.app import create_app
-
-    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+    async with AsyncTestClient(app=apps.portal_app(settings, db)) as client:
         yield client
         log_watch.remember_cookies(client)
 
 
 @pytest.fixture
 async def backoffice_client(settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
-    from backoffice.app import create_app
-
-    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+    async with AsyncTestClient(app=apps.backoffice_app(settings, db)) as client:
         yield client
         log_watch.remember_cookies(client)

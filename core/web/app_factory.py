@@ -62,6 +62,7 @@ UPLOAD_ENVELOPE_BYTES = 256 * 1024
 """Room above ``max_upload_bytes`` for a multipart body's other fields and boundaries, so that a
 file just over the limit still reaches the page that explains the limit."""
 CORE_STATIC = Path(__file__).parent / "static"
+SESSION_STORE = "sessions"
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,38 @@ def build_templates(
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
+def bind_services(
+    app: Litestar,
+    name: str,
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    redis: Redis | None = None,
+) -> AppServices:
+    """Give ``app`` what it serves with: the database, Redis, the rate limiter, a session store
+    and an empty :meth:`~core.web.state.AppServices.held`.
+
+    :func:`build_app` calls it once. The test suite calls it again to reuse an app it built for an
+    earlier test on the next test's database, since building the back office costs about a second
+    of CPU; ``settings`` must then equal the build's, apart from ``database_url`` and
+    ``storage_dir``, which only these services read.
+    """
+    database = database or Database.from_url(
+        settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size
+    )
+    if redis is None and settings.uses_redis:
+        redis = Redis.from_url(settings.redis_url)
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{name}:ratelimit")
+        if redis
+        else MemoryRateLimiter()
+    )
+    services = AppServices(name=name, settings=settings, database=database, redis=redis, rate_limiter=limiter)
+    app.state[STATE_KEY] = services
+    app.stores.register(SESSION_STORE, session_store(settings, redis, name), allow_override=True)
+    return services
+
+
 def build_app(
     spec: AppSpec,
     settings: Settings,
@@ -186,25 +219,12 @@ def build_app(
 ) -> Litestar:
     """Assemble the app. Tests pass their own ``database``; otherwise one is made from settings."""
     configure_logging(settings)
-    database = database or Database.from_url(
-        settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size
-    )
-    if redis is None and settings.uses_redis:
-        redis = Redis.from_url(settings.redis_url)
-    limiter: RateLimiter = (
-        RedisRateLimiter(redis, namespace=f"{settings.redis_prefix}:{spec.name}:ratelimit")
-        if redis
-        else MemoryRateLimiter()
-    )
-    services = AppServices(
-        name=spec.name, settings=settings, database=database, redis=redis, rate_limiter=limiter
-    )
     translator = Translator([*spec.locale_dirs, CORE_LOCALES])
     templates = build_templates(spec, translator, auto_reload=not settings.is_production)
 
     sessions = RotatingSessionConfig(
         key=spec.session_cookie,
-        store="sessions",
+        store=SESSION_STORE,
         max_age=settings.session_idle_minutes * 60,
         httponly=True,
         secure=settings.is_production,
@@ -229,6 +249,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = app_services(app)  # read at start-up: the services bound last
         for hook in spec.on_startup:
             result = hook(services)
             if hasattr(result, "__await__"):
@@ -236,8 +257,8 @@ def build_app(
         try:
             yield
         finally:
-            if redis is not None:
-                await redis.aclose()
+            if services.redis is not None:
+                await services.redis.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -256,7 +277,6 @@ def build_app(
             *spec.middleware,
         ],
         guards=list(APP_GUARDS),
-        stores={"sessions": session_store(settings, redis, spec.name)},
         csrf_config=csrf,
         template_config=templates,
         plugins=[FlashPlugin(FlashConfig(template_config=templates))],
@@ -268,7 +288,6 @@ def build_app(
             path="/api/schema",
             render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
-        state={STATE_KEY: services},  # type: ignore[arg-type]
         lifespan=[lifespan],
         before_send=[
             security_headers_hook(
@@ -281,4 +300,5 @@ def build_app(
         logging_config=None,  # core.logging configures the root logger once for every process
     )
     document_api_errors(app)
+    bind_services(app, spec.name, settings, database=database, redis=redis)
     return app

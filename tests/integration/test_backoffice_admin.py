@@ -190,11 +190,11 @@ async def test_dev_mailbox_shows_captured_mail_with_links(
 
 
 async def test_dev_mailbox_is_absent_with_smtp(db: Database, settings: Settings) -> None:
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     with_smtp = replace(settings, smtp_host="smtp.example.test")
     _id, secret = await make_staff(db, settings, "help2@staff.test", ["support"])
     assert secret
-    async with AsyncTestClient(app=create_app(with_smtp, database=db)) as client:
+    async with AsyncTestClient(app=backoffice_app(with_smtp, db)) as client:
         await staff_sign_in(client, "help2@staff.test", secret)
         assert (await client.get("/dev/mailbox")).status_code == 404

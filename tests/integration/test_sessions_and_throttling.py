@@ -16,6 +16,7 @@ from core.audit.models import AuditEvent
 from core.db import Database
 from core.identity.models import LoginSession
 from core.settings import Settings
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import STRONG_PASSWORD, client_sign_in, latest_mail, make_client, submit
 
 pytestmark = pytest.mark.asyncio
@@ -25,9 +26,7 @@ COOKIE = "bd_portal_session"
 
 
 def portal(settings: Settings, db: Database) -> AsyncTestClient:
-    from portal.app import create_app
-
-    return AsyncTestClient(app=create_app(settings, database=db))
+    return AsyncTestClient(app=portal_app(settings, db))
 
 
 @pytest.fixture
@@ -334,10 +333,8 @@ async def test_redis_backs_sessions_and_limits_across_processes(
 
 
 async def test_metrics_need_the_token_when_configured(db: Database, settings: Settings) -> None:
-    from backoffice.app import create_app
-
     guarded = replace(settings, metrics_token="scrape-me-please")
-    async with AsyncTestClient(app=create_app(guarded, database=db)) as client:
+    async with AsyncTestClient(app=backoffice_app(guarded, db)) as client:
         assert (await client.get("/metrics")).status_code == 401
         wrong = await client.get("/metrics", headers={"authorization": "Bearer nope"})
         assert wrong.status_code == 401

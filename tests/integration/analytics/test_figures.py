@@ -35,11 +35,11 @@ async def world(
 
 @pytest.fixture
 async def staff(db: Database, settings: Settings, world: FiguresWorld) -> AsyncIterator[AsyncTestClient[Any]]:
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     _, secret = await make_staff(db, settings, "admin@figures.test", ["admin"])
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as browser:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as browser:
         await staff_sign_in(browser, "admin@figures.test", secret)
         yield browser
 
@@ -347,16 +347,16 @@ async def test_the_api_answers_one_clients_figures(
 
 
 async def test_the_api_keeps_to_the_data_scope(db: Database, settings: Settings, world: FiguresWorld) -> None:
-    from backoffice.app import create_app
     from core.audit.service import SYSTEM
     from crm.assignment import set_data_scope
+    from tests.apps import backoffice_app
 
     await recompute_client_metrics(db)
     limited, secret = await make_staff(db, settings, "own@figures.test", ["support"])
     assert secret
     async with db.transaction() as session:
         await set_data_scope(session, SYSTEM, limited, "own", "")
-    async with AsyncTestClient(app=create_app(settings, database=db)) as browser:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as browser:
         await staff_sign_in(browser, "own@figures.test", secret)
         answer = await browser.get(f"/api/v1/clients/{world.ids['anna']}/figures")
         assert answer.status_code == 404

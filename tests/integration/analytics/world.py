@@ -43,7 +43,7 @@ from core.storage import EncryptedFileStore
 from ib.engine import process_deals
 from ledger.fx import record_rate
 from mt_bridge.models import MirroredDeal, TradingAccount, TradingAccountStatus
-from portal.app import create_app as create_portal
+from tests.apps import portal_app
 from tests.helpers import client_sign_in, make_client
 from tests.integration.cashier.conftest import fund_by_wire
 from tests.integration.ib.world import SERVER, build_world, deal
@@ -228,7 +228,7 @@ async def build(db: Database, settings: Settings, tmp_path: Path, frozen: Clock)
             deal(9103, 910003, lots="120", time=frozen.ago(days=2)),
         ],
     )
-    portal = create_portal(settings, database=db)
+    portal = portal_app(settings, db)
     for name, days in (("anna", 33), ("bob", 1)):
         with frozen.at(frozen.ago(days=days)):
             async with AsyncTestClient(app=portal) as browser:

@@ -36,11 +36,11 @@ def office_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 async def staff_client(settings: Settings, db: Database, email: str, roles: list[str]) -> AsyncTestClient:
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     _id, secret = await make_staff(db, settings, email, roles)
     assert secret
-    client = AsyncTestClient(app=create_app(settings, database=db))
+    client = AsyncTestClient(app=backoffice_app(settings, db))
     await client.__aenter__()
     await staff_sign_in(client, email, secret)
     return client

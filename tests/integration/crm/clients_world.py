@@ -238,13 +238,13 @@ async def build(db: Database, settings: Settings, tmp_path: Path) -> ClientsWorl
 @asynccontextmanager
 async def signed_in(settings: Settings, db: Database, person: Person) -> AsyncIterator[AsyncTestClient[Any]]:
     """A browser on a fresh back-office app, signed in as ``person``."""
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     assert person.secret
     async with db.transaction() as session:  # a second sign-in within one TOTP step is allowed here
         user = await session.get(User, person.id)
         assert user is not None
         user.totp_last_step = 0
-    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as client:
         await staff_sign_in(client, person.email, person.secret)
         yield client

@@ -21,11 +21,11 @@ async def staff_client(
     settings: Settings, db: Database, email: str, roles: list[str]
 ) -> AsyncIterator[tuple[AsyncTestClient, int]]:
     """A back-office test client signed in as a new staff member with ``roles``, and their id."""
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     staff_id, secret = await make_staff(db, settings, email, roles)
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as client:
         await staff_sign_in(client, email, secret)
         yield client, staff_id
 

@@ -8,12 +8,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from backoffice.app import create_app
 from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
 from ib import partners
 from ib.models import Application, Partner, PartnerTerms, RecomputeRun
+from tests.apps import backoffice_app
 from tests.helpers import make_client, make_staff, staff_sign_in, submit
 from tests.integration.ib.staff_desk import IB_MANAGER, flashes, post_form, sign_in_ib_manager
 from tests.integration.ib.world import DAY1, STAFF, T0, World, build_world
@@ -52,7 +52,7 @@ async def test_every_ib_page_opens_for_ib_managers_and_is_refused_to_others(
     ]
     _id, secret = await make_staff(db, settings, "fin@staff.test", ["finance"])
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as finance:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as finance:
         await staff_sign_in(finance, "fin@staff.test", secret)
         for path in pages:
             refused = await finance.get(path)

@@ -16,6 +16,7 @@ from core.db import Database
 from core.settings import Settings
 from kyc.config import QuestionnaireConfig
 from kyc.models import CaseStatus, DocumentStatus, KycCase, KycDocument, KycLevel, KycProfileVersion
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import (
     client_sign_in,
     csrf_from,
@@ -132,10 +133,8 @@ async def review_all_documents(staff: AsyncTestClient, db: Database, client_id: 
 
 
 async def signed_in_portal(settings: Settings, db: Database, email: str) -> tuple[AsyncTestClient, int]:
-    from portal.app import create_app
-
     client_id = await make_client(db, settings, email)
-    client = AsyncTestClient(app=create_app(settings, database=db))
+    client = AsyncTestClient(app=portal_app(settings, db))
     await client.__aenter__()
     signed = await client_sign_in(client, email)
     assert signed.status_code == 303
@@ -143,11 +142,9 @@ async def signed_in_portal(settings: Settings, db: Database, email: str) -> tupl
 
 
 async def signed_in_staff(settings: Settings, db: Database, email: str, roles: list[str]) -> AsyncTestClient:
-    from backoffice.app import create_app
-
     _id, secret = await make_staff(db, settings, email, roles)
     assert secret
-    staff = AsyncTestClient(app=create_app(settings, database=db))
+    staff = AsyncTestClient(app=backoffice_app(settings, db))
     await staff.__aenter__()
     await staff_sign_in(staff, email, secret)
     return staff

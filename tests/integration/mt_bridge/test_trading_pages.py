@@ -49,10 +49,10 @@ async def web_crm(
 
 
 async def portal_as(settings: Settings, db: Database, email: str) -> tuple[AsyncTestClient, int]:
-    from portal.app import create_app
+    from tests.apps import portal_app
 
     client_id = await make_client(db, settings, email)
-    client = AsyncTestClient(app=create_app(settings, database=db))
+    client = AsyncTestClient(app=portal_app(settings, db))
     await client.__aenter__()
     assert (await client_sign_in(client, email)).status_code == 303
     return client, client_id

@@ -17,10 +17,10 @@ async def signed_in_staff(
     settings: Settings, db: Database, email: str, roles: list[str]
 ) -> AsyncIterator[AsyncTestClient]:
     """A back-office client signed in (password and TOTP) as a new staff member with ``roles``."""
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     _id, secret = await make_staff(db, settings, email, roles)
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as client:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as client:
         await staff_sign_in(client, email, secret)
         yield client

@@ -15,10 +15,10 @@ from core.db import Database
 from core.identity.models import LoginSession
 from core.settings import Settings
 from core.web.device import DEVICE_COOKIE
-from portal.app import create_app
 from risk import rules
 from risk.engine import run_rule
 from risk.models import RiskAlert, RiskAlertClient
+from tests.apps import portal_app
 from tests.helpers import STRONG_PASSWORD, client_sign_in, make_client, make_staff, staff_sign_in, submit
 
 pytestmark = pytest.mark.asyncio
@@ -71,7 +71,7 @@ async def test_registration_issues_the_cookie_and_junk_is_replaced(
     )
     assert registered.status_code == 200
     device_cookie_header(registered)
-    async with AsyncTestClient(app=create_app(settings, database=db)) as other:
+    async with AsyncTestClient(app=portal_app(settings, db)) as other:
         other.cookies.set(DEVICE_COOKIE, "<script>")
         await make_client(db, settings, "junk@example.test")
         signed = await client_sign_in(other, "junk@example.test")

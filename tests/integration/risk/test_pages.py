@@ -10,7 +10,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from backoffice.app import create_app
 from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
@@ -18,6 +17,7 @@ from risk import rules
 from risk.alerts import alerts_for_client, open_alert_counts, raise_alerts
 from risk.models import RiskAlert
 from risk.rules import Finding
+from tests.apps import backoffice_app
 from tests.helpers import make_client, make_staff, staff_sign_in, submit
 from tests.integration.risk.world import NOW
 
@@ -69,7 +69,7 @@ async def test_pages_open_for_risk_staff_and_are_refused_without_the_permission(
     [alert_id] = await seed(db, [finding(client_id, "deposit:1")])
     _id, secret = await make_staff(db, settings, "fin@staff.test", ["finance"])
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as finance:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as finance:
         await staff_sign_in(finance, "fin@staff.test", secret)
         for path in ("/risk/alerts", f"/risk/alerts/{alert_id}"):
             assert (await finance.get(path)).status_code == 403, path

@@ -9,7 +9,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from backoffice.app import create_app
 from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
@@ -18,6 +17,7 @@ from risk.config import DEFAULTS, load_config, parse_config
 from risk.engine import run_rule
 from risk.errors import InvalidRiskConfigError
 from risk.models import RiskAlert, RiskConfigRow
+from tests.apps import backoffice_app
 from tests.helpers import make_staff, staff_sign_in, submit
 from tests.integration.risk.world import NOW, ago, risk_world
 
@@ -48,7 +48,7 @@ async def test_thresholds_are_edited_audited_and_used_by_the_rules(
     deposit_id = await world.deposit(client, 600_000, ago(hours=1))
     _fin, secret = await make_staff(db, settings, "fin@staff.test", ["finance"])
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as finance:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as finance:
         await staff_sign_in(finance, "fin@staff.test", secret)
         assert (await finance.get("/risk/settings")).status_code == 403
     staff_id, secret = await make_staff(db, settings, "comp@staff.test", ["compliance"])

@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from core.db import Database
 from core.settings import Settings
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import client_sign_in, csrf_from, make_client, make_staff, staff_sign_in
 from tests.integration.security.routes import UNSAFE_METHODS, Route, changed_tables, routes_of, snapshot
 
@@ -113,18 +114,14 @@ async def test_every_write_refuses_a_missing_or_wrong_csrf_token(
     settings: Settings, db: Database, app_name: str
 ) -> None:
     if app_name == "portal":
-        from portal.app import create_app
-
         await make_client(db, settings, "victim@example.test")
         await make_client(db, settings, "forger@example.test")
     else:
-        from backoffice.app import create_app
-
         _id, secret = await make_staff(db, settings, "admin@staff.test", ["admin"])
         _id, other_secret = await make_staff(db, settings, "forger@staff.test", ["admin"])
         assert secret
         assert other_secret
-    app = create_app(settings, database=db)
+    app = (portal_app if app_name == "portal" else backoffice_app)(settings, db)
     async with AsyncTestClient(app=app) as victim, AsyncTestClient(app=app) as forger:
         if app_name == "portal":
             assert (await client_sign_in(victim, "victim@example.test")).status_code == 303

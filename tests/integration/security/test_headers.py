@@ -20,6 +20,7 @@ from litestar.testing import AsyncTestClient
 from core.db import Database
 from core.settings import Settings
 from core.web.security_headers import HSTS
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import client_sign_in, make_client, make_staff, staff_sign_in
 from tests.integration.security.routes import routes_of
 
@@ -101,9 +102,7 @@ def form_targets_of(app_name: str, settings: Settings) -> frozenset[str]:
 async def signed_in(app_name: str, settings: Settings, db: Database) -> AsyncIterator[AsyncTestClient]:
     base_url = "https://testserver.local" if settings.is_production else "http://testserver.local"
     if app_name == "portal":
-        from portal.app import create_app
-
-        app: Litestar = create_app(settings, database=db)
+        app: Litestar = portal_app(settings, db)
         await make_client(db, settings, "headers@example.test")
         async with AsyncTestClient(app=app, base_url=base_url) as browser:
             answer = await client_sign_in(browser, "headers@example.test")
@@ -114,9 +113,7 @@ async def signed_in(app_name: str, settings: Settings, db: Database) -> AsyncIte
             assert answer.status_code == 303, answer.text
             yield browser
     else:
-        from backoffice.app import create_app
-
-        app = create_app(settings, database=db)
+        app = backoffice_app(settings, db)
         _id, secret = await make_staff(db, settings, "headers@staff.test", ["admin"])
         assert secret
         async with AsyncTestClient(app=app, base_url=base_url) as browser:

@@ -242,12 +242,12 @@ async def request(browser: AsyncTestClient, route: Route, url: str) -> Response:
 async def test_another_clients_ids_give_403_or_404_everywhere(
     settings: Settings, db: Database, sent_jobs: list[jobs.Job]
 ) -> None:
-    from portal.app import create_app
+    from tests.apps import portal_app
 
     world = await seed(db, settings)
     await grant_kyc(db, world.users["C"])  # the attacker passes every gate too
     objects = await victim_objects(db, settings, world)
-    app = create_app(settings, database=db)
+    app = portal_app(settings, db)
     routes = owned_routes(routes_of(app))
     assert len(routes) >= 10
     async with AsyncTestClient(app=app) as carol, AsyncTestClient(app=app) as alice:
@@ -278,7 +278,7 @@ async def test_another_clients_ids_in_a_form_or_body_are_refused(
     """Ids that travel in the form or the JSON body rather than the path: Alice's bank account as
     Carol's withdrawal destination, Alice's trading account as the source of Carol's transfer,
     Alice's sub-IB as the receiver of Carol's allocation. Carol has money and a network of her own."""
-    from portal.app import create_app
+    from tests.apps import portal_app
 
     world = await seed(db, settings)
     await grant_kyc(db, world.users["C"])
@@ -286,7 +286,7 @@ async def test_another_clients_ids_in_a_form_or_body_are_refused(
         db, EncryptedFileStore.from_settings(settings), world.users["C"], 900_00, key="carol-funds"
     )
     objects = await victim_objects(db, settings, world)
-    app = create_app(settings, database=db)
+    app = portal_app(settings, db)
     async with AsyncTestClient(app=app) as carol:
         assert (await client_sign_in(carol, EMAILS["C"])).status_code == 303
         token = csrf_from((await carol.get("/funding/withdraw")).text)

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from core.db import Database
 from core.settings import Settings
 from tests import log_watch
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import STRONG_PASSWORD, client_sign_in, make_client, make_staff, staff_sign_in, submit
 
 logger = logging.getLogger("brokerdesk.test.log_watch")
@@ -40,25 +41,22 @@ def test_the_watch_finds_secrets_in_messages_extras_and_tracebacks() -> None:
 
 
 async def test_sign_in_flows_log_no_secret(settings: Settings, db: Database) -> None:
-    from backoffice.app import create_app as make_backoffice
-    from portal.app import create_app as make_portal
-
     root = logging.getLogger()
     level = root.level
     # everything the apps would say, not only what production keeps (BROKERDESK_LOG_LEVEL=DEBUG)
     verbose = replace(settings, log_level="DEBUG")
-    portal_app, backoffice_app = make_portal(verbose, database=db), make_backoffice(verbose, database=db)
+    portal_under_test, backoffice_under_test = portal_app(verbose, db), backoffice_app(verbose, db)
     start = log_watch.WATCH.mark()
     try:
         await make_client(db, settings, "logs@example.test")
         _id, secret = await make_staff(db, settings, "logs@staff.test", ["admin"])
         assert secret
-        async with AsyncTestClient(app=portal_app) as portal:
+        async with AsyncTestClient(app=portal_under_test) as portal:
             wrong = await client_sign_in(portal, "logs@example.test", password="Wrong-Password-99")
             assert wrong.status_code == 400
             assert (await client_sign_in(portal, "logs@example.test")).status_code == 303
             await submit(portal, "/account", "/account/password", {"current_password": "Wrong-Password-99"})
-        async with AsyncTestClient(app=backoffice_app) as backoffice:
+        async with AsyncTestClient(app=backoffice_under_test) as backoffice:
             await staff_sign_in(backoffice, "logs@staff.test", secret)
             assert (await backoffice.get("/account")).status_code == 200
     finally:

@@ -66,11 +66,11 @@ async def test_portal_forms_and_api_refuse_odd_numbers(
 
 
 async def test_back_office_filters_refuse_odd_numbers(settings: Settings, db: Database) -> None:
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
     _id, secret = await make_staff(db, settings, "numbers@staff.test", ["admin"])
     assert secret
-    async with AsyncTestClient(app=create_app(settings, database=db)) as browser:
+    async with AsyncTestClient(app=backoffice_app(settings, db)) as browser:
         await staff_sign_in(browser, "numbers@staff.test", secret)
         for odd in (SUPERSCRIPT, HUGE, "9" * 18):
             for url in (

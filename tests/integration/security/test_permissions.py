@@ -42,9 +42,9 @@ PUBLIC_ROUTES = {
 
 
 def backoffice(settings: Settings, db: Database) -> Litestar:
-    from backoffice.app import create_app
+    from tests.apps import backoffice_app
 
-    return create_app(settings, database=db)
+    return backoffice_app(settings, db)
 
 
 def guarded_routes(app: Litestar) -> list[Route]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core.audit.models import AuditEvent
 from core.db import Database
 from core.settings import Settings
+from tests.apps import backoffice_app, portal_app
 from tests.helpers import client_sign_in, make_client, make_staff, staff_sign_in
 
 StaffFactory = Callable[[str, list[str]], Awaitable[AsyncTestClient]]
@@ -21,14 +22,12 @@ ClientFactory = Callable[[str], Awaitable[tuple[AsyncTestClient, int]]]
 @pytest.fixture
 async def staff_as(settings: Settings, db: Database) -> AsyncIterator[StaffFactory]:
     """``await staff_as("a@staff.test", ["admin"])``: a back-office client signed in with those roles."""
-    from backoffice.app import create_app
-
     opened: list[AsyncTestClient] = []
 
     async def make(email: str, roles: list[str]) -> AsyncTestClient:
         _id, secret = await make_staff(db, settings, email, roles)
         assert secret
-        client = AsyncTestClient(app=create_app(settings, database=db))
+        client = AsyncTestClient(app=backoffice_app(settings, db))
         await client.__aenter__()
         opened.append(client)
         await staff_sign_in(client, email, secret)
@@ -42,13 +41,11 @@ async def staff_as(settings: Settings, db: Database) -> AsyncIterator[StaffFacto
 @pytest.fixture
 async def client_as(settings: Settings, db: Database) -> AsyncIterator[ClientFactory]:
     """``await client_as("c@example.test")``: a portal client signed in, and the client's id."""
-    from portal.app import create_app
-
     opened: list[AsyncTestClient] = []
 
     async def make(email: str) -> tuple[AsyncTestClient, int]:
         client_id = await make_client(db, settings, email)
-        client = AsyncTestClient(app=create_app(settings, database=db))
+        client = AsyncTestClient(app=portal_app(settings, db))
         await client.__aenter__()
         opened.append(client)
         assert (await client_sign_in(client, email)).status_code == 303

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from core.held import Held
-from portal.company_footer import COMPANY_TTL_SECONDS, CompanyFooterMiddleware
+from portal.company_footer import COMPANY_TTL_SECONDS, company_held
 from tests.helpers import submit
 from tests.integration.settings.conftest import ClientFactory, StaffFactory, page_text
 
@@ -25,7 +25,7 @@ class FakeClock:
 
 
 def footer_cache(client: AsyncTestClient) -> Held[Any]:
-    return next(m for m in client.app.middleware if isinstance(m, CompanyFooterMiddleware)).cache
+    return company_held(client.app)
 
 
 async def test_a_saved_company_change_reaches_the_portal_footer_once_the_cache_time_is_up(
