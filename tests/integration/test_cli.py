@@ -262,6 +262,10 @@ def test_readme_configuration_table_is_current() -> None:
     assert markdown_table() in readme, "README's configuration table is stale: paste `brokerdesk config`"
 
 
+@pytest.mark.skipif(
+    os.environ.get("BROKERDESK_TEST_DATABASE", "sqlite") != "sqlite",
+    reason="only the demo seeds history, and the demo always runs on its own SQLite file",
+)
 async def test_demo_history_spans_months_through_the_real_services(db: Database, settings: Settings) -> None:
     """The demo's seeders and history on the MT5 and MT4 emulators (their live simulators off, so
     nothing trades between the steps): months of deals, commission lines and payouts, deposits and
