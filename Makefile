@@ -11,17 +11,11 @@ PG_ADMIN_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # the PostgreSQL leg runs beside the SQLite leg in `make test`, on a Redis database of its own
 POSTGRES_REDIS_URL ?= redis://127.0.0.1:6379/1
-# `make test` runs the PostgreSQL leg as two processes, so both cores stay busy to the end (the
-# leg is the longer one): these folders, and everything else (on a third Redis database)
-POSTGRES_FIRST_HALF := tests/e2e tests/integration/analytics tests/integration/cashier \
-	tests/integration/comms tests/integration/crm tests/integration/ib tests/integration/knowledge \
-	tests/integration/kyc tests/integration/ledger
-POSTGRES_SECOND_REDIS_URL ?= redis://127.0.0.1:6379/2
 PYTEST_ARGS ?=
 # Playwright drives the system's chromium (`make browser`); it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: readme-config help install assets browser demo test lint fmt typecheck layers test-sqlite test-postgres test-postgres-first-half test-postgres-second-half services bench clean
+.PHONY: readme-config help install assets browser demo test lint fmt typecheck layers test-sqlite test-postgres services bench clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,21 +70,11 @@ services: ## start PostgreSQL and Redis when they are down
 test-sqlite: install ## the test suite on SQLite
 	BROKERDESK_TEST_DATABASE=sqlite TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
-POSTGRES_TEST_ENV = BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL)
-
 test-postgres: install services browser ## the test suite on PostgreSQL (a fresh database per run), with the browser test
-	$(POSTGRES_TEST_ENV) TEST_REDIS_URL=$(POSTGRES_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
-
-test-postgres-first-half: install services browser ## the PostgreSQL leg's first half (POSTGRES_FIRST_HALF)
-	$(POSTGRES_TEST_ENV) TEST_REDIS_URL=$(POSTGRES_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS) $(POSTGRES_FIRST_HALF)
-
-test-postgres-second-half: install services ## the rest of the PostgreSQL leg
-	$(POSTGRES_TEST_ENV) TEST_REDIS_URL=$(POSTGRES_SECOND_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS) \
-		$(addprefix --ignore=,$(POSTGRES_FIRST_HALF))
+	BROKERDESK_TEST_DATABASE=postgresql TEST_PG_ADMIN_URL=$(PG_ADMIN_URL) TEST_REDIS_URL=$(POSTGRES_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
 test: install services browser ## everything CI runs: lint, and the suite on SQLite and on PostgreSQL, side by side
-	$(MAKE) --no-print-directory --output-sync=target -j4 lint test-sqlite test-postgres-first-half \
-		test-postgres-second-half
+	$(MAKE) --no-print-directory --output-sync=target -j3 lint test-sqlite test-postgres
 
 bench: install services ## every benchmark on PostgreSQL
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
