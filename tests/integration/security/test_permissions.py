@@ -21,6 +21,7 @@ from core.identity.models import Role
 from core.identity.permissions import ALL_PERMISSIONS
 from core.identity.roles import create_role, set_role_permissions
 from core.settings import Settings
+from tests.apps import backoffice_app
 from tests.helpers import csrf_from, make_staff, staff_sign_in
 from tests.integration.security.routes import Route, routes_of
 
@@ -39,12 +40,6 @@ PUBLIC_ROUTES = {
     "/api/schema/openapi.json": "the OpenAPI description of the API, no data",
     "/api/schema/{path:str}": "the OpenAPI description of the API, no data",
 }
-
-
-def backoffice(settings: Settings, db: Database) -> Litestar:
-    from tests.apps import backoffice_app
-
-    return backoffice_app(settings, db)
 
 
 def guarded_routes(app: Litestar) -> list[Route]:
@@ -76,7 +71,7 @@ async def denials(db: Database, email: str) -> int:
 
 
 async def test_every_route_declares_a_known_permission(settings: Settings, db: Database) -> None:
-    routes = routes_of(backoffice(settings, db))
+    routes = routes_of(backoffice_app(settings, db))
     assert len(routes) > 20
     for route in routes:
         permission = route.opt.get(PERMISSION_KEY)
@@ -88,7 +83,7 @@ async def test_every_route_declares_a_known_permission(settings: Settings, db: D
 
 
 async def test_staff_without_permission_gets_403_everywhere(settings: Settings, db: Database) -> None:
-    app = backoffice(settings, db)
+    app = backoffice_app(settings, db)
     await make_staff(db, settings, "admin@staff.test", ["admin"])
     _id, secret = await make_staff(db, settings, "nobody@staff.test", [])
     assert secret
@@ -123,7 +118,7 @@ async def test_each_declared_permission_alone_gets_through_the_guard(
     Through the guard means: no ``security.permission_denied`` event, no sign-in redirect, and no
     server error, even with a made-up id and an empty form (the handler's own 400 or 404 is fine).
     """
-    app = backoffice(settings, db)
+    app = backoffice_app(settings, db)
     async with db.transaction() as session:
         await create_role(session, "solo", "one permission at a time", [], SYSTEM)
     _id, secret = await make_staff(db, settings, "solo@staff.test", ["solo"])
@@ -156,7 +151,7 @@ async def test_signed_out_requests_go_to_sign_in(backoffice_client: AsyncTestCli
 
 
 async def test_permission_granted_opens_page(settings: Settings, db: Database) -> None:
-    app = backoffice(settings, db)
+    app = backoffice_app(settings, db)
     _id, secret = await make_staff(db, settings, "auditor@staff.test", ["compliance"])
     assert secret
     async with AsyncTestClient(app=app) as client:
