@@ -71,9 +71,10 @@ class Settings:
     db_echo: bool = field(default=False, metadata={"env": "BROKERDESK_DB_ECHO"})
     """Log every SQL statement (development only)."""
 
-    db_pool_size: int = field(default=10, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
-    """PostgreSQL connection pool size per process, for each of its two pools: the main one, and
-    the one ledger posting uses (no pre-ping), which opens connections only when something posts."""
+    db_pool_size: int = field(default=20, metadata={"env": "BROKERDESK_DB_POOL_SIZE"})
+    """PostgreSQL connections per process, for each of its two pools: the main one, and the one
+    ledger posting uses (no pre-ping), which opens connections only when something posts. A pool
+    keeps the connections it opened and never opens more: a request that finds all busy waits."""
 
     storage_dir: str = field(default="var/files", metadata={"env": "BROKERDESK_STORAGE_DIR"})
     """Folder for uploaded files (KYC documents, proofs). Files are encrypted at rest."""

@@ -42,7 +42,7 @@ class Database:
         )
 
     @classmethod
-    def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
+    def from_url(cls, url: str, *, echo: bool = False, pool_size: int = 20) -> Database:
         engine = create_engine(url, echo=echo, pool_size=pool_size)
         if engine.dialect.name == "sqlite":  # no pool to ping: one engine serves both
             return cls(engine)
