@@ -138,6 +138,15 @@ class BasisNamer:
         self._named[id(arguments)] = (basis.id, digits, arguments)
         return basis.id
 
+    def basis_key(self, why: Deferred) -> tuple[Any, ...]:
+        """What tells a deferred line's basis from others' without naming it: for an overriding
+        line its sub-IB and percentage, for others the identity of the plan's arguments and the
+        symbol's digits. Valid while this namer lives, once :meth:`basis_id` has named the basis
+        (which keeps those arguments alive)."""
+        if why.explain is overriding.explain:
+            return why.arguments[1:]
+        return (id(why.arguments), why.deal.symbol_digits)
+
     def provenance(self, line: Line) -> tuple[int | None, Inputs | None, str | None]:
         """(basis id, inputs, formula) as a line stores them: a basis (the other two ``None``), or
         the line's own explanation."""

@@ -18,18 +18,21 @@ from __future__ import annotations
 import struct
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ib.line_basis import BasisNamer
-from ib.rules.base import Line, inputs_json
+from ib.rules.base import Deferred, Line, inputs_json
 
 COLUMNS = (
     "deal_id", "trader_client_id", "deal_time",
-    "beneficiary_id", "rule_id", "level", "amount",
+    "beneficiary_id", "rule_id", "level",
     "scheme_version_id", "rule_code", "kind", "currency",
     "rank_code", "basis_id", "inputs", "formula",
     "revision", "computed_at",
+    "amount",
 )  # fmt: skip
-"""The columns in the order each row packs them: per deal, per line, per rule, then the rest."""
+"""The columns in the order each row packs them: per deal, then what a plan's line repeats from
+one deal to the next (see :meth:`LineRows.row`), then the amount."""
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -41,7 +44,7 @@ the next is being calculated."""
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _DEAL = struct.Struct("!hiqiqiq")  # field count, deal id, trader, deal time
-_FOUR_BIGINTS = struct.Struct("!iqiqiqiq")
+_THREE_BIGINTS = struct.Struct("!iqiqiq")
 _BIGINT = struct.Struct("!iq")
 _LENGTH = struct.Struct("!i")
 
@@ -70,6 +73,7 @@ class LineRows:
         self._inputs: dict[int, bytes] = {}
         self._deal: tuple[int, int, datetime] | None = None
         self._deal_bytes = b""
+        self._middles: dict[tuple[Any, ...], bytes] = {}
 
     def row(self, deal_id: int, line: Line) -> bytes:
         deal = (deal_id, line.trader_client_id, line.deal_time)
@@ -78,6 +82,28 @@ class LineRows:
             self._deal_bytes = _DEAL.pack(
                 len(COLUMNS), 8, deal_id, 8, line.trader_client_id, 8, timestamp_micros(line.deal_time)
             )
+        return b"".join((self._deal_bytes, self._middle(line), _BIGINT.pack(8, line.amount)))
+
+    def _middle(self, line: Line) -> bytes:
+        """Everything of a row between the deal's fields and the amount.
+
+        A line explained by a basis repeats it exactly for every deal of its plan, so it is packed
+        once per plan line: the key is the basis's own (see :meth:`BasisNamer.basis_key`) with the
+        beneficiary's place. Other lines carry their own explanation and are packed every time.
+        """
+        why = line.why
+        if type(why) is not Deferred:
+            return self._packed_middle(line)
+        basis_key = self.bases.basis_key(why)
+        key = (basis_key, line.beneficiary_id, line.rule_id, line.level, line.rank)
+        middle = self._middles.get(key)
+        if middle is None:
+            if self.bases.basis_id(why) is None:  # no basis: the explanation is the line's own
+                return self._packed_middle(line)
+            middle = self._middles[key] = self._packed_middle(line)
+        return middle
+
+    def _packed_middle(self, line: Line) -> bytes:
         rule_key = (line.scheme_version_id, line.rule_code, line.kind, line.currency)
         rule = self._rules.get(rule_key)
         if rule is None:
@@ -92,8 +118,7 @@ class LineRows:
             rank = self._ranks[line.rank] = _text(line.rank)
         return b"".join(
             (
-                self._deal_bytes,
-                _FOUR_BIGINTS.pack(8, line.beneficiary_id, 8, line.rule_id, 8, line.level, 8, line.amount),
+                _THREE_BIGINTS.pack(8, line.beneficiary_id, 8, line.rule_id, 8, line.level),
                 rule,
                 rank,
                 self._provenance(line),
