@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.after_commit import call_after_commit
 from ib.errors import IbError
 from ib.models import LineBasis
 from ib.rounding import units_to_lots
@@ -159,11 +161,40 @@ class BasisNamer:
         return None, inputs, formula
 
 
+KNOWN_STORED_LIMIT = 100_000
+"""How many stored bases a process remembers per database before it starts over."""
+
+_known_stored: WeakKeyDictionary[Engine, dict[int, Basis]] = WeakKeyDictionary()
+"""Per database (engine), the bases this process saw committed with their content checked. Bases
+are only ever added, so a batch whose plans were met before skips saving them again: for the
+engine's feed batches that was an insert and a read-back of some thousand rows each time."""
+
+
 async def save_bases(session: AsyncSession, bases: Mapping[int, Basis]) -> None:
     """Store the bases a batch's lines name (those already stored are left alone), in the lines'
     transaction, and refuse the batch if an id already names different content."""
-    if not bases:
+    bind = session.get_bind()
+    known = _known_stored.setdefault(bind if isinstance(bind, Engine) else bind.engine, {})
+    fresh: dict[int, Basis] = {}
+    for basis_id, basis in bases.items():
+        stored = known.get(basis_id)
+        if stored is None:
+            fresh[basis_id] = basis
+        elif stored != basis:
+            raise BasisCollisionError(f"line basis {basis_id} already names other content")
+    if not fresh:
         return
+    await _store_and_check(session, fresh)
+
+    def remember() -> None:
+        if len(known) + len(fresh) > KNOWN_STORED_LIMIT:
+            known.clear()
+        known.update(fresh)
+
+    call_after_commit(session, remember)
+
+
+async def _store_and_check(session: AsyncSession, bases: Mapping[int, Basis]) -> None:
     connection = await session.connection()
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     rows = [

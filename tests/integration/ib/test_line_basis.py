@@ -133,3 +133,35 @@ def test_arguments_come_back_equal_and_hashable() -> None:
     assert hash(decoded) == hash(arguments)
     assert basis_of("rank_differential", arguments, None).id == basis.id
     assert basis_of("rank_differential", arguments, 2).id != basis.id
+
+
+async def test_a_basis_remembered_as_stored_still_refuses_another_content_with_its_id(
+    db: Database,
+) -> None:
+    """The process remembers the bases it saw committed and skips saving them again; a colliding
+    basis is refused all the same, from memory."""
+    real = basis_of("fixed", (700, 700, 0, None), 5)
+    for _ in range(2):  # the second save is the remembered one
+        async with db.transaction() as session:
+            await save_bases(session, {real.id: real})
+    with pytest.raises(BasisCollisionError):
+        async with db.transaction() as session:
+            await save_bases(session, {real.id: Basis(real.id, "fixed", "[800,800,0,null]", 5)})
+
+
+async def test_a_basis_saved_by_a_rolled_back_batch_is_saved_again_by_the_next(db: Database) -> None:
+    basis = basis_of("fixed", (650, 650, 0, None), 5)
+    with pytest.raises(RuntimeError):
+        await _save_then_fail(db, basis)
+    async with db.session() as session:
+        assert (await session.scalar(select(func.count()).select_from(LineBasis))) == 0
+    async with db.transaction() as session:
+        await save_bases(session, {basis.id: basis})
+    async with db.session() as session:
+        assert (await session.scalars(select(LineBasis.id))).all() == [basis.id]
+
+
+async def _save_then_fail(db: Database, basis: Basis) -> None:
+    async with db.transaction() as session:
+        await save_bases(session, {basis.id: basis})
+        raise RuntimeError("the batch fails after naming its bases")
