@@ -535,7 +535,7 @@ async def compute_and_post(
         key_prefix = f"ib:e:{digest}"
         diff = await write_diff(session, lines, ids, stored, now)
         outcome.computed_deals += len(rows)
-        outcome.lines_written += len(diff.inserts) + len(diff.updates)
+        outcome.lines_written += diff.inserted + len(diff.updates)
         deltas = diff.deltas
         del lines, ids, stored, state, diff
         outcome.deltas.update(deltas)

@@ -35,7 +35,9 @@ class LineDiff:
     """New lines against stored ones for a set of deals."""
 
     inserts: list[tuple[int, Line]] = field(default_factory=list)
-    """(deal id, line) of each new line."""
+    """(deal id, line) of each new line, unless they went straight to the database (:func:`write_diff`)."""
+    inserted: int = 0
+    """How many new lines there are, kept or not."""
     updates: list[dict[str, Any]] = field(default_factory=list)
     deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     bases: BasisNamer = field(default_factory=BasisNamer)
@@ -43,7 +45,7 @@ class LineDiff:
 
     @property
     def empty(self) -> bool:
-        return not self.inserts and not self.updates
+        return not self.inserted and not self.updates
 
 
 async def stored_lines(
@@ -115,11 +117,15 @@ def iter_diff(
     deal_ids_by_ticket: Mapping[tuple[str, int], int],
     stored: Mapping[LineKey, tuple[int, int, str, int]],
     now: datetime,
+    *,
+    keep_inserts: bool = True,
 ) -> Iterator[tuple[int, Line]]:
     """Fill ``diff`` with new ``lines`` against ``stored`` ones, yielding each insert as it is found.
 
     A generator, so that the lines can be computed while the inserts found so far are already on
     their way to the database (:func:`write_diff`); ``diff`` is complete once it is exhausted.
+    Without ``keep_inserts`` the inserts are only counted, so each line is freed once it is written
+    (a feed batch's some eighty thousand otherwise all died at once, at the end).
     """
     deltas = diff.deltas
     if not stored:
@@ -128,14 +134,18 @@ def iter_diff(
         inserts = diff.inserts
         ticket: tuple[str, int] | None = None
         deal_id = 0
+        count = 0
         for line in lines:
             if ticket is None or line.ticket != ticket[1] or line.server != ticket[0]:
                 ticket = (line.server, line.ticket)
                 deal_id = deal_ids_by_ticket[ticket]
             pair = (deal_id, line)
-            inserts.append(pair)
+            if keep_inserts:
+                inserts.append(pair)
+            count += 1
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield pair
+        diff.inserted = count
         diff.deltas = {key: value for key, value in deltas.items() if value != 0}
         return
     seen: set[LineKey] = set()
@@ -145,7 +155,9 @@ def iter_diff(
         seen.add(key)
         found = stored.get(key)
         if found is None:
-            diff.inserts.append((deal_id, line))
+            if keep_inserts:
+                diff.inserts.append((deal_id, line))
+            diff.inserted += 1
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield deal_id, line
         elif found[1] != line.amount:
@@ -273,7 +285,7 @@ async def write_diff(
         await write_lines(session, diff, now)
         return diff
     diff = LineDiff()
-    new_lines = iter_diff(diff, lines, deal_ids_by_ticket, stored, now)
+    new_lines = iter_diff(diff, lines, deal_ids_by_ticket, stored, now, keep_inserts=False)
     await _copy_lines(connection, new_lines, now, diff.bases)
     if diff.updates:
         await session.execute(update(CommissionLine), diff.updates)
