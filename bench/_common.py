@@ -125,3 +125,32 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "unknown"
+
+
+SERVER_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit", "autovacuum")
+"""The PostgreSQL settings that move a write-heavy figure most, reported with it."""
+
+
+async def server_settings(dsn: str) -> str:
+    """The server's :data:`SERVER_SETTINGS`, as ``name value`` pairs: a figure measured against a
+    small ``shared_buffers`` is not the figure of a server sized for the data."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        values = [f"{name} {await connection.fetchval(f'SHOW {name}')}" for name in SERVER_SETTINGS]
+    finally:
+        await connection.close()
+    return ", ".join(values)
+
+
+async def write_pressure(dsn: str) -> tuple[int, int] | None:
+    """(checkpoints requested so far, buffers written by backends themselves): two counters that
+    grow when the data written outruns ``max_wal_size`` and ``shared_buffers``; ``None`` on a
+    server that keeps them elsewhere (PostgreSQL 17 moved them out of ``pg_stat_bgwriter``)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await connection.fetchrow("SELECT checkpoints_req, buffers_backend FROM pg_stat_bgwriter")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await connection.close()
+    return int(row["checkpoints_req"]), int(row["buffers_backend"])

@@ -39,7 +39,15 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import DEFAULT_ADMIN_URL, Figure, load_average, print_json_lines, scratch_database
+from bench._common import (
+    DEFAULT_ADMIN_URL,
+    Figure,
+    load_average,
+    print_json_lines,
+    scratch_database,
+    server_settings,
+    write_pressure,
+)
 from core.db import Database, migrate
 from core.gc_tuning import freeze_startup_objects
 from ib import partners, recompute, schemes
@@ -292,6 +300,7 @@ async def measure(
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
+    pressure_before = await write_pressure(dsn)
     engine_rate = await feed(
         db,
         clients,
@@ -301,6 +310,10 @@ async def measure(
         timedelta(days=5),
         sizes.batch,
     )
+    pressure_after = await write_pressure(dsn)
+    if pressure_before is not None and pressure_after is not None:
+        notes["engine_run_forced_checkpoints"] = pressure_after[0] - pressure_before[0]
+        notes["engine_run_backend_buffer_writes"] = pressure_after[1] - pressure_before[1]
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
@@ -325,18 +338,19 @@ async def measure(
     return figures, notes
 
 
-async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure], dict[str, float]]:
+async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure], dict[str, float], str]:
     async with scratch_database(admin_url, f"bd_bench_commissions_{os.getpid()}") as (dsn, url):
         await asyncio.to_thread(migrate.upgrade, url)
         db = Database.from_url(url)
         freeze_startup_objects()  # as a worker process does once it has started (workers/entry.py)
         try:
-            return await measure(db, dsn, sizes, profile)
+            figures, notes = await measure(db, dsn, sizes, profile)
         finally:
             await db.dispose()
+        return figures, notes, await server_settings(dsn)
 
 
-def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None:
+def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes, settings: str) -> None:
     print(
         f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients,"
         f" {len(RULES)} rules; {sizes.engine_deals:,} deals in batches of {sizes.batch:,};"
@@ -358,6 +372,7 @@ def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes) -> None
     for name, value in notes.items():
         print(f"{name:<36}{value:>14,.1f}")
     print(f"{'load average (1, 5, 15 min)':<36}{load_average():>14}")
+    print(f"PostgreSQL: {settings}")
     print()
     print_json_lines(BENCH, figures, value_digits=1, ratio_digits=3)
 
@@ -375,8 +390,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals, args.batch)
-    figures, notes = asyncio.run(run(args.admin_url, sizes, args.profile))
-    report(figures, notes, sizes)
+    figures, notes, settings = asyncio.run(run(args.admin_url, sizes, args.profile))
+    report(figures, notes, sizes, settings)
 
 
 if __name__ == "__main__":
