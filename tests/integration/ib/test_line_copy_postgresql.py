@@ -56,16 +56,7 @@ async def test_every_column_reads_back_as_written(db: Database) -> None:
     chunks = [chunk async for chunk in copy_stream(LineRows(NOW, BasisNamer()), lines)]
     assert len(chunks) > 1
     assert all(len(chunk) < 2 * CHUNK_BYTES for chunk in chunks)
-    async with db.transaction() as session:
-        await session.execute(text("SELECT 1"))  # the transaction has begun on the driver's connection
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.execute(
-            "CREATE TEMP TABLE copied (LIKE ib_commission_line INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        await driver.copy_to_table("copied", source=_replay(chunks), columns=COLUMNS, format="binary")
-        rows = await driver.fetch(f"SELECT {', '.join(COLUMNS)} FROM copied ORDER BY amount")
+    rows = await _copied(db, chunks)
     assert len(rows) == len(lines)
     for row, (deal_id, line) in zip(rows, lines, strict=True):
         assert dict(row) == {
@@ -133,16 +124,7 @@ async def test_lines_of_one_plan_share_their_packed_basis_and_keep_their_own_fig
     lines = [(deal_id, line._replace(amount=i + 1)) for i, (deal_id, line) in enumerate(lines)]
     namer = BasisNamer()
     chunks = [chunk async for chunk in copy_stream(LineRows(NOW, namer), lines)]
-    async with db.transaction() as session:
-        await session.execute(text("SELECT 1"))
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.execute(
-            "CREATE TEMP TABLE copied (LIKE ib_commission_line INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        await driver.copy_to_table("copied", source=_replay(chunks), columns=COLUMNS, format="binary")
-        rows = await driver.fetch(f"SELECT {', '.join(COLUMNS)} FROM copied")
+    rows = await _copied(db, chunks)
     expected = namer.bases
     assert len(expected) == 5  # two argument sets at two digits' worth, less one, and two overridings
     by_amount = {row["amount"]: row for row in rows}  # each line's amount is its own
@@ -156,6 +138,20 @@ async def test_lines_of_one_plan_share_their_packed_basis_and_keep_their_own_fig
         assert row["level"] == line.level
         assert (row["trader_client_id"], row["deal_time"]) == (line.trader_client_id, line.deal_time)
         assert (row["inputs"], row["formula"], row["rule_id"]) == (None, None, line.rule_id)
+
+
+async def _copied(db: Database, chunks: list[bytes]) -> list[Any]:
+    """``chunks`` copied by PostgreSQL into a table like the lines', read back in amount order."""
+    async with db.transaction() as session:
+        await session.execute(text("SELECT 1"))  # the transaction has begun on the driver's connection
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.execute(
+            "CREATE TEMP TABLE copied (LIKE ib_commission_line INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        await driver.copy_to_table("copied", source=_replay(chunks), columns=COLUMNS, format="binary")
+        return list(await driver.fetch(f"SELECT {', '.join(COLUMNS)} FROM copied ORDER BY amount"))
 
 
 async def _replay(chunks: list[bytes]) -> Any:
