@@ -1,9 +1,10 @@
 """Background jobs, sent only after the transaction that caused them commits.
 
 Services call :func:`enqueue_after_commit` with the session they are working in. The job waits in
-the session until its outermost transaction commits, and is dropped if it rolls back, so a worker
-never sees a job about data that does not exist. Jobs are addressed by actor name
-(``"<package>.<verb_noun>"``), so apps and services never import the workers package.
+the session until its outermost transaction commits, and is dropped if it (or the savepoint the
+job was enqueued in) rolls back, so a worker never sees a job about data that does not exist.
+Jobs are addressed by actor name (``"<package>.<verb_noun>"``), so apps and services never import
+the workers package.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from core.db.after_commit import call_after_commit
+
 logger = logging.getLogger(__name__)
 
-PENDING_JOBS_KEY = "brokerdesk.pending_jobs"
 DEFAULT_QUEUE = "default"
 
 
@@ -66,25 +67,7 @@ def send_now(actor_name: str, *args: Any, **kwargs: Any) -> None:
 
 
 def enqueue_after_commit(session: AsyncSession | Session, actor_name: str, *args: Any, **kwargs: Any) -> None:
-    """Record a job in ``session``; it is sent when the session's transaction commits."""
-    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
-    sync_session.info.setdefault(PENDING_JOBS_KEY, []).append(Job(actor_name, args, kwargs))
-
-
-def pending_jobs(session: AsyncSession | Session) -> list[Job]:
-    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
-    return list(sync_session.info.get(PENDING_JOBS_KEY, []))
-
-
-@event.listens_for(Session, "after_commit")
-def _send_pending_jobs(session: Session) -> None:
-    jobs: list[Job] = session.info.pop(PENDING_JOBS_KEY, [])
-    for job in jobs:
-        _sender(job)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending_jobs(session: Session) -> None:
-    dropped = session.info.pop(PENDING_JOBS_KEY, [])
-    if dropped:
-        logger.info("transaction rolled back; %d job(s) not sent", len(dropped))
+    """Record a job in ``session``; it is sent when the session's outermost transaction commits
+    (:func:`core.db.after_commit.call_after_commit`)."""
+    job = Job(actor_name, args, kwargs)
+    call_after_commit(session, lambda: _sender(job))

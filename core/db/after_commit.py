@@ -1,34 +1,67 @@
 """Work that must wait until a session's transaction has committed, and is dropped if it rolls back.
 
-For in-process memory of what the database now holds (an id known to be stored, say): remembering it
-before the commit would outlive a rollback. Jobs have their own queue of this kind
-(:func:`core.jobs.enqueue_after_commit`), since they are sent rather than called.
+Jobs (:func:`core.jobs.enqueue_after_commit`) leave this way, and in-process memory of what the
+database now holds (a line basis known to be stored, say), which remembered any earlier would
+outlive a rollback.
+
+SQLAlchemy reports releasing a savepoint as a commit, and rolling one back as a rollback, while
+the transaction around it goes on. So a callback runs only when the outermost transaction commits,
+and is dropped when the savepoint it was registered in (or one around it) rolls back, or when
+the whole transaction does; callbacks registered outside a savepoint that rolls back stay.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
+
+logger = logging.getLogger(__name__)
 
 CALLBACKS_KEY = "core.db.after_commit"
 
+Pending = list[tuple[SessionTransaction | None, Callable[[], None]]]
+"""(the savepoint or transaction a callback was registered in, the callback)."""
+
 
 def call_after_commit(session: AsyncSession | Session, callback: Callable[[], None]) -> None:
-    """Call ``callback`` once ``session``'s transaction has committed; never, if it rolls back."""
+    """Call ``callback`` once ``session``'s outermost transaction has committed; never, if the
+    transaction, or the savepoint the call was made in, rolls back."""
     sync_session = session.sync_session if isinstance(session, AsyncSession) else session
-    sync_session.info.setdefault(CALLBACKS_KEY, []).append(callback)
+    within = sync_session.get_nested_transaction() or sync_session.get_transaction()
+    sync_session.info.setdefault(CALLBACKS_KEY, []).append((within, callback))
 
 
 @event.listens_for(Session, "after_commit")
 def _call_callbacks(session: Session) -> None:
-    callbacks: list[Callable[[], None]] = session.info.pop(CALLBACKS_KEY, [])
-    for callback in callbacks:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: the transaction around it has yet to commit
+    pending: Pending = session.info.pop(CALLBACKS_KEY, [])
+    for _within, callback in pending:
         callback()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_callbacks(session: Session) -> None:
-    session.info.pop(CALLBACKS_KEY, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_callbacks(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: Pending = session.info.get(CALLBACKS_KEY, [])
+    if not pending:
+        return
+    if not previous_transaction.nested:
+        session.info.pop(CALLBACKS_KEY, None)
+        logger.info("transaction rolled back; %d after-commit call(s) dropped", len(pending))
+        return
+    kept = [entry for entry in pending if not _inside(entry[0], previous_transaction)]
+    session.info[CALLBACKS_KEY] = kept
+    if len(kept) < len(pending):
+        logger.info("savepoint rolled back; %d after-commit call(s) dropped", len(pending) - len(kept))
+
+
+def _inside(transaction: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
