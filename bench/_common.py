@@ -144,7 +144,8 @@ async def server_settings(dsn: str) -> str:
 
 async def write_pressure(dsn: str) -> tuple[int, int] | None:
     """(checkpoints requested so far, buffers written by backends themselves): two counters that
-    grow when the data written outruns ``max_wal_size`` and ``shared_buffers``; ``None`` on a
+    grow when the data written outruns ``max_wal_size`` and ``shared_buffers``. They count the
+    whole server, so other work on it counts too. ``None`` on a
     server that keeps them elsewhere (PostgreSQL 17 moved them out of ``pg_stat_bgwriter``)."""
     connection = await asyncpg.connect(dsn)
     try:

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Pool, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,17 +164,20 @@ class BasisNamer:
 KNOWN_STORED_LIMIT = 100_000
 """How many stored bases a process remembers per database before it starts over."""
 
-_known_stored: WeakKeyDictionary[Engine, dict[int, Basis]] = WeakKeyDictionary()
-"""Per database (engine), the bases this process saw committed with their content checked. Bases
-are only ever added, so a batch whose plans were met before skips saving them again: for the
-engine's feed batches that was an insert and a read-back of some thousand rows each time."""
+_known_stored: WeakKeyDictionary[Pool, dict[int, Basis]] = WeakKeyDictionary()
+"""Per database (an engine's connection pool), the bases this process saw committed with their
+content checked. Bases are only ever added, so a batch whose plans were met before skips saving
+them again: for the engine's feed batches that was an insert and a read-back of some thousand rows
+each time."""
 
 
 async def save_bases(session: AsyncSession, bases: Mapping[int, Basis]) -> None:
     """Store the bases a batch's lines name (those already stored are left alone), in the lines'
     transaction, and refuse the batch if an id already names different content."""
     bind = session.get_bind()
-    known = _known_stored.setdefault(bind if isinstance(bind, Engine) else bind.engine, {})
+    # Keyed by the engine's pool: an engine with other execution options (the posting session's
+    # on SQLite) is another object on the same database and pool.
+    known = _known_stored.setdefault((bind if isinstance(bind, Engine) else bind.engine).pool, {})
     fresh: dict[int, Basis] = {}
     for basis_id, basis in bases.items():
         stored = known.get(basis_id)

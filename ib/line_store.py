@@ -23,7 +23,7 @@ from ib.line_basis import BasisNamer, save_bases
 from ib.line_copy import COLUMNS as COPY_COLUMNS
 from ib.line_copy import LineRows, copy_stream
 from ib.models import CommissionLine
-from ib.rules.base import Line, inputs_json
+from ib.rules.base import Inputs, Line, inputs_json
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -207,18 +207,19 @@ def _line_records(
     """New lines as rows of :data:`LINE_COLUMNS`: a basis id, or their inputs encoded as JSON text.
 
     Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
-    objects, so each is encoded once per batch, looked up by identity: every line written keeps
-    its inputs alive until the batch is over, so no identity is reused meanwhile.
+    objects, so each is encoded once per batch, looked up by identity; each entry holds its
+    explanation, so no identity is reused meanwhile.
     """
-    encoded: dict[int, str] = {}
+    encoded: dict[int, tuple[Inputs, str]] = {}
     for deal_id, line in inserts:
         basis_id, inputs, formula = bases.provenance(line)
         if inputs is None:
             text = None
         else:
-            text = encoded.get(id(inputs))
-            if text is None:
-                text = encoded[id(inputs)] = inputs_json(inputs)
+            found = encoded.get(id(inputs))
+            if found is None or found[0] is not inputs:
+                found = encoded[id(inputs)] = (inputs, inputs_json(inputs))
+            text = found[1]
         yield (
             deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
             line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,
@@ -255,6 +256,8 @@ async def _insert_lines(
 async def write_lines(session: AsyncSession, diff: LineDiff, now: datetime) -> None:
     """Insert new lines and update changed ones (on PostgreSQL new lines go in by COPY), and save
     the bases they name."""
+    if diff.inserted != len(diff.inserts):
+        raise ValueError("this diff's new lines were streamed to the database, not kept for writing")
     if diff.inserts:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":

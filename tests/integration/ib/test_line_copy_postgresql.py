@@ -8,6 +8,7 @@ SQLite inserts lines with INSERT, so the module runs on the PostgreSQL pass of t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -78,6 +79,23 @@ async def test_every_column_reads_back_as_written(db: Database) -> None:
             "revision": 1,
             "computed_at": NOW,
         }
+
+
+async def test_lines_freed_as_they_stream_keep_their_own_explanations(db: Database) -> None:
+    """The engine frees each line once it is encoded, so a new explanation may take the memory
+    (and identity) of a freed one: it must still be encoded as itself."""
+
+    def streamed() -> Iterator[tuple[int, Line]]:
+        for n in range(2_000):  # each line, and its explanation, made here and dropped once written
+            yield 900 + n, _line(n)._replace(amount=n + 1)
+
+    rows = await _copied(db, [chunk async for chunk in copy_stream(LineRows(NOW, BasisNamer()), streamed())])
+    assert len(rows) == 2_000
+    for n, row in enumerate(rows):
+        line = _line(n)
+        assert row["amount"] == n + 1
+        assert row["inputs"] == json.loads(inputs_json(line.inputs)), n
+        assert row["formula"] == line.formula
 
 
 def _deal(n: int, digits: int) -> DealFacts:
