@@ -35,6 +35,14 @@ def call_after_commit(session: AsyncSession | Session, callback: Callable[[], No
     sync_session.info.setdefault(CALLBACKS_KEY, []).append((within, callback))
 
 
+def take_calls(session: AsyncSession | Session) -> list[Callable[[], None]]:
+    """The calls waiting in a session bound to a connection whose owner commits it (the session
+    never commits, so they would never run): the owner calls them once it has committed."""
+    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
+    pending: Pending = sync_session.info.pop(CALLBACKS_KEY, [])
+    return [callback for _within, callback in pending]
+
+
 @event.listens_for(Session, "after_commit")
 def _call_callbacks(session: Session) -> None:
     if session.get_nested_transaction() is not None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cashier.transactions import money_transaction
 from core import jobs
 from core.db import Database
 from core.db.after_commit import call_after_commit
@@ -70,3 +71,23 @@ async def _fail_in_a_savepoint(session: AsyncSession, called: list[str]) -> None
     async with session.begin_nested():
         call_after_commit(session, lambda: called.append("inside"))
         raise LookupError("the savepoint's work fails")
+
+
+async def test_a_job_enqueued_in_a_money_transaction_leaves_once_it_commits(
+    db: Database, sent_jobs: list[jobs.Job]
+) -> None:
+    """The cashier's money transactions bind a session to the posting connection, which commits
+    the connection, not the session: the jobs wait for that commit all the same."""
+    async with money_transaction(db) as session:
+        jobs.enqueue_after_commit(session, "tests.sent_after_commit", 7)
+        assert sent_jobs == []
+    assert [(job.actor_name, job.args) for job in sent_jobs] == [("tests.sent_after_commit", (7,))]
+    with pytest.raises(LookupError):
+        await _enqueue_in_a_failing_money_transaction(db)
+    assert len(sent_jobs) == 1
+
+
+async def _enqueue_in_a_failing_money_transaction(db: Database) -> None:
+    async with money_transaction(db) as session:
+        jobs.enqueue_after_commit(session, "tests.never_sent", 8)
+        raise LookupError("the money transaction fails")
