@@ -8,14 +8,14 @@ No network call is ever made inside one of these.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.db.after_commit import take_calls
+from core.db.after_commit import session_on
 from ledger.posting import write_transaction
 from ledger.storage import accounts_table
 
@@ -24,17 +24,8 @@ from ledger.storage import accounts_table
 async def money_transaction(db: Database) -> AsyncIterator[AsyncSession]:
     """A session on a write transaction; commits when the block ends without an error. Jobs
     enqueued in it leave once the transaction has committed, as from any other session."""
-    calls: list[Callable[[], None]] = []
-    async with write_transaction(db) as connection:
-        session = AsyncSession(bind=connection, expire_on_commit=False)
-        try:
-            yield session
-            await session.flush()
-            calls = take_calls(session)
-        finally:
-            await session.close()
-    for call in calls:
-        call()
+    async with session_on(write_transaction(db)) as session:
+        yield session
 
 
 async def lock_account(session: AsyncSession, account_id: int) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
+from core.db.after_commit import session_on
 from core.settings import Settings
 from support.errors import InboundMailRefusedError
 from support.inbound import UNKNOWN_ADDRESS, addressed_ticket, receive_reply, ticket_recipient
@@ -54,16 +54,12 @@ class SupportInboundHandler:
         data = raw if isinstance(raw, bytes) else str(raw or "").encode()
         try:
             # a writing transaction from its BEGIN, so parallel deliveries queue on SQLite too
-            async with self.database.write_connection() as connection:
-                db_session = AsyncSession(bind=connection, expire_on_commit=False)
-                try:
-                    message = await receive_reply(
-                        db_session, recipients=list(envelope.rcpt_tos), raw=data, domain=self.domain
-                    )
-                    await db_session.flush()
-                    ticket_id, message_id = message.ticket_id, message.id
-                finally:
-                    await db_session.close()
+            async with session_on(self.database.write_connection()) as db_session:
+                message = await receive_reply(
+                    db_session, recipients=list(envelope.rcpt_tos), raw=data, domain=self.domain
+                )
+                await db_session.flush()
+                ticket_id, message_id = message.ticket_id, message.id
         except InboundMailRefusedError as exc:
             logger.info("inbound support mail refused: %s", exc.smtp_reply)
             return exc.smtp_reply

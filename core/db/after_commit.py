@@ -8,15 +8,20 @@ SQLAlchemy reports releasing a savepoint as a commit, and rolling one back as a 
 the transaction around it goes on. So a callback runs only when the outermost transaction commits,
 and is dropped when the savepoint it was registered in (or one around it) rolls back, or when
 the whole transaction does; callbacks registered outside a savepoint that rolls back stay.
+
+A session bound to a connection whose owner commits it (the cashier's money transactions, the
+support mail server's deliveries) never commits itself: :func:`session_on` makes its calls once
+that connection has committed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 logger = logging.getLogger(__name__)
@@ -35,12 +40,25 @@ def call_after_commit(session: AsyncSession | Session, callback: Callable[[], No
     sync_session.info.setdefault(CALLBACKS_KEY, []).append((within, callback))
 
 
-def take_calls(session: AsyncSession | Session) -> list[Callable[[], None]]:
-    """The calls waiting in a session bound to a connection whose owner commits it (the session
-    never commits, so they would never run): the owner calls them once it has committed."""
-    sync_session = session.sync_session if isinstance(session, AsyncSession) else session
-    pending: Pending = sync_session.info.pop(CALLBACKS_KEY, [])
-    return [callback for _within, callback in pending]
+@asynccontextmanager
+async def session_on(
+    transaction: AbstractAsyncContextManager[AsyncConnection],
+) -> AsyncIterator[AsyncSession]:
+    """An ORM session on the connection of ``transaction`` (which commits when it ends without an
+    error), flushed at the end. The session itself never commits, so its after-commit calls are
+    made here, once ``transaction`` has committed."""
+    calls: list[Callable[[], None]] = []
+    async with transaction as connection:
+        session = AsyncSession(bind=connection, expire_on_commit=False)
+        try:
+            yield session
+            await session.flush()
+            pending: Pending = session.sync_session.info.pop(CALLBACKS_KEY, [])
+            calls = [callback for _within, callback in pending]
+        finally:
+            await session.close()
+    for call in calls:
+        call()
 
 
 @event.listens_for(Session, "after_commit")
