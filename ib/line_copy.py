@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ib.line_basis import BasisNamer
-from ib.rules.base import Deferred, Inputs, Line, inputs_json
+from ib.rules.base import Deferred, Line, RememberedInputsJson
 
 COLUMNS = (
     "deal_id", "trader_client_id", "deal_time",
@@ -70,7 +70,7 @@ class LineRows:
         self._rules: dict[tuple[int, str, str, str], bytes] = {}
         self._ranks: dict[str | None, bytes] = {None: NULL}
         self._bases: dict[int | None, bytes] = {None: NULL}
-        self._inputs: dict[int, tuple[Inputs, bytes]] = {}
+        self._inputs_json = RememberedInputsJson()
         self._deal: tuple[int, int, datetime] | None = None
         self._deal_bytes = b""
         self._middles: dict[tuple[Any, ...], bytes] = {}
@@ -135,13 +135,7 @@ class LineRows:
                 encoded = self._bases[basis_id] = _BIGINT.pack(8, basis_id) + NULL + NULL
             return encoded
         assert inputs is not None
-        # Explanations repeat across lines as the very same objects, so each is encoded once,
-        # looked up by identity. The entry holds the explanation: a line is freed once written,
-        # and a freed explanation's identity could be reused by the next one.
-        found = self._inputs.get(id(inputs))
-        if found is None or found[0] is not inputs:
-            found = self._inputs[id(inputs)] = (inputs, _text(inputs_json(inputs)))
-        return NULL + found[1] + _text(formula)
+        return NULL + _text(self._inputs_json(inputs)) + _text(formula)
 
 
 async def copy_stream(rows: LineRows, inserts: Iterable[tuple[int, Line]]) -> AsyncIterator[bytes]:

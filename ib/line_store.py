@@ -23,7 +23,7 @@ from ib.line_basis import BasisNamer, save_bases
 from ib.line_copy import COLUMNS as COPY_COLUMNS
 from ib.line_copy import LineRows, copy_stream
 from ib.models import CommissionLine
-from ib.rules.base import Inputs, Line, inputs_json
+from ib.rules.base import Line, RememberedInputsJson
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
@@ -204,22 +204,11 @@ LINE_COLUMNS = (
 def _line_records(
     inserts: Iterable[tuple[int, Line]], now: datetime, bases: BasisNamer
 ) -> Iterator[tuple[Any, ...]]:
-    """New lines as rows of :data:`LINE_COLUMNS`: a basis id, or their inputs encoded as JSON text.
-
-    Explanations repeat across lines (lots, rates and uplines do) as the very same remembered
-    objects, so each is encoded once per batch, looked up by identity; each entry holds its
-    explanation, so no identity is reused meanwhile.
-    """
-    encoded: dict[int, tuple[Inputs, str]] = {}
+    """New lines as rows of :data:`LINE_COLUMNS`: a basis id, or their inputs encoded as JSON text."""
+    encoded = RememberedInputsJson()
     for deal_id, line in inserts:
         basis_id, inputs, formula = bases.provenance(line)
-        if inputs is None:
-            text = None
-        else:
-            found = encoded.get(id(inputs))
-            if found is None or found[0] is not inputs:
-                found = encoded[id(inputs)] = (inputs, inputs_json(inputs))
-            text = found[1]
+        text = None if inputs is None else encoded(inputs)
         yield (
             deal_id, line.beneficiary_id, line.rule_id, line.scheme_version_id, line.rule_code,
             line.kind, line.level, line.rank, line.trader_client_id, line.deal_time, line.currency,

@@ -342,6 +342,22 @@ def inputs_json(inputs: Inputs) -> str:
     return "{" + ", ".join(f"{_quoted(name)}: {_quoted(value)}" for name, value in inputs) + "}"
 
 
+class RememberedInputsJson:
+    """:func:`inputs_json` of one batch's explanations, each encoded once: they repeat across lines
+    (lots, rates and uplines do) as the very same remembered objects, so they are looked up by
+    identity. Each entry holds its explanation, so no identity is reused while this lives, even
+    when the lines themselves are freed as they are written."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[Inputs, str]] = {}
+
+    def __call__(self, inputs: Inputs) -> str:
+        found = self._texts.get(id(inputs))
+        if found is None:
+            found = self._texts[id(inputs)] = (inputs, inputs_json(inputs))
+        return found[1]
+
+
 def money_in_scheme_currency(context: RuleContext) -> bool:
     """Rules that take a share of the deal's money need the account and scheme in one currency."""
     return context.deal.account_currency == context.version.currency
