@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, any_, literal, select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,14 +34,18 @@ def chunked(values: Sequence[T], size: int = SQL_CHUNK) -> Iterable[Sequence[T]]
 def among(session: AsyncSession, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
     """Conditions "``column`` is one of ``values``", one per statement to run.
 
-    On PostgreSQL one condition, ``column = ANY(array)``: a single parameter however many values,
-    so one prepared statement serves every batch (an ``IN`` of 900 bound values costs the driver
-    some 130 ms per statement, the array 4 ms). On SQLite ``IN`` lists of :data:`SQL_CHUNK`.
+    On PostgreSQL one condition, ``column IN (SELECT unnest(array))``: a single parameter however
+    many values, so one prepared statement serves every batch (an ``IN`` of 900 bound values costs
+    the driver some 130 ms per statement, the array 4 ms). Not ``column = ANY(array)``: once the
+    driver's prepared statement falls back to PostgreSQL's generic plan (from its sixth run), a
+    filter ``= ANY($1)`` compares every row with the array value by value, which took 78 ms instead
+    of 3 ms to find 4,000 logins among 10,000 accounts; the ``unnest`` is planned as a join.
+    On SQLite ``IN`` lists of :data:`SQL_CHUNK`.
     """
     if not values:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return [column == any_(literal(list(values), ARRAY(column.type)))]
+        return [column.in_(select(func.unnest(literal(list(values), ARRAY(column.type)))))]
     return [column.in_(chunk) for chunk in chunked(values)]
 
 
