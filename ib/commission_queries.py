@@ -50,9 +50,11 @@ class LineFilter:
 @dataclass(frozen=True)
 class LineView:
     """One commission line and everything that explains it: the deal, the scheme version, the rule,
-    the level and rank, the formula's inputs and its result."""
+    the level and rank, the formula's inputs and its result. Its IB sees it as deal and rule
+    (:attr:`deal_id`, :attr:`rule_id`): the line's key without the beneficiary, who is the IB."""
 
-    id: int
+    deal_id: int
+    rule_id: int
     deal_time: datetime
     server: str
     ticket: int
@@ -172,7 +174,8 @@ def _view(
         inputs = dict(rendered_inputs) if inputs is None else inputs
         formula = rendered_formula if formula is None else formula
     return LineView(
-        id=line.id,
+        deal_id=line.deal_id,
+        rule_id=line.rule_id,
         deal_time=aware(line.deal_time),
         server=deal.server,
         ticket=deal.ticket,
@@ -211,7 +214,11 @@ async def line_page(
     totals = await line_totals(session, partner_id, where) if totals is None else totals
     total = sum(item.lines for item in totals)
     rows = await session.execute(
-        base.order_by(CommissionLine.deal_time.desc(), CommissionLine.id.desc()).offset(offset).limit(limit)
+        base.order_by(
+            CommissionLine.deal_time.desc(), CommissionLine.deal_id.desc(), CommissionLine.rule_id.desc()
+        )
+        .offset(offset)
+        .limit(limit)
     )
     return Page(await _views(session, rows.all()), offset // limit + 1, limit, total)
 
@@ -221,12 +228,14 @@ async def line_totals(session: AsyncSession, partner_id: int, where: LineFilter)
     return await _grouped(session, partner_id, where, CommissionLine.currency)
 
 
-async def get_line(session: AsyncSession, partner_id: int, line_id: int) -> LineView:
-    row = (
-        await session.execute(_lines(partner_id, LineFilter()).where(CommissionLine.id == line_id))
-    ).first()
+async def get_line(session: AsyncSession, partner_id: int, deal_id: int, rule_id: int) -> LineView:
+    """The IB's line of one deal under one rule."""
+    statement = _lines(partner_id, LineFilter()).where(
+        CommissionLine.deal_id == deal_id, CommissionLine.rule_id == rule_id
+    )
+    row = (await session.execute(statement)).first()
     if row is None:
-        raise LineNotFoundError(f"no commission line {line_id} for IB {partner_id}")
+        raise LineNotFoundError(f"IB {partner_id} has no commission line of deal {deal_id}, rule {rule_id}")
     return (await _views(session, [row]))[0]
 
 
@@ -239,7 +248,8 @@ def spreadsheet_safe(text: str) -> str:
 
 
 CSV_HEADER = (
-    "line_id",
+    "deal_id",
+    "rule_id",
     "deal_time",
     "server",
     "ticket",
@@ -264,7 +274,9 @@ CSV_HEADER = (
 async def lines_csv(session: AsyncSession, partner_id: int, where: LineFilter) -> str:
     """The filtered lines as CSV, oldest first, amounts in minor units (a spreadsheet does the rest)."""
     rows = await session.execute(
-        _lines(partner_id, where).order_by(CommissionLine.deal_time, CommissionLine.id).limit(CSV_ROW_LIMIT)
+        _lines(partner_id, where)
+        .order_by(CommissionLine.deal_time, CommissionLine.deal_id, CommissionLine.rule_id)
+        .limit(CSV_ROW_LIMIT)
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -272,7 +284,8 @@ async def lines_csv(session: AsyncSession, partner_id: int, where: LineFilter) -
     for view in await _views(session, rows.all()):
         writer.writerow(
             (
-                view.id,
+                view.deal_id,
+                view.rule_id,
                 view.deal_time.isoformat(),
                 spreadsheet_safe(view.server),
                 view.ticket,

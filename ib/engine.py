@@ -530,7 +530,7 @@ async def compute_and_post(
         stored = await stored_lines(
             session, [deal_id for deal_id in deal_ids if deal_id not in without_lines]
         )
-        state = sorted((key, value[3]) for key, value in stored.items())
+        state = sorted((key, revision) for key, (_amount, _currency, revision) in stored.items())
         digest = hashlib.sha256(repr((key_scope, state)).encode()).hexdigest()[:40]
         key_prefix = f"ib:e:{digest}"
         diff = await write_diff(session, lines, ids, stored, now)

@@ -27,7 +27,15 @@ from ib.rules.base import Line, RememberedInputsJson
 from ib.snapshot import among, chunked
 
 LineKey = tuple[int, int, int]
-"""(deal id, beneficiary id, rule id): what a commission line is unique on."""
+"""(deal id, beneficiary id, rule id): what a commission line is unique on, and its primary key."""
+StoredLine = tuple[int, str, int]
+"""(amount, currency, revision) of a stored line."""
+KEY_COLUMNS = ("deal_id", "beneficiary_id", "rule_id")
+
+
+def update_key(update: Mapping[str, Any]) -> LineKey:
+    """The key of the line a :attr:`LineDiff.updates` entry changes."""
+    return (update["deal_id"], update["beneficiary_id"], update["rule_id"])
 
 
 @dataclass
@@ -39,6 +47,7 @@ class LineDiff:
     inserted: int = 0
     """How many new lines there are, kept or not."""
     updates: list[dict[str, Any]] = field(default_factory=list)
+    """Changed columns of stored lines, each with the line's key (:data:`KEY_COLUMNS`)."""
     deltas: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     bases: BasisNamer = field(default_factory=BasisNamer)
     """The bases the inserted and updated lines name."""
@@ -50,8 +59,8 @@ class LineDiff:
 
 async def stored_lines(
     session: AsyncSession, deal_ids: Sequence[int], *, between: tuple[datetime, datetime] | None = None
-) -> dict[LineKey, tuple[int, int, str, int]]:
-    """(deal, beneficiary, rule) -> (line id, amount, currency, revision) of the deals' lines.
+) -> dict[LineKey, StoredLine]:
+    """(deal, beneficiary, rule) -> (amount, currency, revision) of the deals' lines.
 
     ``between`` (the first and last of the deals' times, both included) lets SQLite read them with
     one range scan of its deal-time index instead of lists of ids: a recompute's page holds every
@@ -60,7 +69,7 @@ async def stored_lines(
     read by deal id from the unique index, whose order is the deal's.
     """
     c = CommissionLine.__table__.c
-    columns = select(c.deal_id, c.beneficiary_id, c.rule_id, c.id, c.amount, c.currency, c.revision)
+    columns = select(c.deal_id, c.beneficiary_id, c.rule_id, c.amount, c.currency, c.revision)
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         return await _stored_lines_postgresql(connection, deal_ids)
@@ -69,40 +78,40 @@ async def stored_lines(
     else:
         statements = [columns.where(condition) for condition in among(session, c.deal_id, sorted(deal_ids))]
     wanted = set(deal_ids)
-    out: dict[LineKey, tuple[int, int, str, int]] = {}
+    out: dict[LineKey, StoredLine] = {}
     for statement in statements:
-        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in (
+        for deal_id, beneficiary, rule_id, amount, currency, revision in (
             await connection.execute(statement)
         ).all():
             if deal_id in wanted:
-                out[(deal_id, beneficiary, rule_id)] = (line_id, amount, currency, revision)
+                out[(deal_id, beneficiary, rule_id)] = (amount, currency, revision)
     return out
 
 
 STORED_LINES_SQL = (
-    "SELECT deal_id, beneficiary_id, rule_id, id, amount, currency, revision FROM ib_commission_line"
+    "SELECT deal_id, beneficiary_id, rule_id, amount, currency, revision FROM ib_commission_line"
     " WHERE deal_id = ANY($1::bigint[])"
 )
 
 
 async def _stored_lines_postgresql(
     connection: AsyncConnection, deal_ids: Sequence[int]
-) -> dict[LineKey, tuple[int, int, str, int]]:
+) -> dict[LineKey, StoredLine]:
     """:func:`stored_lines` on the transaction's own driver connection: a recompute reads every line
     of its period, and the driver's records cost a fraction of SQLAlchemy rows."""
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     rows = await driver.fetch(STORED_LINES_SQL, list(deal_ids))
     return {
-        (deal_id, beneficiary, rule_id): (line_id, amount, currency, revision)
-        for deal_id, beneficiary, rule_id, line_id, amount, currency, revision in rows
+        (deal_id, beneficiary, rule_id): (amount, currency, revision)
+        for deal_id, beneficiary, rule_id, amount, currency, revision in rows
     }
 
 
 def diff_lines(
     lines: Iterable[Line],
     deal_ids_by_ticket: Mapping[tuple[str, int], int],
-    stored: Mapping[LineKey, tuple[int, int, str, int]],
+    stored: Mapping[LineKey, StoredLine],
     now: datetime,
 ) -> LineDiff:
     diff = LineDiff()
@@ -115,7 +124,7 @@ def iter_diff(
     diff: LineDiff,
     lines: Iterable[Line],
     deal_ids_by_ticket: Mapping[tuple[str, int], int],
-    stored: Mapping[LineKey, tuple[int, int, str, int]],
+    stored: Mapping[LineKey, StoredLine],
     now: datetime,
     *,
     keep_inserts: bool = True,
@@ -160,12 +169,12 @@ def iter_diff(
             diff.inserted += 1
             deltas[(line.beneficiary_id, line.currency)] += line.amount
             yield deal_id, line
-        elif found[1] != line.amount:
+        elif found[0] != line.amount:
             basis_id, inputs, formula = diff.bases.provenance(line)
             diff.updates.append(
                 {
-                    "id": found[0],
-                    "revision": found[3] + 1,
+                    **dict(zip(KEY_COLUMNS, key, strict=True)),
+                    "revision": found[2] + 1,
                     "amount": line.amount,
                     "basis_id": basis_id,
                     "inputs": None if inputs is None else dict(inputs),
@@ -178,12 +187,12 @@ def iter_diff(
                     "computed_at": now,
                 }
             )
-            deltas[(line.beneficiary_id, found[2])] += line.amount - found[1]
-    for key, (line_id, amount, currency, revision) in stored.items():
+            deltas[(line.beneficiary_id, found[1])] += line.amount - found[0]
+    for key, (amount, currency, revision) in stored.items():
         if key not in seen and amount != 0:
             diff.updates.append(
                 {
-                    "id": line_id,
+                    **dict(zip(KEY_COLUMNS, key, strict=True)),
                     "amount": 0,
                     "revision": revision + 1,
                     "formula": f"no longer applies (was {amount})",
@@ -262,7 +271,7 @@ async def write_diff(
     session: AsyncSession,
     lines: Iterable[Line],
     deal_ids_by_ticket: Mapping[tuple[str, int], int],
-    stored: Mapping[LineKey, tuple[int, int, str, int]],
+    stored: Mapping[LineKey, StoredLine],
     now: datetime,
 ) -> LineDiff:
     """:func:`diff_lines` and :func:`write_lines` in one pass.

@@ -27,7 +27,7 @@ from ib import audit
 from ib.calculation import CalculationState, calculate
 from ib.engine import Outcome, deal_facts, merge_new_clients, post_deltas, seed_state, uses_min_hold
 from ib.errors import RecomputeError
-from ib.line_store import LineDiff, LineKey, diff_lines, stored_lines, write_lines
+from ib.line_store import LineDiff, LineKey, StoredLine, diff_lines, stored_lines, update_key, write_lines
 from ib.models import RecomputeRun, SchemeVersion, StoredDeal
 from ib.network import Network
 from ib.rules.base import Line
@@ -52,21 +52,20 @@ class PeriodDiff:
         self,
         deals: int,
         lines: Sequence[Line],
-        stored: Mapping[LineKey, tuple[int, int, str, int]],
+        stored: Mapping[LineKey, StoredLine],
         diff: LineDiff,
     ) -> None:
         """Add one page: its deals, the lines published and recomputed, and the changed ones."""
         self.deals += deals
-        for key, (_line_id, amount, currency, _revision) in stored.items():
+        for key, (amount, currency, _revision) in stored.items():
             self.current[(key[1], currency)] += amount
         for line in lines:
             self.recomputed[(line.beneficiary_id, line.currency)] += line.amount
         for _deal_id, line in diff.inserts:
             self.changed_lines[(line.beneficiary_id, line.currency)] += 1
-        if diff.updates:
-            by_line = {line_id: (key[1], currency) for key, (line_id, _a, currency, _r) in stored.items()}
-            for update in diff.updates:
-                self.changed_lines[by_line[update["id"]]] += 1
+        for update in diff.updates:
+            key = update_key(update)
+            self.changed_lines[(key[1], stored[key][1])] += 1
 
     def rows(self) -> list[dict[str, Any]]:
         keys = sorted(set(self.current) | set(self.recomputed) | set(self.changed_lines))

@@ -268,10 +268,16 @@ async def get_commissions(
     return LinesAnswer(page.items, page.page, page.per_page, page.total, totals)
 
 
-@get("/commissions/{line_id:int}", name="ib.api.commission", summary="One commission line with provenance")
-async def get_commission(request: Request[Any, Any, Any], line_id: FromPath[int]) -> LineView:
+@get(
+    "/commissions/{deal_id:int}/{rule_id:int}",
+    name="ib.api.commission",
+    summary="One commission line with provenance: the IB's line of one deal under one rule",
+)
+async def get_commission(
+    request: Request[Any, Any, Any], deal_id: FromPath[int], rule_id: FromPath[int]
+) -> LineView:
     async with app_services(request.app).database.session() as session:
-        return await line_or_404(session, current_partner(request), line_id)
+        return await line_or_404(session, current_partner(request), deal_id, rule_id)
 
 
 @get(

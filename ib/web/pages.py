@@ -163,10 +163,12 @@ class IbPagesController(Controller):
             },
         )
 
-    @get("/commissions/{line_id:int}", name="ib.commission")
-    async def commission(self, request: Request[Any, Any, Any], line_id: FromPath[int]) -> Template:
+    @get("/commissions/{deal_id:int}/{rule_id:int}", name="ib.commission")
+    async def commission(
+        self, request: Request[Any, Any, Any], deal_id: FromPath[int], rule_id: FromPath[int]
+    ) -> Template:
         async with app_services(request.app).database.session() as session:
-            line = await line_or_404(session, current_partner(request), line_id)
+            line = await line_or_404(session, current_partner(request), deal_id, rule_id)
             money = await scheme_money(session)
         return Template(
             "ib/commission.html", context={"line": line, "money": money, "section": "commissions"}

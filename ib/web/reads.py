@@ -60,10 +60,10 @@ async def lines_and_totals(
     return page, totals
 
 
-async def line_or_404(session: AsyncSession, partner: PartnerAccess, line_id: int) -> LineView:
-    """One of the IB's own commission lines; another IB's line id answers 404."""
+async def line_or_404(session: AsyncSession, partner: PartnerAccess, deal_id: int, rule_id: int) -> LineView:
+    """One of the IB's own commission lines; a deal and rule that earned the IB no line answer 404."""
     try:
-        return await get_line(session, partner.partner_id, line_id)
+        return await get_line(session, partner.partner_id, deal_id, rule_id)
     except LineNotFoundError:
         raise NotFoundException() from None
 

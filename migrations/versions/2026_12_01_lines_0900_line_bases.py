@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.sqlite_triggers import recreate, set_aside_triggers_naming
+
 revision: str = "lines_0900"
 down_revision: str | Sequence[str] | None = "analytics_0800"
 branch_labels: str | Sequence[str] | None = None
@@ -50,28 +52,6 @@ def _int() -> sa.types.TypeEngine:
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _triggers_naming_lines() -> list[tuple[str, str]]:
-    """(name, SQL) of every SQLite trigger on the line table or naming it (the parents' guards of
-    ``ibspeed_0700``): a table rebuild drops the first kind and trips over the second, so both
-    are dropped first and recreated after."""
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
-            " AND (tbl_name = :table OR sql LIKE '%' || :table || '%')"
-        ),
-        {"table": LINES},
-    )
-    triggers = [(row[0], row[1]) for row in rows]
-    for name, _sql in triggers:
-        op.execute(f'DROP TRIGGER "{name}"')
-    return triggers
-
-
-def _recreate(triggers: list[tuple[str, str]]) -> None:
-    for _name, sql in triggers:
-        op.execute(sql)
-
-
 def upgrade() -> None:
     op.create_table(
         "ib_line_basis",
@@ -82,13 +62,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ib_line_basis")),
     )
     postgresql = op.get_bind().dialect.name == "postgresql"
-    triggers = [] if postgresql else _triggers_naming_lines()
+    triggers = [] if postgresql else set_aside_triggers_naming(LINES)
     with op.batch_alter_table(LINES, schema=None) as batch_op:
         batch_op.add_column(sa.Column("basis_id", _int(), nullable=True))
         batch_op.alter_column("inputs", existing_type=sa.JSON(), nullable=True)
         batch_op.alter_column("formula", existing_type=sa.Text(), nullable=True)
         batch_op.create_check_constraint(op.f("ck_ib_commission_line_explained"), EXPLAINED)
-    _recreate(triggers)
+    recreate(triggers)
     if postgresql:
         op.drop_index(TIME_INDEX, table_name=LINES)
         op.create_index(
@@ -103,11 +83,11 @@ def downgrade() -> None:
         op.create_index(TIME_INDEX, LINES, ["deal_time"])
     # Going back loses what only the bases explained; each such line says where it was.
     op.execute(UNEXPLAINED_POSTGRESQL if postgresql else UNEXPLAINED_SQLITE)
-    triggers = [] if postgresql else _triggers_naming_lines()
+    triggers = [] if postgresql else set_aside_triggers_naming(LINES)
     with op.batch_alter_table(LINES, schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_ib_commission_line_explained"), type_="check")
         batch_op.alter_column("formula", existing_type=sa.Text(), nullable=False)
         batch_op.alter_column("inputs", existing_type=sa.JSON(), nullable=False)
         batch_op.drop_column("basis_id")
-    _recreate(triggers)
+    recreate(triggers)
     op.drop_table("ib_line_basis")

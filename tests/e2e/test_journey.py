@@ -455,7 +455,7 @@ async def commission_lines(db: Database, client_id: int) -> list[CommissionLine]
             await session.scalars(
                 select(CommissionLine)
                 .where(CommissionLine.trader_client_id == client_id)
-                .order_by(CommissionLine.id)
+                .order_by(CommissionLine.deal_id, CommissionLine.beneficiary_id, CommissionLine.rule_id)
             )
         )
 

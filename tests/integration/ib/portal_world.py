@@ -61,12 +61,15 @@ class PortalWorld:
     def login(self, person: str) -> int:
         return self.users[person] + 5000
 
-    async def line_ids(self, name: str) -> list[int]:
+    async def line_paths(self, name: str) -> list[str]:
+        """``{deal id}/{rule id}`` of each of the IB's lines, what its URLs name a line by."""
         async with self.world.db.session() as session:
-            rows = await session.scalars(
-                select(CommissionLine.id).where(CommissionLine.beneficiary_id == self.partner(name))
+            rows = await session.execute(
+                select(CommissionLine.deal_id, CommissionLine.rule_id).where(
+                    CommissionLine.beneficiary_id == self.partner(name)
+                )
             )
-            return sorted(rows.all())
+            return [f"{deal_id}/{rule_id}" for deal_id, rule_id in sorted(rows.all())]
 
 
 async def seed(db: Database, settings: Settings) -> PortalWorld:

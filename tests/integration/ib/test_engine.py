@@ -20,6 +20,7 @@ from tests.integration.ib.world import DAY1, SERVER, build_world, deal
 
 FIXED = {"code": "fixed", "kind": "fixed", "params": {"amount_per_lot": 700}}
 LEVELS = {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 200, 100]}}
+THE_LINE = "deal_id = :deal AND beneficiary_id = :beneficiary AND rule_id = :rule"
 
 
 async def three_levels(db: Database):
@@ -62,7 +63,7 @@ async def test_lines_carry_their_provenance(db: Database) -> None:
     assert first.inputs is None
     assert first.formula is None
     async with db.session() as session:
-        view = await get_line(session, world.ids["C"], first.id)
+        view = await get_line(session, world.ids["C"], first.deal_id, first.rule_id)
     assert view.inputs["lots"] == "0.35"
     assert view.inputs["own_rate"] == "700"
     assert "0.35 lots * 700 per lot = 245" in view.formula
@@ -182,6 +183,7 @@ async def test_a_line_must_name_an_existing_deal_beneficiary_and_rule_of_its_ver
         f"INSERT INTO ib_commission_line ({columns}) VALUES (:deal, :beneficiary, :rule, :version,"
         " 'fixed', 'fixed', 3, NULL, 100, CURRENT_TIMESTAMP, 'USD', 1, '{}', 'test', 1, CURRENT_TIMESTAMP)"
     )
+    key = {"deal": line.deal_id, "beneficiary": line.beneficiary_id, "rule": line.rule_id}
     for values in bad_lines.values():
         with pytest.raises(IntegrityError, match="must name an existing deal"):
             async with db.engine.begin() as connection:
@@ -190,8 +192,8 @@ async def test_a_line_must_name_an_existing_deal_beneficiary_and_rule_of_its_ver
         with pytest.raises(IntegrityError, match="must name an existing deal"):
             async with db.engine.begin() as connection:
                 await connection.execute(
-                    text(f"UPDATE ib_commission_line SET {column} = :value WHERE id = :id"),
-                    {"value": value, "id": line.id},
+                    text(f"UPDATE ib_commission_line SET {column} = :value WHERE {THE_LINE}"),
+                    {"value": value, **key},
                 )
     named = {
         "ib_deal": line.deal_id,
@@ -210,6 +212,6 @@ async def test_a_line_must_name_an_existing_deal_beneficiary_and_rule_of_its_ver
     async with db.engine.begin() as connection:
         await connection.execute(insert_line, good)
         await connection.execute(
-            text("UPDATE ib_commission_line SET amount = 2, revision = 2 WHERE id = :id"), {"id": line.id}
+            text(f"UPDATE ib_commission_line SET amount = 2, revision = 2 WHERE {THE_LINE}"), key
         )
     assert await world.line_totals() == {"C": 2, "B": 200, "A": 101}

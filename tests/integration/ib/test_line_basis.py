@@ -59,7 +59,7 @@ async def test_every_planned_rule_reads_back_as_the_calculation_explained_it(db:
         kinds = {line.kind for line in stored if line.basis_id is not None}
         read_back = {}
         for line in stored:
-            view = await get_line(session, line.beneficiary_id, line.id)
+            view = await get_line(session, line.beneficiary_id, line.deal_id, line.rule_id)
             read_back[(line.deal_id, line.beneficiary_id, line.rule_id)] = (
                 view.amount,
                 view.inputs,
@@ -106,7 +106,7 @@ async def test_a_deleted_deal_keeps_its_inputs_under_a_formula_that_says_so(db: 
         assert line is not None
         assert line.amount == 0
         assert line.basis_id is not None
-        view = await get_line(session, world.ids["C"], line.id)
+        view = await get_line(session, world.ids["C"], line.deal_id, line.rule_id)
     assert view.formula == "no longer applies (was 1400)"
     assert view.inputs["lots"] == "2"
     assert view.inputs["own_rate"] == "700"

@@ -29,7 +29,8 @@ async def test_read_api_answers_the_hand_worked_figures(
         client = (await browser.get(f"/api/v1/ib/clients/{world.users['Y']}")).json()
         deals = (await browser.get("/api/v1/ib/deals", params={"symbol": "EURUSD"})).json()
         lines = (await browser.get("/api/v1/ib/commissions", params={"level": 1})).json()
-        one = (await browser.get(f"/api/v1/ib/commissions/{lines['items'][0]['id']}")).json()
+        first = lines["items"][0]
+        one = (await browser.get(f"/api/v1/ib/commissions/{first['deal_id']}/{first['rule_id']}")).json()
         stats = (
             await browser.get("/api/v1/ib/statistics", params={"start": "2026-10-01", "period": "month"})
         ).json()
@@ -62,6 +63,7 @@ async def test_read_api_answers_the_hand_worked_figures(
     assert lines["total"] == 2
     assert lines["totals"] == [{"key": "USD", "currency": "USD", "amount": 2100, "lines": 2}]
     assert {(line["ticket"], line["amount"]) for line in lines["items"]} == {(9002, 1400), (9004, 700)}
+    assert [one["deal_id"], one["rule_id"], one["amount"]] == [first["deal_id"], first["rule_id"], 1400]
     assert one["scheme"] == "Standard"
     assert one["scheme_version"] == 1
     assert one["rule_code"] == "fixed"
@@ -136,7 +138,7 @@ async def test_ib_api_is_in_the_openapi_schema(portal_client: AsyncTestClient) -
         "/api/v1/ib/clients/{client_id}",
         "/api/v1/ib/deals",
         "/api/v1/ib/commissions",
-        "/api/v1/ib/commissions/{line_id}",
+        "/api/v1/ib/commissions/{deal_id}/{rule_id}",
         "/api/v1/ib/statistics",
         "/api/v1/ib/allocations",
         "/api/v1/ib/links",

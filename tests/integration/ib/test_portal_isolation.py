@@ -52,7 +52,7 @@ async def test_an_ib_never_sees_another_network(
     async with db.session() as session:
         carol_payout = await session.scalar(select(Payout).where(Payout.partner_id == world.partner("C")))
     assert carol_payout is not None
-    carol_lines = await world.line_ids("C")
+    carol_lines = await world.line_paths("C")
     z = world.users["Z"]
     async with signed_in_as(portal_client.app, "A") as browser:
         # By page: C's client, deal, line, link and payout appear nowhere.
@@ -99,7 +99,7 @@ async def test_a_sub_ib_sees_its_branch_not_its_parent_s(
     db: Database, settings: Settings, portal_client: AsyncTestClient
 ) -> None:
     world = await seed(db, settings)
-    a_lines = await world.line_ids("A")
+    a_lines = await world.line_paths("A")
     y = world.users["Y"]
     async with signed_in_as(portal_client.app, "B") as browser:
         clients = (await browser.get("/api/v1/ib/clients")).json()
@@ -128,7 +128,7 @@ async def test_a_client_without_an_ib_profile_gets_nothing(
         home = await browser.get("/ib", follow_redirects=False)
         pages = [await browser.get(path, follow_redirects=False) for path in IB_PAGES]
         apis = [await browser.get(path) for path in IB_API]
-        line = await browser.get(f"/api/v1/ib/commissions/{(await world.line_ids('A'))[0]}")
+        line = await browser.get(f"/api/v1/ib/commissions/{(await world.line_paths('A'))[0]}")
     assert home.status_code == 303
     assert home.headers["location"] == "/ib/apply"
     for answer in pages + apis + [line]:

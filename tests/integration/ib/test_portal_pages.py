@@ -122,7 +122,7 @@ async def test_commission_lines_with_provenance_filters_and_csv(
         level_two = (await browser.get("/ib/commissions", params={"level": 2})).text
         by_client = (await browser.get("/ib/commissions", params={"client": world.users["Y"]})).text
         exported = await browser.get("/ib/commissions.csv", params={"symbol": "EURUSD"})
-        [first_line, *_rest] = await world.line_ids("A")
+        [first_line, *_rest] = await world.line_paths("A")
         detail = (await browser.get(f"/ib/commissions/{first_line}")).text
     assert "23.00 USD" in part(everything, r'id="total">(.*?)</p>')
     assert "3 rows" in everything

@@ -210,9 +210,9 @@ async def test_what_the_fuzzer_found_answers_as_documented(
     say which parameter."""
     await seed(db, settings)
     async with signed_in_as(portal_client.app, "A") as browser:
-        huge = await browser.get(f"/api/v1/ib/commissions/{2**64}")
+        huge = await browser.get(f"/api/v1/ib/commissions/{2**64}/1")
         huge_page = await browser.get(f"/ib/clients/{2**70}")
-        fits = await browser.get(f"/api/v1/ib/commissions/{2**63 - 1}")
+        fits = await browser.get(f"/api/v1/ib/commissions/{2**63 - 1}/1")
         malformed = await browser.get("/api/v1/ib/clients", params={"page": "abc"})
         too_big = await browser.get("/api/v1/ib/deals", params={"client": str(2**64)})
         nul_query = await browser.get("/api/v1/ib/commissions", params={"symbol": "EUR\x00USD"})

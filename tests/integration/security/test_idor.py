@@ -59,7 +59,8 @@ KIND_BY_PARAM = {
     "withdrawal_id": "withdrawal",
     "deposit_id": "deposit",
     "client_id": "network_client",
-    "line_id": "commission_line",
+    "deal_id": "commission_line_deal",
+    "rule_id": "commission_line_rule",
     "link_id": "referral_link",
     "payout_id": "payout",
     "ticket_id": "support_ticket",
@@ -215,6 +216,7 @@ async def victim_objects(db: Database, settings: Settings, world: PortalWorld) -
     async with db.session() as session:
         payout = await session.scalar(select(Payout.id).where(Payout.partner_id == world.partner("A")))
     assert payout is not None
+    line_deal, line_rule = (int(part) for part in (await world.line_paths("A"))[0].split("/"))
     return {
         "kyc_document": document.id,
         "withdrawal": withdrawal.id,
@@ -222,7 +224,8 @@ async def victim_objects(db: Database, settings: Settings, world: PortalWorld) -
         "bank_account": account.id,
         "trading_account": await trading_account(db, settings, alice),
         "network_client": world.users["Y"],
-        "commission_line": (await world.line_ids("A"))[0],
+        "commission_line_deal": line_deal,
+        "commission_line_rule": line_rule,
         "referral_link": link.id,
         "payout": payout,
         "support_ticket": ticket.id,
