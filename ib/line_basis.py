@@ -140,14 +140,18 @@ class BasisNamer:
         self._named[id(arguments)] = (basis.id, digits, arguments)
         return basis.id
 
-    def basis_key(self, why: Deferred) -> tuple[Any, ...]:
-        """What tells a deferred line's basis from others' without naming it: for an overriding
-        line its sub-IB and percentage, for others the identity of the plan's arguments and the
-        symbol's digits. Valid while this namer lives, once :meth:`basis_id` has named the basis
-        (which keeps those arguments alive)."""
+    def plan_line_key(self, line: Line) -> tuple[Any, ...]:
+        """What tells a deferred line's plan line from others' without naming its basis: the
+        basis's own key (for an overriding line its sub-IB and percentage, for others the identity
+        of the plan's arguments and the symbol's digits) with the beneficiary, rule, level and rank.
+        Valid while this namer lives, once :meth:`basis_id` has named the basis (which keeps those
+        arguments alive). One flat tuple: it is built for every line the engine writes."""
+        why: Deferred = line.why  # type: ignore[assignment]
+        arguments = why.arguments
         if why.explain is overriding.explain:
-            return why.arguments[1:]
-        return (id(why.arguments), why.deal.symbol_digits)
+            return (arguments[1], arguments[2], line.beneficiary_id, line.rule_id, line.level, line.rank)
+        digits = why.deal.symbol_digits
+        return (id(arguments), digits, line.beneficiary_id, line.rule_id, line.level, line.rank)
 
     def provenance(self, line: Line) -> tuple[int | None, Inputs | None, str | None]:
         """(basis id, inputs, formula) as a line stores them: a basis (the other two ``None``), or

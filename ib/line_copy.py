@@ -88,14 +88,13 @@ class LineRows:
         """Everything of a row between the deal's fields and the amount.
 
         A line explained by a basis repeats it exactly for every deal of its plan, so it is packed
-        once per plan line: the key is the basis's own (see :meth:`BasisNamer.basis_key`) with the
-        beneficiary's place. Other lines carry their own explanation and are packed every time.
+        once per plan line (see :meth:`BasisNamer.plan_line_key`). Other lines carry their own
+        explanation and are packed every time.
         """
         why = line.why
         if type(why) is not Deferred:
             return self._packed_middle(line)
-        basis_key = self.bases.basis_key(why)
-        key = (basis_key, line.beneficiary_id, line.rule_id, line.level, line.rank)
+        key = self.bases.plan_line_key(line)
         middle = self._middles.get(key)
         if middle is None:
             if self.bases.basis_id(why) is None:  # no basis: the explanation is the line's own
