@@ -1,7 +1,8 @@
 """What an IB earned, read for its portal: its commission lines with their provenance, filtered and
 paged, their CSV export, the dashboard's totals and the statistics by period, symbol and level.
 
-An IB reads only lines where it is the beneficiary; a line id of another IB is "not found". Every
+An IB reads only lines where it is the beneficiary, and names one by deal and rule: a deal and rule
+that earned it nothing are "not found", even where they earned another IB a line. Every
 amount is the stored line's integer of minor units; nothing here computes a commission.
 """
 
@@ -33,7 +34,7 @@ CSV_ROW_LIMIT = 100_000
 
 
 class LineNotFoundError(IbError):
-    """Raised when a commission line id names no line of this IB."""
+    """Raised when a deal and rule name no line of this IB."""
 
 
 @dataclass(frozen=True)

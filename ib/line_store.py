@@ -66,7 +66,7 @@ async def stored_lines(
     one range scan of its deal-time index instead of lists of ids: a recompute's page holds every
     deal of its time range. PostgreSQL's deal-time index is a BRIN index, whose newest block
     ranges stay unsummarised (so scanned whole) until autovacuum gets to them; there the lines are
-    read by deal id from the unique index, whose order is the deal's.
+    read by deal id from the primary key's index, whose order is the deal's.
     """
     c = CommissionLine.__table__.c
     columns = select(c.deal_id, c.beneficiary_id, c.rule_id, c.amount, c.currency, c.revision)

@@ -9,6 +9,11 @@ already unique. The surrogate id cost every line a sequence number and a second 
 that unique one: about a fifth of PostgreSQL's work per line written. The unique key becomes the
 primary key (on PostgreSQL its index is built once more, under the primary key's name).
 
+The upgrade holds the line table's lock while that index builds, so the engine and the IB portal's
+commission pages wait for it: about a second per 4 million lines on the development machine
+(16 million lines, a month of the commission benchmark, take some 5 to 10 seconds). Run it with
+the old processes stopped, as docs/operations.md asks of a release that removes a column.
+
 Going back gives every line a new id, in no particular order. On SQLite the table is rebuilt,
 which drops its triggers, so the line's reference triggers (migration ``ibspeed_0700``) are set
 aside first and recreated.

@@ -7,14 +7,17 @@ from __future__ import annotations
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from core import clock
 from core.db import Database
 from core.settings import Settings
 from ib import attribution
+from ib.engine import process_deals
 from ib.hierarchy import tree_at
-from ib.models import Payout, ReferralLink
+from ib.models import CommissionLine, Payout, ReferralLink
 from ib.payouts import pay_out
-from tests.integration.ib.portal_world import seed, signed_in_as
-from tests.integration.ib.world import STAFF
+from tests.helpers import make_client
+from tests.integration.ib.portal_world import EMAILS, seed, signed_in_as
+from tests.integration.ib.world import SERVER, STAFF, build_world, deal
 
 IB_PAGES = (
     "/ib/network",
@@ -118,6 +121,36 @@ async def test_a_sub_ib_sees_its_branch_not_its_parent_s(
     assert [d["ticket"] for d in deals["items"]] == [9001]
     assert [node["partner_id"] for node in network["nodes"]] == [world.partner("B")]
     assert dashboard["today"][0]["amount"] == 700
+
+
+async def test_two_ibs_paid_on_one_deal_under_one_rule_each_read_their_own_line(
+    db: Database, settings: Settings, portal_client: AsyncTestClient
+) -> None:
+    """A line is named by deal and rule, the IB being its beneficiary: where one per-level rule pays
+    both the sub-IB (level 1) and its parent (level 2) on the same deal, the same URL shows each of
+    them their own line, never the other's."""
+    users = {person: await make_client(db, settings, EMAILS[person]) for person in "ABX"}
+    levels = {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [300, 100]}}
+    world = await build_world(
+        db,
+        rules=[levels],
+        ibs=[("A", users["A"], None, None), ("B", users["B"], "A", None)],
+        clients={users["X"]: "B"},
+    )
+    await process_deals(db, SERVER, [deal(9001, users["X"] + 5000, lots="2", time=clock.utcnow())])
+    async with db.session() as session:
+        keys = (await session.execute(select(CommissionLine.deal_id, CommissionLine.rule_id))).all()
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+    deal_id, rule_id = keys[0]
+    seen = {}
+    for person in "AB":
+        async with signed_in_as(portal_client.app, person) as browser:
+            answer = (await browser.get(f"/api/v1/ib/commissions/{deal_id}/{rule_id}")).json()
+            page = (await browser.get(f"/ib/commissions/{deal_id}/{rule_id}")).text
+        seen[person] = (answer["level"], answer["amount"], "6.00 USD" in page, "2.00 USD" in page)
+    assert world.ids["A"] != world.ids["B"]
+    assert seen == {"B": (1, 600, True, False), "A": (2, 200, False, True)}
 
 
 async def test_a_client_without_an_ib_profile_gets_nothing(

@@ -59,14 +59,16 @@ KIND_BY_PARAM = {
     "withdrawal_id": "withdrawal",
     "deposit_id": "deposit",
     "client_id": "network_client",
-    "deal_id": "commission_line_deal",
-    "rule_id": "commission_line_rule",
     "link_id": "referral_link",
     "payout_id": "payout",
     "ticket_id": "support_ticket",
     "attachment_id": "support_attachment",
 }
 KIND_BY_ROUTE = {
+    ("/ib/commissions/", "deal_id"): "commission_line_deal",
+    ("/ib/commissions/", "rule_id"): "commission_line_rule",
+    ("/api/v1/ib/commissions/", "deal_id"): "commission_line_deal",
+    ("/api/v1/ib/commissions/", "rule_id"): "commission_line_rule",
     ("/funding/bank-accounts/", "account_id"): "bank_account",
     ("/trading/", "account_id"): "trading_account",
 }
