@@ -33,9 +33,15 @@ StoredLine = tuple[int, str, int]
 KEY_COLUMNS = ("deal_id", "beneficiary_id", "rule_id")
 
 
+def key_values(key: LineKey) -> dict[str, int]:
+    """A line's key as the columns of a :attr:`LineDiff.updates` entry."""
+    return dict(zip(KEY_COLUMNS, key, strict=True))
+
+
 def update_key(update: Mapping[str, Any]) -> LineKey:
     """The key of the line a :attr:`LineDiff.updates` entry changes."""
-    return (update["deal_id"], update["beneficiary_id"], update["rule_id"])
+    deal_id, beneficiary_id, rule_id = (update[name] for name in KEY_COLUMNS)
+    return (deal_id, beneficiary_id, rule_id)
 
 
 @dataclass
@@ -173,7 +179,7 @@ def iter_diff(
             basis_id, inputs, formula = diff.bases.provenance(line)
             diff.updates.append(
                 {
-                    **dict(zip(KEY_COLUMNS, key, strict=True)),
+                    **key_values(key),
                     "revision": found[2] + 1,
                     "amount": line.amount,
                     "basis_id": basis_id,
@@ -192,7 +198,7 @@ def iter_diff(
         if key not in seen and amount != 0:
             diff.updates.append(
                 {
-                    **dict(zip(KEY_COLUMNS, key, strict=True)),
+                    **key_values(key),
                     "amount": 0,
                     "revision": revision + 1,
                     "formula": f"no longer applies (was {amount})",
