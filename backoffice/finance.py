@@ -13,6 +13,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 
+from backoffice.cashier_wiring import KYC_GATES
 from backoffice.csv_download import csv_response
 from backoffice.guards import permission
 from backoffice.money import money_formatter
@@ -131,7 +132,7 @@ class DepositQueueController(Controller):
                 scale = await scale_of(session, deposit.currency) if deposit else 2
             received = parse_amount(form.get("received_amount", ""), scale)
             await deposits.approve_wire_deposit(
-                db, deposit_id, received, actor_for(request, signed_in(request).user)
+                db, deposit_id, received, actor_for(request, signed_in(request).user), gates=KYC_GATES
             )
         except CashierError as exc:
             flash(request, str(exc), category="error")

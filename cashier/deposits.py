@@ -27,6 +27,7 @@ from cashier.errors import (
     InvalidFileError,
     InvalidStateError,
     LimitExceededError,
+    NotAllowedError,
     NotFoundError,
     PaymentProviderError,
     WebhookRejectedError,
@@ -101,6 +102,25 @@ async def check_deposit_limits(
         raise LimitExceededError("This would pass your daily deposit limit.")
 
 
+async def _admit(
+    session: AsyncSession,
+    gates: Gates,
+    client_id: int,
+    currency: str,
+    amount: int,
+    limits: CurrencyLimits | None,
+) -> None:
+    """Whether the client may request this deposit: the gate (KYC), then the limits.
+
+    The wallet's lock comes first: the gate counts the client's open requests as well as what was
+    credited, so two requests at once can't both fit under a KYC limit (nor under a daily one).
+    """
+    await lock_account(session, await wallet_account(session, client_id, currency))
+    await gates.deposit(session, client_id, amount, currency)
+    if limits is not None:
+        await check_deposit_limits(session, client_id, currency, amount, limits)
+
+
 async def _claim(session: AsyncSession, deposit: Deposit, actor: Actor) -> Deposit:
     """Insert the new request, or answer the one a concurrent retry with the same key made."""
     try:
@@ -146,12 +166,8 @@ async def start_psp_deposit(
         if existing is not None and existing.status != DepositStatus.CREATED:
             return existing
         if existing is None:
-            await gates.deposit(session, client_id, amount, currency)
-            wallet = await wallet_account(session, client_id, currency)
             await house_accounts(session, currency, psp.name)
-            if limits is not None:
-                await lock_account(session, wallet)
-                await check_deposit_limits(session, client_id, currency, amount, limits)
+            await _admit(session, gates, client_id, currency, amount, limits)
             deposit = Deposit(
                 client_id=client_id,
                 method=DepositMethod.PSP,
@@ -451,10 +467,7 @@ async def submit_wire_deposit(
     media_type = check_proof(proof, max_bytes)
     stored = store.put(proof)
     async with money_transaction(db) as session:
-        await gates.deposit(session, client_id, amount, currency)
-        if limits is not None:
-            await lock_account(session, await wallet_account(session, client_id, currency))
-            await check_deposit_limits(session, client_id, currency, amount, limits)
+        await _admit(session, gates, client_id, currency, amount, limits)
         deposit = Deposit(
             client_id=client_id,
             method=DepositMethod.WIRE,
@@ -468,8 +481,16 @@ async def submit_wire_deposit(
         return await _claim(session, deposit, actor)
 
 
-async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: int, actor: Actor) -> Deposit:
-    """Finance saw ``received_amount`` arrive (it may differ from the declared amount): credit it."""
+async def approve_wire_deposit(
+    db: Database, deposit_id: int, received_amount: int, actor: Actor, *, gates: Gates
+) -> Deposit:
+    """Finance saw ``received_amount`` arrive (it may differ from the declared amount): credit it.
+
+    The gate is asked again: the amount received may be more than the client declared, and the
+    client's KYC level may have changed since. It runs with this deposit already counted as
+    credited at ``received_amount`` (in the transaction, not yet committed), so it judges what the
+    client will have deposited once this credit stands; a refusal leaves the deposit awaiting review.
+    """
     if received_amount <= 0:
         raise InvalidAmountError("The received amount must be more than zero.")
     async with money_transaction(db) as session:
@@ -477,6 +498,16 @@ async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: i
         if deposit.method != DepositMethod.WIRE or deposit.status != DepositStatus.AWAITING_REVIEW:
             raise InvalidStateError("Only a wire deposit awaiting review can be approved.")
         before = _audit_view(deposit)
+        await lock_account(session, await wallet_account(session, deposit.client_id, deposit.currency))
+        deposit.status, deposit.credited_amount = DepositStatus.CREDITED, received_amount
+        await session.flush()
+        try:
+            await gates.deposit(session, deposit.client_id, 0, deposit.currency)
+        except NotAllowedError as exc:
+            raise NotAllowedError(
+                f"Not credited: {exc} The deposit stays awaiting review; once the client is verified"
+                " it can be approved, or reject it and return the wire."
+            ) from None
         house = await house_accounts(session, deposit.currency)
         wallet = await wallet_account(session, deposit.client_id, deposit.currency)
         transfer = posted(
@@ -489,11 +520,7 @@ async def approve_wire_deposit(db: Database, deposit_id: int, received_amount: i
             reference=f"deposit:{deposit.id}",
         )
         deposit.transfer_id = await _post_credit(session, deposit, transfer, "deposit_wire")
-        deposit.status, deposit.credited_amount, deposit.decided_by = (
-            DepositStatus.CREDITED,
-            received_amount,
-            actor.id,
-        )
+        deposit.decided_by = actor.id
         _record_completed(session, deposit)
         await record_audit(
             session,

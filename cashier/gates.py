@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cashier.errors import NotAllowedError
+from cashier.usd import deposited_usd, usd_equivalent
+
 DepositGate = Callable[[AsyncSession, int, int, str], Awaitable[None]]
 """(session, client id, amount in minor units, currency) -> None or NotAllowedError."""
 
@@ -32,3 +35,39 @@ class Gates:
 
     deposit: DepositGate = allow_deposit
     withdrawal: WithdrawalGate = allow_withdrawal
+
+
+UsdDepositRule = Callable[[AsyncSession, int, int, int], Awaitable[None]]
+"""(session, client id, amount in USD minor units, what the client deposited before in USD minor
+units) -> None: a deposit limit stated in USD, as KYC's is."""
+
+
+def usd_deposit_gate(rule: UsdDepositRule, refusal: type[Exception]) -> DepositGate:
+    """A deposit gate from a rule stated in USD. The amount and what the client deposited so far
+    (:func:`cashier.usd.deposited_usd`, open requests included) are converted for it, and its
+    ``refusal`` becomes :class:`NotAllowedError` with the same message."""
+
+    async def gate(session: AsyncSession, client_id: int, amount: int, currency: str) -> None:
+        try:
+            await rule(
+                session,
+                client_id,
+                await usd_equivalent(session, amount, currency),
+                await deposited_usd(session, client_id),
+            )
+        except refusal as exc:
+            raise NotAllowedError(str(exc)) from None
+
+    return gate
+
+
+def withdrawal_gate(rule: WithdrawalGate, refusal: type[Exception]) -> WithdrawalGate:
+    """A withdrawal gate from another package's rule, its ``refusal`` made :class:`NotAllowedError`."""
+
+    async def gate(session: AsyncSession, client_id: int) -> None:
+        try:
+            await rule(session, client_id)
+        except refusal as exc:
+            raise NotAllowedError(str(exc)) from None
+
+    return gate

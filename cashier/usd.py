@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cashier.models import Deposit, DepositStatus
+from cashier.models import OPEN_DEPOSIT_STATUSES, Deposit, DepositStatus
 from ledger.errors import RateNotFoundError
 from ledger.fx import currency_scales, latest_rate, quote_sell
 
@@ -35,11 +35,20 @@ async def usd_equivalent(session: AsyncSession, amount: int, currency: str) -> i
 
 
 async def deposited_usd(session: AsyncSession, client_id: int) -> int:
-    """Everything the client deposited so far, in USD minor units."""
+    """What the client has deposited, in USD minor units: credited deposits at the amount credited,
+    and open requests (a PSP payment not yet final, a wire not yet reviewed) at the amount asked.
+
+    A limit counts a deposit from the moment it is requested, so two requests made one after the
+    other can't each fit under it on their own and together pass it once both are paid.
+    """
+    amount = case((Deposit.status == DepositStatus.CREDITED, Deposit.credited_amount), else_=Deposit.amount)
     rows = (
         await session.execute(
-            select(Deposit.currency, func.sum(Deposit.credited_amount))
-            .where(Deposit.client_id == client_id, Deposit.status == DepositStatus.CREDITED)
+            select(Deposit.currency, func.sum(amount))
+            .where(
+                Deposit.client_id == client_id,
+                Deposit.status.in_([DepositStatus.CREDITED, *OPEN_DEPOSIT_STATUSES]),
+            )
             .group_by(Deposit.currency)
         )
     ).all()

@@ -189,7 +189,7 @@ class History:
             idempotency_key=f"{key}-wire",
             actor=trader.actor,
         )
-        await deposits.approve_wire_deposit(self.database, deposit.id, amount, self.finance)
+        await deposits.approve_wire_deposit(self.database, deposit.id, amount, self.finance, gates=KYC_GATES)
         await self.transfer(trader, TransferKind.TO_TRADING, amount, f"{key}-in")
 
     async def transfer(self, trader: Trader, kind: TransferKind, amount: int, key: str) -> None:

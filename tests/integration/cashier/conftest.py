@@ -90,7 +90,7 @@ async def fund_by_wire(
         idempotency_key=key or f"fund-{client_id}-{amount}-{currency}",
         actor=CLIENT,
     )
-    approved = await deposits.approve_wire_deposit(db, deposit.id, amount, FINANCE)
+    approved = await deposits.approve_wire_deposit(db, deposit.id, amount, FINANCE, gates=Gates())
     assert approved.status == "credited"
     return approved.id
 

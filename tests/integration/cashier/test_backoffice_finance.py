@@ -112,6 +112,36 @@ async def test_wire_deposit_reviewed_with_the_amount_received(
     assert "cashier.deposits_exported" in by_action
 
 
+async def test_a_wire_above_the_clients_kyc_limit_is_not_credited(
+    office_settings: Settings, db: Database, finance_pair: tuple[AsyncTestClient, AsyncTestClient]
+) -> None:
+    from cashier.config import proof_store
+    from kyc.models import KycLevel
+
+    fiona, _george = finance_pair
+    await grant_kyc(db, GRACE, KycLevel.BASIC)
+    deposit = await deposits.submit_wire_deposit(
+        db,
+        proof_store(office_settings),
+        Gates(),
+        client_id=GRACE,
+        currency="USD",
+        amount=10_000,
+        proof=PDF,
+        max_bytes=1 << 20,
+        idempotency_key="grace-wire-0002",
+        actor=CLIENT,
+    )
+    answer = await post_form(
+        fiona, "/finance/deposits/", f"/finance/deposits/{deposit.id}/approve", {"received_amount": "2500.00"}
+    )
+    assert answer.status_code == 303
+    page = (await fiona.get("/finance/deposits/?status=awaiting_review")).text
+    assert "Not credited: Deposits above 2000 USD need verified documents." in page
+    assert f'data-id="{deposit.id}" data-status="awaiting_review"' in page
+    assert await balance(db, GRACE) == (0, 0)
+
+
 async def test_four_eyes_withdrawal_through_the_queue(
     office_settings: Settings,
     db: Database,

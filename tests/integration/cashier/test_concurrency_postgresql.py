@@ -23,6 +23,7 @@ from cashier.psp.sandbox import PspSandbox
 from cashier.psp.sandbox_client import SandboxPsp
 from cashier.wallets import client_wallets
 from cashier.withdrawals import Destination
+from core.audit.service import Actor
 from core.clock import utcnow
 from core.db import Database
 from core.storage import EncryptedFileStore
@@ -31,6 +32,7 @@ from tests.conftest import BACKEND
 from tests.integration.cashier.conftest import (
     CLIENT,
     FINANCE,
+    PDF,
     POLICY,
     SECOND_FINANCE,
     assert_books_balanced,
@@ -253,3 +255,65 @@ async def test_mixed_operations_leave_the_trial_balance_at_zero(
     for client in clients:
         posted, free = await available(wide_db, client)
         assert 0 <= free <= posted
+
+
+async def test_parallel_requests_and_approvals_stay_within_the_kyc_limit(
+    wide_db: Database, store: EncryptedFileStore
+) -> None:
+    """A ``basic`` client may deposit 2,000 USD in all. Ten wire requests of 500 at once: four fit.
+    Then two of them arrive as 1,200 each and two finance staff credit them at once: one fits."""
+    from backoffice.cashier_wiring import KYC_GATES as OFFICE_GATES
+    from cashier.errors import NotAllowedError
+    from kyc.models import KycLevel
+    from portal.cashier_wiring import KYC_GATES as PORTAL_GATES
+    from tests.integration.cashier.web import grant_kyc
+
+    await grant_kyc(wide_db, CAROL, KycLevel.BASIC)
+    start = asyncio.Event()
+
+    async def declare(n: int) -> int | None:
+        await start.wait()
+        try:
+            wire = await deposits.submit_wire_deposit(
+                wide_db,
+                store,
+                PORTAL_GATES,
+                client_id=CAROL,
+                currency="USD",
+                amount=50_000,
+                proof=PDF,
+                max_bytes=1 << 20,
+                idempotency_key=f"race-wire-{n:03d}",
+                actor=CLIENT,
+            )
+        except NotAllowedError:
+            return None
+        return wire.id
+
+    tasks = [asyncio.create_task(declare(n)) for n in range(10)]
+    await asyncio.sleep(0.05)
+    start.set()
+    accepted = [wire_id for wire_id in await asyncio.gather(*tasks) if wire_id is not None]
+    assert len(accepted) == 4  # 4 * 500.00 = 2,000.00, the whole limit
+    for wire_id in accepted[2:]:
+        await deposits.reject_wire_deposit(wide_db, wire_id, "Not received.", FINANCE)
+
+    approvals = asyncio.Event()
+
+    async def approve(wire_id: int, staff: Actor) -> str:
+        await approvals.wait()
+        try:
+            await deposits.approve_wire_deposit(wide_db, wire_id, 120_000, staff, gates=OFFICE_GATES)
+        except NotAllowedError:
+            return "refused"
+        return "credited"
+
+    pair = [
+        asyncio.create_task(approve(accepted[0], FINANCE)),
+        asyncio.create_task(approve(accepted[1], SECOND_FINANCE)),
+    ]
+    await asyncio.sleep(0.05)
+    approvals.set()
+    assert sorted(await asyncio.gather(*pair)) == ["credited", "refused"]  # 1,200 + 1,200 > 2,000
+    assert await available(wide_db, CAROL) == (120_000, 120_000)
+    await assert_books_balanced(wide_db)

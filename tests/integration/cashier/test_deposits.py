@@ -255,11 +255,12 @@ async def test_wire_deposit_credits_the_amount_received(db: Database, store: Enc
     )
     assert again.id == deposit.id
     assert await wallet_balance(db, ALICE) == (0, 0)
-    approved = await deposits.approve_wire_deposit(db, deposit.id, 99_250, FINANCE)  # bank fees on the way
+    # 99,250 arrived: bank fees on the way
+    approved = await deposits.approve_wire_deposit(db, deposit.id, 99_250, FINANCE, gates=Gates())
     assert approved.credited_amount == 99_250
     assert await wallet_balance(db, ALICE) == (99_250, 99_250)
     with pytest.raises(InvalidStateError):
-        await deposits.approve_wire_deposit(db, deposit.id, 99_250, FINANCE)
+        await deposits.approve_wire_deposit(db, deposit.id, 99_250, FINANCE, gates=Gates())
     assert await wallet_balance(db, ALICE) == (99_250, 99_250)
     async with db.session() as session:
         actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))

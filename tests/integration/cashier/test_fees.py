@@ -47,7 +47,7 @@ async def test_wire_deposit_pays_its_fee_once(db: Database, store: EncryptedFile
         db, store, Gates(), client_id=BOB, currency="USD", amount=20_001, proof=PDF,
         max_bytes=1024 * 1024, idempotency_key="fee-wire-0001", actor=CLIENT,
     )  # fmt: skip
-    credited = await deposits.approve_wire_deposit(db, wire.id, 20_001, FINANCE)
+    credited = await deposits.approve_wire_deposit(db, wire.id, 20_001, FINANCE, gates=Gates())
     # 1.00 fixed + 1.5 % of 200.01 = 3.00015, rounded up to 3.01: 1.00 + 3.01 = 4.01
     assert credited.fee_amount == 401
     assert await wallet_balance(db, BOB) == (20_001 - 401, 20_001 - 401)
@@ -81,7 +81,7 @@ async def test_psp_deposit_fee_and_a_fee_capped_at_the_amount(
         db, store, Gates(), client_id=BOB, currency="USD", amount=1_000, proof=PDF,
         max_bytes=1024 * 1024, idempotency_key="fee-wire-tiny", actor=CLIENT,
     )  # fmt: skip
-    approved = await deposits.approve_wire_deposit(db, tiny.id, 1_000, FINANCE)
+    approved = await deposits.approve_wire_deposit(db, tiny.id, 1_000, FINANCE, gates=Gates())
     assert approved.fee_amount == 1_000  # a 50.00 fee on 10.00 takes the 10.00, never more
     assert await wallet_balance(db, BOB) == (0, 0)
     assert await fee_revenue(db) == 1_500
