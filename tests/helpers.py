@@ -77,14 +77,16 @@ async def make_staff(
         return user.id, secret
 
 
-async def staff_sign_in(client: AsyncTestClient, email: str, secret: str) -> None:
-    """Password then TOTP, asserting each step answers as a browser expects."""
+async def staff_sign_in(client: AsyncTestClient, email: str, secret: str) -> str:
+    """Password then TOTP, asserting each step answers as a browser expects. Returns the code used."""
     first = await submit(client, "/login", "/login", {"email": email, "password": STRONG_PASSWORD})
     assert first.status_code == 303, first.text
     assert first.headers["location"].startswith("/login/2fa")
-    second = await submit(client, first.headers["location"], "/login/2fa", {"code": totp_code(secret)})
+    code = totp_code(secret)
+    second = await submit(client, first.headers["location"], "/login/2fa", {"code": code})
     assert second.status_code == 303, second.text
     remember_cookies(client)
+    return code
 
 
 async def make_client(db: Database, settings: Any, email: str, *, totp_secret: str | None = None) -> int:

@@ -95,13 +95,14 @@ async def test_totp_code_cannot_be_reused(
 ) -> None:
     _id, secret = await make_staff(db, settings, "dealer@staff.test", ["dealing"])
     assert secret
-    await staff_sign_in(backoffice_client, "dealer@staff.test", secret)
+    used_code = await staff_sign_in(backoffice_client, "dealer@staff.test", secret)
     await submit(backoffice_client, "/", "/logout", {})
     first = await submit(
         backoffice_client, "/login", "/login", {"email": "dealer@staff.test", "password": STRONG_PASSWORD}
     )
     assert first.status_code == 303
-    replay = await submit(backoffice_client, "/login/2fa", "/login/2fa", {"code": totp_code(secret)})
+    # The very code that signed in, not one computed anew: a new 30-second step would make it fresh.
+    replay = await submit(backoffice_client, "/login/2fa", "/login/2fa", {"code": used_code})
     assert replay.status_code == 400
     assert "used already" in replay.text
     fresh = await submit(
