@@ -14,9 +14,11 @@ In one run, on a database it creates and drops:
   printed); baseline: reading the same rows with a bare SELECT.
 
 Prints a table, then one JSON object per figure per line. ``--quick`` finishes in under a minute;
-``--profile`` prints where the engine run spends its time.
+``--profile`` prints where the engine run spends its time. ``--with-cpa`` adds a CPA rule and
+first deposits for most clients, so every batch also looks up which traders were paid their CPA
+and sums the lots of those not paid yet.
 
-    python bench/commissions.py [--quick] [--profile] [--admin-url postgresql://127.0.0.1:5432/test]
+    python bench/commissions.py [--quick] [--profile] [--with-cpa] [--admin-url postgresql://127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import insert
@@ -54,7 +57,7 @@ from ib import partners, recompute, schemes
 from ib.bridge_feed import FEED_BATCH
 from ib.engine import process_deals
 from ib.hierarchy import move_partner
-from ib.models import ClientLink, SymbolSpec, TradingAccount
+from ib.models import ClientDeposit, ClientLink, SymbolSpec, TradingAccount
 from mt_bridge.records import Deal, DealAction, DealEntry
 
 BENCH = "commissions"
@@ -71,7 +74,7 @@ MONTH = timedelta(days=30)
 STAFF = "staff:bench"
 TARGETS = {"closing_deals_per_s": 10_000.0, "recompute_month_s": 180.0}
 
-RULES = [
+RULES: list[dict[str, Any]] = [
     {"code": "fixed", "kind": "fixed", "symbol_group": "forex", "params": {"amount_per_lot": 800}},
     {"code": "levels", "kind": "per_level", "params": {"amounts_per_lot": [0, 150, 100, 50, 25]}},
     {
@@ -89,6 +92,14 @@ RULES = [
     {"code": "profit", "kind": "profit_share", "params": {"percent": "2.5"}},
     {"code": "override", "kind": "overriding", "params": {"percent": "10"}},
 ]
+CPA_RULE: dict[str, Any] = {
+    "code": "cpa",
+    "kind": "cpa",
+    "params": {"amount": 20_000, "min_first_deposit": 10_000, "min_lots": "5"},
+}
+"""Added by ``--with-cpa``: 200 USD once a client deposited 100 USD and closed 5 lots."""
+DEPOSITED_SHARE = 0.7
+"""The share of clients with a first deposit under ``--with-cpa``."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,12 @@ class Sizes:
     batch: int = FEED_BATCH
     """Closing deals per engine call in the throughput run: by default what the bridge's feed
     hands the engine (:data:`ib.bridge_feed.FEED_BATCH`)."""
+    with_cpa: bool = False
+    """The scheme also pays CPA, and most clients have a first deposit (:data:`CPA_RULE`)."""
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        return [*RULES, CPA_RULE] if self.with_cpa else RULES
 
 
 FULL = Sizes(engine_deals=100_000, month_deals=1_000_000)
@@ -144,7 +161,7 @@ async def vacuum(dsn: str, tables: tuple[str, ...]) -> None:
         await connection.close()
 
 
-async def build_network(db: Database) -> list[int]:
+async def build_network(db: Database, sizes: Sizes) -> list[int]:
     """The 5-level tree, its scheme and ranks, 10,000 clients with accounts; returns the client ids."""
     rng = random.Random(5)
     async with db.transaction() as session:
@@ -152,7 +169,7 @@ async def build_network(db: Database) -> list[int]:
             await schemes.create_rank(session, code, name=code, position=position)
         scheme = await schemes.create_scheme(session, "Bench", currency="USD", actor=STAFF, now=START)
         version = await schemes.add_version(
-            session, scheme.id, effective_from=START - MONTH, rules=RULES, actor=STAFF, now=START
+            session, scheme.id, effective_from=START - MONTH, rules=sizes.rules, actor=STAFF, now=START
         )
         await schemes.publish_version(session, version.id, actor=STAFF, now=START)
         ranks = ["gold", "silver", "silver", "bronze", None]
@@ -222,6 +239,15 @@ async def build_network(db: Database) -> list[int]:
                 for client in clients
             ],
         )
+        if sizes.with_cpa:
+            await session.execute(
+                insert(ClientDeposit),
+                [
+                    {"client_id": client, "amount": 50_000, "currency": "USD", "deposited_at": START - MONTH}
+                    for client in clients
+                    if rng.random() < DEPOSITED_SHARE
+                ],
+            )
         session.add_all(
             [
                 SymbolSpec(symbol="EURUSD", symbol_group="forex", digits=5),
@@ -289,7 +315,7 @@ async def measure(
 ) -> tuple[list[Figure], dict[str, float]]:
     began = time.perf_counter()
     raw_rate = await raw_insert_rate(dsn, 20_000)
-    clients = await build_network(db)
+    clients = await build_network(db, sizes)
     print(f"setup: {time.perf_counter() - began:.1f} s", file=sys.stderr)
     notes: dict[str, float] = {}
     # The month under recompute: loaded through the engine in big batches (its lines are published).
@@ -353,7 +379,8 @@ async def run(admin_url: str, sizes: Sizes, profile: bool) -> tuple[list[Figure]
 def report(figures: list[Figure], notes: dict[str, float], sizes: Sizes, settings: str) -> None:
     print(
         f"\ncommissions benchmark: {LEVELS}-level tree (fan-out {FANOUT}), {CLIENTS:,} clients,"
-        f" {len(RULES)} rules; {sizes.engine_deals:,} deals in batches of {sizes.batch:,};"
+        f" {len(sizes.rules)} rules{' (with CPA)' if sizes.with_cpa else ''};"
+        f" {sizes.engine_deals:,} deals in batches of {sizes.batch:,};"
         f" recompute of {sizes.month_deals:,} deals"
     )
     print(f"{'metric':<32}{'value':>14} {'unit':<5}{'ratio':>10}  {'target':<18} baseline")
@@ -387,9 +414,17 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=FEED_BATCH, help="deals per engine call (throughput run)"
     )
+    parser.add_argument(
+        "--with-cpa", action="store_true", help="the scheme also pays CPA; most clients have deposited"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
-    sizes = Sizes(args.engine_deals or sizes.engine_deals, args.month_deals or sizes.month_deals, args.batch)
+    sizes = Sizes(
+        args.engine_deals or sizes.engine_deals,
+        args.month_deals or sizes.month_deals,
+        args.batch,
+        args.with_cpa,
+    )
     figures, notes, settings = asyncio.run(run(args.admin_url, sizes, args.profile))
     report(figures, notes, sizes, settings)
 

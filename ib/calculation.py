@@ -50,6 +50,8 @@ class CalculationState:
     cap_used: dict[tuple[int, str, str], int] = field(default_factory=dict)
     """(beneficiary, rule code, "D:<date>" or "M:<year-month>") -> amount already earned."""
     client_lots: dict[int, Decimal] = field(default_factory=dict)
+    """Lots each client closed before: read only by CPA, so the engine seeds them only for clients
+    with a first deposit and a CPA still unpaid (others start from zero here, to no effect)."""
     client_last_trade: dict[int, datetime] = field(default_factory=dict)
     first_deposits: dict[int, tuple[int, str, datetime]] = field(default_factory=dict)
     cpa_paid: set[tuple[int, str]] = field(default_factory=set)

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +45,15 @@ from ib.deal_store import insert_deals
 from ib.errors import IbError
 from ib.ledger_accounts import expense_account, payable_accounts
 from ib.line_store import stored_lines, write_diff
-from ib.models import ClientDeposit, CommissionLine, PayoutPolicy, StoredDeal, SymbolSpec, TradingAccount
+from ib.models import (
+    PAID_CPA,
+    ClientDeposit,
+    CommissionLine,
+    PayoutPolicy,
+    StoredDeal,
+    SymbolSpec,
+    TradingAccount,
+)
 from ib.network import Network
 from ib.rounding import units_to_lots
 from ib.rules.base import DealFacts, Line
@@ -387,39 +395,72 @@ async def seed_state(
     cpa_codes = _uses(network, "cpa")
     if cpa_codes:
         for chunk in chunked(clients):
-            lots_result = await session.execute(
-                select(StoredDeal.client_id, func.sum(StoredDeal.volume_closed), func.max(StoredDeal.time))
-                .where(
-                    StoredDeal.client_id.in_(chunk),
-                    StoredDeal.time < first,
-                    StoredDeal.deleted.is_(False),
-                    StoredDeal.entry.in_([int(e) for e in deal_rows.CLOSING_ENTRIES]),
-                )
-                .group_by(StoredDeal.client_id)
-            )
-            for client_id, units, latest in lots_result:
-                state.client_lots[client_id] = units_to_lots(int(units or 0))
-                if latest is not None:
-                    state.client_last_trade[client_id] = aware(latest)
-            for client_id, amount, currency, at in await session.execute(
-                select(
-                    ClientDeposit.client_id,
-                    ClientDeposit.amount,
-                    ClientDeposit.currency,
-                    ClientDeposit.deposited_at,
-                ).where(ClientDeposit.client_id.in_(chunk))
-            ):
-                state.first_deposits[client_id] = (amount, currency, aware(at))
-            for client_id, code in await session.execute(
-                select(CommissionLine.trader_client_id, CommissionLine.rule_code).where(
-                    CommissionLine.trader_client_id.in_(chunk),
-                    CommissionLine.kind == "cpa",
-                    CommissionLine.amount > 0,
-                    excluded(CommissionLine.deal_id, CommissionLine.deal_time),
-                )
-            ):
-                state.cpa_paid.add((client_id, code))
+            await _seed_cpa_history(session, state, chunk, cpa_codes, first, excluded)
     return state
+
+
+async def _seed_cpa_history(
+    session: AsyncSession,
+    state: CalculationState,
+    clients: Sequence[int],
+    cpa_codes: Set[str],
+    first: datetime,
+    excluded: Callable[[Any, Any], Any],
+) -> None:
+    """For a CPA scheme: the ``clients``' first deposits and CPAs paid, then the lots closed before
+    ``first`` and the last trade of those who may still be paid.
+
+    Only the CPA rule reads lots and the last trade, and it pays nothing to a client without a
+    first deposit or already paid under that rule; summing those clients' whole history for every
+    batch would cost the most for the clients who trade the most, to no effect.
+    """
+    for client_id, amount, currency, at in await session.execute(
+        select(
+            ClientDeposit.client_id,
+            ClientDeposit.amount,
+            ClientDeposit.currency,
+            ClientDeposit.deposited_at,
+        ).where(ClientDeposit.client_id.in_(clients))
+    ):
+        state.first_deposits[client_id] = (amount, currency, aware(at))
+    # Found through the CPA-paid index alone: a materialised CTE is planned on its own, so the
+    # exclusion's time test cannot steer PostgreSQL to the time index and every older line.
+    paid = (
+        select(
+            CommissionLine.trader_client_id,
+            CommissionLine.rule_code,
+            CommissionLine.deal_id,
+            CommissionLine.deal_time,
+        )
+        .where(CommissionLine.trader_client_id.in_(clients), text(PAID_CPA))
+        .cte("paid_cpa")
+        .prefix_with("MATERIALIZED")
+    )
+    for client_id, code in await session.execute(
+        select(paid.c.trader_client_id, paid.c.rule_code).where(excluded(paid.c.deal_id, paid.c.deal_time))
+    ):
+        state.cpa_paid.add((client_id, code))
+    unpaid = [
+        client_id
+        for client_id in clients
+        if client_id in state.first_deposits
+        and any((client_id, code) not in state.cpa_paid for code in cpa_codes)
+    ]
+    if not unpaid:
+        return
+    for client_id, units, latest in await session.execute(
+        select(StoredDeal.client_id, func.sum(StoredDeal.volume_closed), func.max(StoredDeal.time))
+        .where(
+            StoredDeal.client_id.in_(unpaid),
+            StoredDeal.time < first,
+            StoredDeal.deleted.is_(False),
+            StoredDeal.entry.in_([int(e) for e in deal_rows.CLOSING_ENTRIES]),
+        )
+        .group_by(StoredDeal.client_id)
+    ):
+        state.client_lots[client_id] = units_to_lots(int(units or 0))
+        if latest is not None:
+            state.client_last_trade[client_id] = aware(latest)
 
 
 def merge_new_clients(state: CalculationState, page: CalculationState) -> None:

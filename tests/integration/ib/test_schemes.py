@@ -179,3 +179,25 @@ async def test_conditions_that_need_stored_history(db: Database) -> None:
         ],
     )
     assert await world.payables() == {"A": 6000}
+
+
+async def test_cpa_counts_the_lots_closed_before_the_first_deposit(db: Database) -> None:
+    # The engine sums a client's past lots only once the client has deposited; the lots closed
+    # before still count towards qualification then.
+    cpa = {
+        "code": "cpa",
+        "kind": "cpa",
+        "params": {"amount": 5000, "min_first_deposit": 10000, "min_lots": "2"},
+    }
+    world = await build_world(db, rules=[cpa], ibs=[("A", 1, None, None)], clients={100: "A"})
+    await process_deals(
+        db, SERVER, [deal(1, 5100, lots="1.5", time=DAY1), deal(2, 5100, lots="1", time=DAY1)]
+    )
+    assert await world.payables() == {}  # 2.5 lots, but no deposit yet
+    async with db.transaction() as session:
+        await reference.record_deposit(session, 100, 20000, "USD", DAY1 + timedelta(hours=1))
+    # 0.1 lot after the deposit: 2.6 lots in all, qualified at this deal.
+    await process_deals(db, SERVER, [deal(3, 5100, lots="0.1", time=DAY1 + timedelta(hours=2))])
+    assert await world.payables() == {"A": 5000}
+    await process_deals(db, SERVER, [deal(4, 5100, lots="3", time=DAY1 + timedelta(hours=3))])
+    assert await world.payables() == {"A": 5000}  # paid once
