@@ -14,7 +14,7 @@ it nothing but the test of its condition.
 The engine's query (``ib.engine._seed_cpa_history``) says the index's condition with the same
 constants and reads it in a materialised CTE. With bound parameters, or with the batch's time test
 beside it, PostgreSQL's generic plan (a prepared statement's sixth run on) took the line table's
-time index instead and read every older line: 260–500 ms per 1,000 traders, the index unused.
+time index instead and read every older line: 260 to 500 ms per 1,000 traders, the index unused.
 
 Building it reads the line table once (on PostgreSQL ``CREATE INDEX`` holds off writes to it
 meanwhile: a few seconds per ten million lines).
