@@ -38,7 +38,7 @@ from cashier.limits import CurrencyLimits
 from cashier.models import Deposit, DepositMethod, DepositStatus, PspWebhookEvent
 from cashier.psp.base import EventType, PaymentProvider, PaymentState, PaymentStatus
 from cashier.requests import by_key, clean_key, locked
-from cashier.transactions import lock_account, money_transaction
+from cashier.transactions import lock_account, lock_client_deposits, money_transaction
 from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
@@ -112,9 +112,11 @@ async def _admit(
 ) -> None:
     """Whether the client may request this deposit: the gate (KYC), then the limits.
 
-    The wallet's lock comes first: the gate counts the client's open requests as well as what was
-    credited, so two requests at once can't both fit under a KYC limit (nor under a daily one).
+    The client's deposit lock comes first, then the wallet's: the gate counts the client's open
+    requests in every currency as well as what was credited, so two requests at once can't both
+    fit under a KYC limit (nor under a daily one).
     """
+    await lock_client_deposits(session, client_id)
     await lock_account(session, await wallet_account(session, client_id, currency))
     await gates.deposit(session, client_id, amount, currency)
     if limits is not None:
@@ -363,6 +365,9 @@ async def _apply_to_deposit(
     assert deposit.psp is not None
     house = await house_accounts(session, deposit.currency, deposit.psp)
     wallet = await wallet_account(session, deposit.client_id, deposit.currency)
+    # The wallet before the house accounts, as a withdrawal and a wire approval take them: posting
+    # alone would lock in id order, house accounts first, and the two could deadlock.
+    await lock_account(session, wallet)
     transfer = posted(
         credit_key(deposit.id),
         debit=house.psp_clearing[deposit.psp],
@@ -498,6 +503,7 @@ async def approve_wire_deposit(
         if deposit.method != DepositMethod.WIRE or deposit.status != DepositStatus.AWAITING_REVIEW:
             raise InvalidStateError("Only a wire deposit awaiting review can be approved.")
         before = _audit_view(deposit)
+        await lock_client_deposits(session, deposit.client_id)
         await lock_account(session, await wallet_account(session, deposit.client_id, deposit.currency))
         deposit.status, deposit.credited_amount = DepositStatus.CREDITED, received_amount
         await session.flush()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
@@ -26,6 +26,24 @@ async def money_transaction(db: Database) -> AsyncIterator[AsyncSession]:
     enqueued in it leave once the transaction has committed, as from any other session."""
     async with session_on(write_transaction(db)) as session:
         yield session
+
+
+DEPOSITS_LOCK_CLASS = 0x0CA5_0D00
+"""First key of the advisory lock on one client's deposits (the second is the client's id)."""
+
+
+async def lock_client_deposits(session: AsyncSession, client_id: int) -> None:
+    """Serialise one client's deposit requests and wire approvals, in every currency (PostgreSQL
+    advisory lock held to the end of the transaction; SQLite already holds its write lock).
+
+    The KYC limit sums the client's deposits in all currencies, which no one wallet's lock covers:
+    a USD and a EUR request at once would each miss the other. Taken before the wallet's lock.
+    """
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:class_key, :client_id)"),
+            {"class_key": DEPOSITS_LOCK_CLASS, "client_id": client_id},
+        )
 
 
 async def lock_account(session: AsyncSession, account_id: int) -> None:

@@ -317,3 +317,47 @@ async def test_parallel_requests_and_approvals_stay_within_the_kyc_limit(
     assert sorted(await asyncio.gather(*pair)) == ["credited", "refused"]  # 1,200 + 1,200 > 2,000
     assert await available(wide_db, CAROL) == (120_000, 120_000)
     await assert_books_balanced(wide_db)
+
+
+async def test_parallel_requests_in_two_currencies_stay_within_the_kyc_limit(
+    wide_db: Database, store: EncryptedFileStore
+) -> None:
+    """The KYC limit sums every currency, so one wallet's lock is not enough: ten wires of 600 at
+    once, half in USD and half in EUR (no EUR rate stored: counted at par), and three fit."""
+    from cashier.errors import NotAllowedError
+    from cashier.wallets import wallet_account
+    from kyc.models import KycLevel
+    from portal.cashier_wiring import KYC_GATES as PORTAL_GATES
+    from tests.integration.cashier.web import grant_kyc
+
+    await grant_kyc(wide_db, CAROL, KycLevel.BASIC)
+    async with wide_db.transaction() as session:  # both wallets exist, as for a client who has used them
+        for currency in ("USD", "EUR"):
+            await wallet_account(session, CAROL, currency)
+    start = asyncio.Event()
+
+    async def declare(n: int) -> str | None:
+        currency = "USD" if n % 2 else "EUR"
+        await start.wait()
+        try:
+            await deposits.submit_wire_deposit(
+                wide_db,
+                store,
+                PORTAL_GATES,
+                client_id=CAROL,
+                currency=currency,
+                amount=60_000,
+                proof=PDF,
+                max_bytes=1 << 20,
+                idempotency_key=f"race-two-currencies-{n:03d}",
+                actor=CLIENT,
+            )
+        except NotAllowedError:
+            return None
+        return currency
+
+    tasks = [asyncio.create_task(declare(n)) for n in range(10)]
+    await asyncio.sleep(0.05)
+    start.set()
+    accepted = [currency for currency in await asyncio.gather(*tasks) if currency is not None]
+    assert len(accepted) == 3, accepted  # 3 * 600.00 = 1,800.00; a fourth would pass 2,000.00

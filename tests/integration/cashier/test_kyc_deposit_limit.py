@@ -1,11 +1,14 @@
 """KYC's deposit limit for ``basic`` clients (2,000 USD by default) holds however the money comes:
-open requests count from the moment they are made, and a wire is judged again by the amount that
-actually arrived, and by the client's KYC level, when finance credits it."""
+open requests count from the moment they are made (an unfinished card payment for a day), and a
+wire is judged again by the amount that actually arrived, and by the client's KYC level, when
+finance credits it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backoffice.cashier_wiring import KYC_GATES as OFFICE_GATES
 from cashier import deposits
@@ -13,8 +16,10 @@ from cashier.errors import NotAllowedError
 from cashier.models import Deposit
 from cashier.psp.sandbox import PspSandbox
 from cashier.psp.sandbox_client import SandboxPsp
+from cashier.usd import UNFINISHED_PAYMENT_COUNTS_FOR
 from cashier.wallets import client_wallets
 from core.audit.models import AuditEvent
+from core.clock import utcnow
 from core.db import Database
 from core.storage import EncryptedFileStore
 from kyc.models import KycLevel
@@ -140,6 +145,16 @@ async def test_open_requests_count_towards_the_limit(
     assert card.status == "awaiting_payment"
     with pytest.raises(NotAllowedError, match="above 2000 USD"):
         await declare_wire(db, store, 60_000, "hanna-wire-0007")  # the open card payment counts
+
+    # A card payment left unfinished for a day no longer holds the room: the client may go on.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Deposit)
+            .where(Deposit.id == card.id)
+            .values(created_at=utcnow() - UNFINISHED_PAYMENT_COUNTS_FOR - timedelta(minutes=1))
+        )
+    later = await declare_wire(db, store, 60_000, "hanna-wire-0008")
+    assert later.status == "awaiting_review"
 
 
 async def test_a_client_whose_verification_lapsed_is_not_credited(
