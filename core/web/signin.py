@@ -179,12 +179,21 @@ async def second_factor_step(request: Request[Any, Any, Any], code: str) -> Step
         return limited(exc)
     async with services.database.write_transaction() as session:
         user = await session.get_one(User, user_id)
+        reason = ""
         try:
             method = await two_factor.check_second_factor(session, user, code)
-        except InvalidTotpCodeError:
-            method = ""
+        except InvalidTotpCodeError as exc:
+            method, reason = "", str(exc)
     if not method:
-        await _audit_alone(request, user, "security.2fa_failed", target_type="user", target_id=user.id)
+        # The client is told only "wrong code"; the event says why, for whoever looks into it.
+        await _audit_alone(
+            request,
+            user,
+            "security.2fa_failed",
+            target_type="user",
+            target_id=user.id,
+            after={"reason": reason},
+        )
         try:
             await throttle.record_failure("2fa", account)
         except AccountLockedError as exc:

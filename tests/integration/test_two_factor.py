@@ -114,6 +114,7 @@ async def test_totp_code_cannot_be_reused(
             await session.scalars(select(AuditEvent).where(AuditEvent.action == "security.2fa_failed"))
         )
     assert len(failures) == 1
+    assert failures[0].after == {"reason": "code used already"}  # refused as a replay, not as wrong
 
 
 async def test_wrong_codes_lock_the_second_step(
