@@ -470,8 +470,12 @@ def merge_new_clients(state: CalculationState, page: CalculationState) -> None:
         state.client_lots.setdefault(client_id, lots)
     for client_id, moment in page.client_last_trade.items():
         state.client_last_trade.setdefault(client_id, moment)
+    # Seen clients keep what an earlier page knew of them: their past lots were summed, or not, on
+    # that knowledge (only for clients with a deposit), and a deposit committed since would meet
+    # lots never summed.
     for client_id, deposit in page.first_deposits.items():
-        state.first_deposits.setdefault(client_id, deposit)
+        if client_id not in seen:
+            state.first_deposits.setdefault(client_id, deposit)
     state.cpa_paid.update(item for item in page.cpa_paid if item[0] not in seen)
 
 
