@@ -19,7 +19,7 @@ from cashier.errors import InsufficientFundsError, InvalidAmountError, InvalidSt
 from cashier.models import InternalTransfer, TransferKind, TransferStatus
 from cashier.rates import plain
 from cashier.requests import clean_key
-from cashier.transactions import lock_account, money_transaction
+from cashier.transactions import lock_accounts, money_transaction
 from cashier.wallets import house_accounts, wallet_account
 from core.audit.service import Actor, record_audit
 from core.clock import utcnow
@@ -133,7 +133,7 @@ async def convert(
         async with money_transaction(db) as session:
             sell_wallet = await wallet_account(session, client_id, sell_currency)
             buy_wallet = await wallet_account(session, client_id, buy_currency)
-            await lock_account(session, sell_wallet)
+            await lock_accounts(session, sell_wallet, buy_wallet)
             transfer = InternalTransfer(
                 client_id=client_id,
                 kind=TransferKind.CONVERSION,

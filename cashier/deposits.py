@@ -38,8 +38,8 @@ from cashier.limits import CurrencyLimits
 from cashier.models import Deposit, DepositMethod, DepositStatus, PspWebhookEvent
 from cashier.psp.base import EventType, PaymentProvider, PaymentState, PaymentStatus
 from cashier.requests import by_key, clean_key, locked
-from cashier.transactions import lock_account, lock_client_deposits, money_transaction
-from cashier.wallets import house_accounts, wallet_account
+from cashier.transactions import lock_client_deposits, locked_wallet, money_transaction
+from cashier.wallets import house_accounts
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
@@ -117,7 +117,7 @@ async def _admit(
     fit under a KYC limit (nor under a daily one).
     """
     await lock_client_deposits(session, client_id)
-    await lock_account(session, await wallet_account(session, client_id, currency))
+    await locked_wallet(session, client_id, currency)
     await gates.deposit(session, client_id, amount, currency)
     if limits is not None:
         await check_deposit_limits(session, client_id, currency, amount, limits)
@@ -364,10 +364,7 @@ async def _apply_to_deposit(
         return "pending"
     assert deposit.psp is not None
     house = await house_accounts(session, deposit.currency, deposit.psp)
-    wallet = await wallet_account(session, deposit.client_id, deposit.currency)
-    # The wallet before the house accounts, as a withdrawal and a wire approval take them: posting
-    # alone would lock in id order, house accounts first, and the two could deadlock.
-    await lock_account(session, wallet)
+    wallet = await locked_wallet(session, deposit.client_id, deposit.currency)  # before any house account
     transfer = posted(
         credit_key(deposit.id),
         debit=house.psp_clearing[deposit.psp],
@@ -504,7 +501,7 @@ async def approve_wire_deposit(
             raise InvalidStateError("Only a wire deposit awaiting review can be approved.")
         before = _audit_view(deposit)
         await lock_client_deposits(session, deposit.client_id)
-        await lock_account(session, await wallet_account(session, deposit.client_id, deposit.currency))
+        wallet = await locked_wallet(session, deposit.client_id, deposit.currency)
         deposit.status, deposit.credited_amount = DepositStatus.CREDITED, received_amount
         await session.flush()
         try:
@@ -515,7 +512,6 @@ async def approve_wire_deposit(
                 " it can be approved, or reject it and return the wire."
             ) from None
         house = await house_accounts(session, deposit.currency)
-        wallet = await wallet_account(session, deposit.client_id, deposit.currency)
         transfer = posted(
             credit_key(deposit.id),
             debit=house[Purpose.BANK],

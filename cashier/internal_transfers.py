@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cashier.errors import InsufficientFundsError, InvalidAmountError, InvalidStateError, NotFoundError
 from cashier.models import InternalTransfer, TransferKind, TransferStatus
 from cashier.requests import clean_key
-from cashier.transactions import lock_account, money_transaction
-from cashier.wallets import house_accounts, wallet_account
+from cashier.transactions import locked_wallet, money_transaction
+from cashier.wallets import house_accounts
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.db import Database
 from core.jobs import send_now
@@ -154,9 +154,8 @@ async def request_transfer(
             currency = (source or target).currency  # type: ignore[union-attr]
             if source is not None and target is not None and source.currency != target.currency:
                 raise InvalidStateError("Both trading accounts must be in the same currency.")
-            wallet = await wallet_account(session, client_id, currency)
+            wallet = await locked_wallet(session, client_id, currency)
             suspense = (await house_accounts(session, currency))[Purpose.SUSPENSE]
-            await lock_account(session, wallet)
             transfer = InternalTransfer(
                 client_id=client_id,
                 kind=kind,
@@ -216,7 +215,7 @@ async def _settle_one(session: AsyncSession, transfer: InternalTransfer) -> list
     currency, amount = transfer.from_currency, transfer.from_amount
     first = await _command_status(session, transfer.command_id)
     second = await _command_status(session, transfer.second_command_id)
-    wallet = await wallet_account(session, transfer.client_id, currency)
+    wallet = await locked_wallet(session, transfer.client_id, currency)
     suspense = (await house_accounts(session, currency))[Purpose.SUSPENSE]
     before = _view(transfer)
     to_send: list[int] = []

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cashier.wallets import wallet_account
 from core.db import Database
 from core.db.after_commit import session_on
 from ledger.posting import write_transaction
@@ -46,12 +47,25 @@ async def lock_client_deposits(session: AsyncSession, client_id: int) -> None:
         )
 
 
-async def lock_account(session: AsyncSession, account_id: int) -> None:
-    """Serialise requests on one wallet (PostgreSQL ``FOR UPDATE``; SQLite already holds its lock).
+async def lock_accounts(session: AsyncSession, *account_ids: int) -> None:
+    """Serialise requests on client wallets (PostgreSQL ``FOR UPDATE``, in id order; SQLite already
+    holds its lock).
 
-    Taken before a limit is summed, so two concurrent requests can't both fit under a daily limit.
+    Taken before a limit is summed, so two concurrent requests can't both fit under a daily limit,
+    and before anything is posted: every cashier transaction locks the client's wallets first and
+    the house accounts after (posting locks those), so no two of them wait on each other in a ring.
     """
     if (await session.connection()).dialect.name == "postgresql":
         await session.execute(
-            select(accounts_table.c.id).where(accounts_table.c.id == account_id).with_for_update()
+            select(accounts_table.c.id)
+            .where(accounts_table.c.id.in_(account_ids))
+            .order_by(accounts_table.c.id)
+            .with_for_update()
         )
+
+
+async def locked_wallet(session: AsyncSession, client_id: int, currency: str) -> int:
+    """The client's wallet in ``currency``, locked (see :func:`lock_accounts`)."""
+    wallet = await wallet_account(session, client_id, currency)
+    await lock_accounts(session, wallet)
+    return wallet

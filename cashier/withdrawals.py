@@ -46,8 +46,8 @@ from cashier.models import (
 )
 from cashier.psp.base import PaymentProvider, PaymentState
 from cashier.requests import by_key, clean_key, locked
-from cashier.transactions import lock_account, money_transaction
-from cashier.wallets import house_accounts, wallet_account
+from cashier.transactions import locked_wallet, money_transaction
+from cashier.wallets import house_accounts
 from core.audit.service import SYSTEM, Actor, record_audit
 from core.clock import utcnow
 from core.db import Database
@@ -182,9 +182,8 @@ async def request_withdrawal(
             if existing is not None:
                 return existing
             await gates.withdrawal(session, client_id)
-            wallet = await wallet_account(session, client_id, currency)
+            wallet = await locked_wallet(session, client_id, currency)
             house = await house_accounts(session, currency)
-            await lock_account(session, wallet)
             await _check_no_chargeback(session, client_id)
             await _check_destination(session, client_id, currency, destination)
             await _check_limits(session, client_id, currency, amount, policy, now)
@@ -303,6 +302,7 @@ async def _void(
             raise InvalidStateError("This withdrawal can no longer be " + status.value + ".")
         before = _view(withdrawal)
         assert withdrawal.hold_transfer_id is not None
+        await locked_wallet(session, withdrawal.client_id, withdrawal.currency)
         releases = [
             void_pending(
                 f"{hold_key(withdrawal.id)}:void",
@@ -356,6 +356,7 @@ async def cancel_withdrawal(db: Database, withdrawal_id: int, client_id: int, ac
 async def _settle(session: AsyncSession, withdrawal: Withdrawal, reference: str, to_account: int) -> None:
     """Post the reserved transfer and move it on from 'in transit' to where the money left."""
     assert withdrawal.hold_transfer_id is not None
+    await locked_wallet(session, withdrawal.client_id, withdrawal.currency)
     house = await house_accounts(session, withdrawal.currency)
     transfers = [
         post_pending(

@@ -361,3 +361,63 @@ async def test_parallel_requests_in_two_currencies_stay_within_the_kyc_limit(
     start.set()
     accepted = [currency for currency in await asyncio.gather(*tasks) if currency is not None]
     assert len(accepted) == 3, accepted  # 3 * 600.00 = 1,800.00; a fourth would pass 2,000.00
+
+
+async def test_wire_credits_and_wire_payouts_of_one_client_at_once_never_deadlock(
+    wide_db: Database, store: EncryptedFileStore
+) -> None:
+    """A wire credit and a wire payout both touch the client's wallet and the house's bank account.
+    Every cashier path locks the wallet first; were one to lock the bank account first, the pair
+    would wait on each other and PostgreSQL would abort one of them."""
+    from cashier.wallets import house_accounts
+
+    client = 901
+    async with wide_db.transaction() as session:  # older than the wallet, as on any running broker
+        await house_accounts(session, "USD")
+    await fund_by_wire(wide_db, store, client, 200_000, key="deadlock-fund")
+    bank_account = await verified(wide_db, client)
+    payouts, wires = [], []
+    for n in range(8):
+        withdrawal = await withdrawals.request_withdrawal(
+            wide_db,
+            Gates(),
+            POLICY,
+            client_id=client,
+            currency="USD",
+            amount=10_000,
+            destination=Destination(DestinationKind.BANK_ACCOUNT, bank_account_id=bank_account),
+            idempotency_key=f"deadlock-wd-{n}",
+            actor=CLIENT,
+        )
+        await withdrawals.approve_withdrawal(wide_db, withdrawal.id, POLICY, FINANCE)
+        payouts.append(withdrawal.id)
+        wire = await deposits.submit_wire_deposit(
+            wide_db,
+            store,
+            Gates(),
+            client_id=client,
+            currency="USD",
+            amount=5_000,
+            proof=PDF,
+            max_bytes=1 << 20,
+            idempotency_key=f"deadlock-wire-{n}",
+            actor=CLIENT,
+        )
+        wires.append(wire.id)
+    start = asyncio.Event()
+
+    async def pay(withdrawal_id: int) -> None:
+        await start.wait()
+        await withdrawals.mark_paid_by_wire(wide_db, withdrawal_id, f"REF-{withdrawal_id}", FINANCE)
+
+    async def credit(wire_id: int) -> None:
+        await start.wait()
+        await deposits.approve_wire_deposit(wide_db, wire_id, 5_000, SECOND_FINANCE, gates=Gates())
+
+    tasks = [asyncio.create_task(pay(w)) for w in payouts] + [asyncio.create_task(credit(w)) for w in wires]
+    await asyncio.sleep(0.05)
+    start.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [repr(o) for o in outcomes if o is not None] == []
+    assert await available(wide_db, client) == (200_000 - 8 * 10_000 + 8 * 5_000,) * 2
+    await assert_books_balanced(wide_db)
