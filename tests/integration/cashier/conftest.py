@@ -13,6 +13,7 @@ import uvicorn
 
 from cashier import deposits
 from cashier.gates import Gates
+from cashier.models import Deposit
 from cashier.psp.sandbox import PspSandbox
 from cashier.psp.sandbox_client import SandboxPsp
 from cashier.withdrawals import WithdrawalPolicy
@@ -74,21 +75,37 @@ def store(tmp_path: Path) -> EncryptedFileStore:
     return EncryptedFileStore(tmp_path / "files", b"k" * 32)
 
 
-async def fund_by_wire(
-    db: Database, store: EncryptedFileStore, client_id: int, amount: int, currency: str = "USD", key: str = ""
-) -> int:
-    """Credit a wallet the way finance does: a wire with proof, approved."""
-    deposit = await deposits.submit_wire_deposit(
+async def declare_wire(
+    db: Database,
+    store: EncryptedFileStore,
+    client_id: int,
+    amount: int,
+    key: str,
+    *,
+    currency: str = "USD",
+    gates: Gates | None = None,
+) -> Deposit:
+    """The client declares a wire and uploads its proof (a PDF); it waits for finance's review."""
+    return await deposits.submit_wire_deposit(
         db,
         store,
-        Gates(),
+        gates or Gates(),
         client_id=client_id,
         currency=currency,
         amount=amount,
         proof=PDF,
         max_bytes=1024 * 1024,
-        idempotency_key=key or f"fund-{client_id}-{amount}-{currency}",
+        idempotency_key=key,
         actor=CLIENT,
+    )
+
+
+async def fund_by_wire(
+    db: Database, store: EncryptedFileStore, client_id: int, amount: int, currency: str = "USD", key: str = ""
+) -> int:
+    """Credit a wallet the way finance does: a wire with proof, approved."""
+    deposit = await declare_wire(
+        db, store, client_id, amount, key or f"fund-{client_id}-{amount}-{currency}", currency=currency
     )
     approved = await deposits.approve_wire_deposit(db, deposit.id, amount, FINANCE, gates=Gates())
     assert approved.status == "credited"

@@ -32,10 +32,10 @@ from tests.conftest import BACKEND
 from tests.integration.cashier.conftest import (
     CLIENT,
     FINANCE,
-    PDF,
     POLICY,
     SECOND_FINANCE,
     assert_books_balanced,
+    declare_wire,
     fund_by_wire,
 )
 
@@ -274,18 +274,7 @@ async def test_parallel_requests_and_approvals_stay_within_the_kyc_limit(
     async def declare(n: int) -> int | None:
         await start.wait()
         try:
-            wire = await deposits.submit_wire_deposit(
-                wide_db,
-                store,
-                PORTAL_GATES,
-                client_id=CAROL,
-                currency="USD",
-                amount=50_000,
-                proof=PDF,
-                max_bytes=1 << 20,
-                idempotency_key=f"race-wire-{n:03d}",
-                actor=CLIENT,
-            )
+            wire = await declare_wire(wide_db, store, CAROL, 50_000, f"race-wire-{n:03d}", gates=PORTAL_GATES)
         except NotAllowedError:
             return None
         return wire.id
@@ -340,17 +329,14 @@ async def test_parallel_requests_in_two_currencies_stay_within_the_kyc_limit(
         currency = "USD" if n % 2 else "EUR"
         await start.wait()
         try:
-            await deposits.submit_wire_deposit(
+            await declare_wire(
                 wide_db,
                 store,
-                PORTAL_GATES,
-                client_id=CAROL,
+                CAROL,
+                60_000,
+                f"race-two-currencies-{n:03d}",
                 currency=currency,
-                amount=60_000,
-                proof=PDF,
-                max_bytes=1 << 20,
-                idempotency_key=f"race-two-currencies-{n:03d}",
-                actor=CLIENT,
+                gates=PORTAL_GATES,
             )
         except NotAllowedError:
             return None
@@ -391,18 +377,7 @@ async def test_wire_credits_and_wire_payouts_of_one_client_at_once_never_deadloc
         )
         await withdrawals.approve_withdrawal(wide_db, withdrawal.id, POLICY, FINANCE)
         payouts.append(withdrawal.id)
-        wire = await deposits.submit_wire_deposit(
-            wide_db,
-            store,
-            Gates(),
-            client_id=client,
-            currency="USD",
-            amount=5_000,
-            proof=PDF,
-            max_bytes=1 << 20,
-            idempotency_key=f"deadlock-wire-{n}",
-            actor=CLIENT,
-        )
+        wire = await declare_wire(wide_db, store, client, 5_000, f"deadlock-wire-{n}")
         wires.append(wire.id)
     start = asyncio.Event()
 

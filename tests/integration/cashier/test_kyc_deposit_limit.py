@@ -25,7 +25,8 @@ from core.storage import EncryptedFileStore
 from kyc.models import KycLevel
 from ledger.models import Transfer
 from portal.cashier_wiring import KYC_GATES as PORTAL_GATES
-from tests.integration.cashier.conftest import CLIENT, FINANCE, PDF, assert_books_balanced
+from tests.integration.cashier.conftest import CLIENT, FINANCE, assert_books_balanced
+from tests.integration.cashier.conftest import declare_wire as declare_client_wire
 from tests.integration.cashier.web import grant_kyc
 
 pytestmark = pytest.mark.asyncio
@@ -40,18 +41,8 @@ async def usd_wallet(db: Database, client_id: int = HANNA) -> tuple[int, int]:
 
 
 async def declare_wire(db: Database, store: EncryptedFileStore, amount: int, key: str) -> Deposit:
-    return await deposits.submit_wire_deposit(
-        db,
-        store,
-        PORTAL_GATES,
-        client_id=HANNA,
-        currency="USD",
-        amount=amount,
-        proof=PDF,
-        max_bytes=1 << 20,
-        idempotency_key=key,
-        actor=CLIENT,
-    )
+    """Hanna declares a wire in USD, through the portal's KYC gate."""
+    return await declare_client_wire(db, store, HANNA, amount, key, gates=PORTAL_GATES)
 
 
 async def stored(db: Database, deposit_id: int) -> Deposit:
