@@ -40,7 +40,9 @@ class DepositStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-OPEN_DEPOSIT_STATUSES = (DepositStatus.CREATED, DepositStatus.AWAITING_PAYMENT, DepositStatus.AWAITING_REVIEW)
+UNFINISHED_PAYMENT_STATUSES = (DepositStatus.CREATED, DepositStatus.AWAITING_PAYMENT)
+"""A PSP payment asked for and not yet final."""
+OPEN_DEPOSIT_STATUSES = (*UNFINISHED_PAYMENT_STATUSES, DepositStatus.AWAITING_REVIEW)
 
 
 class WithdrawalStatus(enum.StrEnum):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cashier.models import Deposit, DepositStatus
+from cashier.models import UNFINISHED_PAYMENT_STATUSES, Deposit, DepositStatus
 from core.clock import utcnow
 from ledger.errors import RateNotFoundError
 from ledger.fx import currency_scales, latest_rate, quote_sell
@@ -59,7 +59,7 @@ async def deposited_usd(session: AsyncSession, client_id: int) -> int:
                 or_(
                     Deposit.status.in_([DepositStatus.CREDITED, DepositStatus.AWAITING_REVIEW]),
                     and_(
-                        Deposit.status.in_([DepositStatus.CREATED, DepositStatus.AWAITING_PAYMENT]),
+                        Deposit.status.in_(UNFINISHED_PAYMENT_STATUSES),
                         Deposit.created_at >= unfinished_since,
                     ),
                 ),
